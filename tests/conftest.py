@@ -1,0 +1,66 @@
+"""Shared fixtures: a fixed time, a test PKI, and real servers (PostgreSQL, SoftHSM2) started here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.pki import FIXED_TIME, PASSPHRASE, TestPKI, build_test_pki
+from support.servers import PostgresServer, SoftHSM, free_port, run_postgres, softhsm
+
+
+@pytest.fixture(scope="session")
+def fixed_time():
+    """The one time tests validate at (2026-11-21T03:42Z); never the wall clock."""
+    return FIXED_TIME
+
+
+@pytest.fixture(scope="session")
+def passphrase() -> str:
+    return PASSPHRASE
+
+
+@pytest.fixture(scope="session")
+def pki_port() -> int:
+    """The 127.0.0.1 port the test PKI's CRL/OCSP/caIssuers URLs point at."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory, pki_port: int) -> TestPKI:
+    """Root -> agency CA -> officers / TSA / OCSP, built with cryptography at test time."""
+    return build_test_pki(tmp_path_factory.mktemp("pki"), f"http://127.0.0.1:{pki_port}")
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on a free port, for the whole session."""
+    if os.environ.get("THAISIGN_SKIP_POSTGRES"):
+        pytest.skip("THAISIGN_SKIP_POSTGRES is set")
+    with run_postgres(tmp_path_factory.mktemp("pg")) as server:
+        yield server
+
+
+@pytest.fixture()
+def softhsm2(tmp_path: Path) -> Iterator[SoftHSM]:
+    """A private SoftHSM2 token directory (SOFTHSM2_CONF set), removed afterwards."""
+    with softhsm(tmp_path / "softhsm") as hsm:
+        yield hsm
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start with no passphrase/PIN in the environment unless they set one."""
+    for name in ("THAISIGN_PASSPHRASE", "THAISIGN_CA_PASSPHRASE", "THAISIGN_PIN", "THAISIGN_PKCS11_MODULE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool the test needs; the CI set-up installs it, so absence is a failure."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: run the README test command, which installs it")
+    return path

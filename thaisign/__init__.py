@@ -1,0 +1,41 @@
+"""thaisign: digital signatures for Thailand's paperless government.
+
+The public API is re-exported here lazily (importing ``thaisign`` stays cheap)::
+
+    from thaisign import Authority, OfficerProfile, Signer, sign_pdf, verify_pdf, TrustStore
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "ThaisignError": "thaisign.errors",
+    "Signer": "thaisign.keys",
+    "SoftwareSigner": "thaisign.keys",
+    "KeySpec": "thaisign.keys",
+    "Authority": "thaisign.ca",
+    "OfficerProfile": "thaisign.ca",
+    "CaProfile": "thaisign.ca",
+    "sign_pdf": "thaisign.pades",
+    "sign_many": "thaisign.pades",
+    "SignatureAppearance": "thaisign.pades",
+    "verify_pdf": "thaisign.verify",
+    "verify_many": "thaisign.verify",
+    "TrustStore": "thaisign.verify",
+    "VerificationReport": "thaisign.verify",
+    "Pkcs11Signer": "thaisign.hsm",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'thaisign' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,3 @@
+from thaisign.cli import main
+
+main()

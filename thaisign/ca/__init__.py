@@ -1,0 +1,1 @@
+"""thaisign.ca"""

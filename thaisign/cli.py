@@ -1,0 +1,115 @@
+"""The ``thaisign`` command: a thin layer over the library.
+
+Sub-commands live in ``thaisign/_cli/<area>.py`` and are imported only when used, so that
+``thaisign --version`` and ``thaisign verify`` start fast. Errors from the library
+(:class:`thaisign.errors.ThaisignError`) become one line on stderr and a non-zero exit code;
+a traceback is shown only with ``--debug`` (or ``THAISIGN_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from thaisign import __version__
+from thaisign.errors import ThaisignError
+
+#: command name -> "module:attribute" of its click command or group
+_COMMANDS: dict[str, str] = {
+    "demo": "thaisign._cli.demo:demo",
+    "ca": "thaisign._cli.ca:ca",
+    "tsa": "thaisign._cli.tsa:tsa",
+    "sign": "thaisign._cli.sign:sign",
+    "fields": "thaisign._cli.sign:fields",
+    "ltv": "thaisign._cli.sign:ltv",
+    "verify": "thaisign._cli.verify:verify",
+    "hsm": "thaisign._cli.hsm:hsm",
+}
+
+
+class _LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in _COMMANDS if self._load(name) is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        target = _COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None  # this capability is not built yet
+            raise
+        command = getattr(module, attr, None)
+        return command if isinstance(command, click.Command) else None
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="thaisign")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """Digital signatures for Thai government letters (หนังสือราชการ).
+
+    \b
+    Example:
+      thaisign demo --dir ./demo
+      thaisign verify letter.pdf --trust agency-root.pem --lang th
+    """
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("THAISIGN_DEBUG", "") not in ("", "0")
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(args)
+    try:
+        return cli.main(args=args, prog_name="thaisign", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("thaisign: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except ThaisignError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"thaisign: error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"thaisign: hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("thaisign: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:  # an unexpected failure: still one line unless --debug
+        if debug:
+            raise
+        click.echo(
+            f"thaisign: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
+            err=True,
+        )
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()
