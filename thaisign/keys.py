@@ -153,7 +153,7 @@ class Signer(abc.ABC):
             )
         return asn1_algos.SignedDigestAlgorithm({"algorithm": f"{h}_rsa"})
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op for software keys
         """Release what the signer holds (sessions, handles). Software keys hold nothing."""
 
     def __enter__(self) -> Signer:
