@@ -1,0 +1,713 @@
+"""The CA's database: certificates, revocations, CRLs and the hash-chained audit log.
+
+SQLAlchemy 2 models, identical code on SQLite (the default ``DIR/ca.db``, WAL mode) and
+PostgreSQL (``postgresql+psycopg://...``). Every state change is one transaction that also
+appends its audit event; writers are serialised (``BEGIN IMMEDIATE`` on SQLite, a transaction
+advisory lock on PostgreSQL) so the audit chain stays linear with many processes at once.
+
+Read-only users (the OCSP responder, CRL publication) open the store without the CA key::
+
+    store = CertificateStore.open("/srv/ca")
+    store.status_of(0x1F2E...)   # CertificateStatus(status="good", ...)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    event,
+    exc,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from thaisign.ca.audit import GENESIS_HASH, AuditEntry, AuditVerification, entry_hash, verify_chain
+from thaisign.ca.profiles import PROFILE_FILE, CaProfile
+from thaisign.errors import AlreadyRevokedError, CANotFoundError, SerialNotFoundError, StoreError
+
+DB_FILE = "ca.db"
+_PG_LOCK_KEY = 0x7468616973  # "thais": one advisory lock serialises the CA's writers
+
+#: RFC 5280 CRLReason names accepted by ``revoke`` and their codes.
+REVOCATION_REASONS: dict[str, int] = {
+    "unspecified": 0,
+    "keyCompromise": 1,
+    "cACompromise": 2,
+    "affiliationChanged": 3,
+    "superseded": 4,
+    "cessationOfOperation": 5,
+    "privilegeWithdrawn": 9,
+}
+
+CertStatus = Literal["good", "revoked", "unknown"]
+
+
+def normalize_reason(text: str) -> str:
+    """``key-compromise`` / ``key_compromise`` / ``keyCompromise`` -> ``keyCompromise``."""
+    squashed = text.replace("-", "").replace("_", "").replace(" ", "").lower()
+    for name in REVOCATION_REASONS:
+        if name.lower() == squashed:
+            return name
+    raise StoreError(
+        f"unknown revocation reason {text!r}",
+        hint="use one of " + ", ".join(_kebab(n) for n in REVOCATION_REASONS),
+    )
+
+
+def _kebab(name: str) -> str:
+    out = "".join("-" + c.lower() if c.isupper() else c for c in name)
+    return out.replace("c-a-", "ca-")
+
+
+def serial_hex(serial: int) -> str:
+    """The canonical text form of a serial number: lowercase hex, no leading zeros."""
+    return format(serial, "x")
+
+
+def parse_serial(text: str | int) -> int:
+    """A serial from hex text (``0x``, colons and spaces allowed) or an int."""
+    if isinstance(text, int):
+        return text
+    t = text.strip().lower().replace(":", "").replace(" ", "")
+    t = t.removeprefix("0x")
+    try:
+        return int(t, 16)
+    except ValueError:
+        raise SerialNotFoundError(
+            f"not a serial number: {text!r}", hint="give it in hex, as shown by 'thaisign ca list'"
+        ) from None
+
+
+def _naive(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _aware(t: dt.datetime | None) -> dt.datetime | None:
+    if t is None:
+        return None
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CaRow(Base):
+    __tablename__ = "ca"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    certificate: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class CertificateRow(Base):
+    __tablename__ = "certificates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(String(48), unique=True)
+    employee_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    name_th: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text, nullable=True)
+    position: Mapped[str | None] = mapped_column(Text, nullable=True)
+    email: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subject: Mapped[str] = mapped_column(Text)
+    key_type: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))  # csr | new-key | token
+    not_before: Mapped[dt.datetime] = mapped_column(DateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    sha256: Mapped[str] = mapped_column(String(64))
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RevocationRow(Base):
+    __tablename__ = "revocations"
+    serial: Mapped[str] = mapped_column(String(48), ForeignKey("certificates.serial"), primary_key=True)
+    revoked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(String(32))
+    crl_entry: Mapped[bytes] = mapped_column(LargeBinary)  # the DER revokedCertificates entry
+
+
+class CrlRow(Base):
+    __tablename__ = "crls"
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    this_update: Mapped[dt.datetime] = mapped_column(DateTime)
+    next_update: Mapped[dt.datetime] = mapped_column(DateTime)
+    entries: Mapped[int] = mapped_column(Integer)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    time: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(32))
+    serial: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# --- value objects ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertificateStatus:
+    """What OCSP and CRLs say about one serial."""
+
+    status: CertStatus
+    revoked_at: dt.datetime | None = None
+    reason: str | None = None  # RFC 5280 reason name, e.g. "keyCompromise"
+
+    @property
+    def reason_code(self) -> int | None:
+        return None if self.reason is None else REVOCATION_REASONS[self.reason]
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A certificate in the store, with its revocation if any."""
+
+    serial: int
+    name_th: str
+    name_en: str | None
+    position: str | None
+    email: str | None
+    employee_id: str | None
+    subject: str
+    key_type: str
+    source: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    issued_at: dt.datetime
+    sha256: str
+    der: bytes
+    revoked_at: dt.datetime | None = None
+    revocation_reason: str | None = None
+
+    @property
+    def serial_hex(self) -> str:
+        return serial_hex(self.serial)
+
+    def status(self, at: dt.datetime | None = None) -> str:
+        """``valid``, ``revoked`` or ``expired`` (at ``at``, default now)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if (at or utcnow()) > self.not_after else "valid"
+
+    def to_json(self, at: dt.datetime | None = None) -> dict[str, Any]:
+        return {
+            "serial": self.serial_hex,
+            "status": self.status(at),
+            "name_th": self.name_th,
+            "name_en": self.name_en,
+            "position": self.position,
+            "email": self.email,
+            "employee_id": self.employee_id,
+            "subject": self.subject,
+            "key_type": self.key_type,
+            "source": self.source,
+            "not_before": self.not_before.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "issued_at": self.issued_at.isoformat(),
+            "sha256": self.sha256,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revocation_reason": self.revocation_reason,
+        }
+
+
+@dataclass(frozen=True)
+class NewCertificate:
+    """A signed certificate about to be recorded (built by the authority)."""
+
+    serial: int
+    name_th: str
+    name_en: str | None
+    position: str | None
+    email: str | None
+    employee_id: str | None
+    subject: str
+    key_type: str
+    source: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    der: bytes
+
+    def row(self, issued_at: dt.datetime) -> dict[str, Any]:
+        return {
+            "serial": serial_hex(self.serial),
+            "employee_id": self.employee_id,
+            "name_th": self.name_th,
+            "name_en": self.name_en,
+            "position": self.position,
+            "email": self.email,
+            "subject": self.subject,
+            "key_type": self.key_type,
+            "source": self.source,
+            "not_before": _naive(self.not_before),
+            "not_after": _naive(self.not_after),
+            "issued_at": _naive(issued_at),
+            "sha256": hashlib.sha256(self.der).hexdigest(),
+            "der": self.der,
+        }
+
+
+class DuplicateSerialError(StoreError):
+    """A serial number is in the store already (the caller draws a new one and retries)."""
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, pool_size=2, max_overflow=4, connect_args={"timeout": 120})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=120000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("thaisign_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _describe(url: str) -> str:
+    """A URL for messages, without any password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "the database"
+
+
+class CertificateStore:
+    """The CA's database. Open with :meth:`open` (a CA folder) or :meth:`connect` (a URL)."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self._engine = engine
+        self.url = url
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @staticmethod
+    def url_for(ca_dir: str | Path, db: str | None) -> str:
+        return db or f"sqlite:///{Path(ca_dir).resolve() / DB_FILE}"
+
+    @classmethod
+    def open(cls, ca_dir: str | Path, profile: CaProfile | None = None) -> CertificateStore:
+        """The store of a CA folder (SQLite ``ca.db`` or the URL recorded in ``profile.toml``)."""
+        d = Path(ca_dir)
+        if profile is None:
+            if not (d / PROFILE_FILE).exists():
+                raise CANotFoundError(f"{d} is not a thaisign CA folder (no {PROFILE_FILE})")
+            profile = CaProfile.load(d / PROFILE_FILE)
+        if profile.db is None and not (d / DB_FILE).exists():
+            raise StoreError(f"the CA database {d / DB_FILE} is missing", hint="restore it from your backup")
+        store = cls.connect(cls.url_for(d, profile.db))
+        store._check_schema()
+        return store
+
+    @classmethod
+    def connect(cls, url: str) -> CertificateStore:
+        """A store on a SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``)."""
+        try:
+            if url.startswith("sqlite"):
+                engine = _sqlite_engine(url)
+            else:
+                engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+        except (exc.ArgumentError, exc.NoSuchModuleError) as e:
+            raise StoreError(
+                f"not a usable database URL: {e}", hint="e.g. postgresql+psycopg://host/db"
+            ) from None
+        return cls(engine, url)
+
+    def create_schema(self) -> None:
+        """Create the tables (in a new database)."""
+        with self._errors():
+            Base.metadata.create_all(self._engine)
+
+    def is_empty(self) -> bool:
+        with self._errors(), self._engine.connect() as conn:
+            from sqlalchemy import inspect
+
+            if not inspect(conn).has_table("ca"):
+                return True
+            return conn.execute(select(func.count()).select_from(CaRow)).scalar_one() == 0
+
+    def _check_schema(self) -> None:
+        with self._errors(), self._engine.connect() as conn:
+            from sqlalchemy import inspect
+
+            if not inspect(conn).has_table("certificates"):
+                raise StoreError(
+                    f"{_describe(self.url)} holds no thaisign CA tables", hint="check --db / profile.toml"
+                )
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> CertificateStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except exc.IntegrityError:
+            raise
+        except exc.OperationalError as e:
+            first = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
+            raise StoreError(
+                f"cannot use the CA database {_describe(self.url)}: {first}",
+                hint="check that the database server is running and reachable",
+            ) from None
+        except exc.DBAPIError as e:
+            first = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
+            raise StoreError(f"CA database error: {first}") from None
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One serialised write transaction (commits on success, rolls back on any error)."""
+        with self._errors(), self._engine.connect() as conn:
+            conn = conn.execution_options(thaisign_write=True)
+            with conn.begin():
+                if not self.is_sqlite:
+                    conn.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+                yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._errors(), self._engine.connect() as conn:
+            yield conn
+
+    # --- audit -----------------------------------------------------------------------------
+
+    def _append_audit(
+        self,
+        conn: Connection,
+        events: Sequence[tuple[str, str | None, dict[str, Any]]],
+        at: dt.datetime | None = None,
+    ) -> None:
+        last = conn.execute(
+            select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
+        ).first()
+        seq, prev = (last[0], last[1]) if last else (0, GENESIS_HASH)
+        time = (at or utcnow()).astimezone(dt.UTC).isoformat(timespec="microseconds")
+        rows = []
+        for action, serial, details in events:
+            seq += 1
+            h = entry_hash(seq, time, action, serial, details, prev)
+            rows.append(
+                {
+                    "seq": seq,
+                    "time": time,
+                    "action": action,
+                    "serial": serial,
+                    "details": json.dumps(details, sort_keys=True, ensure_ascii=False),
+                    "prev_hash": prev,
+                    "hash": h,
+                }
+            )
+            prev = h
+        conn.execute(insert(AuditRow), rows)
+
+    def audit_entries(self) -> list[AuditEntry]:
+        """Every audit entry, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(select(AuditRow).order_by(AuditRow.seq)).all()
+        return [
+            AuditEntry(r.seq, r.time, r.action, r.serial, json.loads(r.details), r.prev_hash, r.hash)
+            for r in rows
+        ]
+
+    def verify_audit(self) -> AuditVerification:
+        """Check the audit chain; raises :class:`thaisign.errors.AuditChainError` at the first break."""
+        return verify_chain(self.audit_entries())
+
+    # --- the CA record ---------------------------------------------------------------------
+
+    def record_ca(self, name: str, certificate_der: bytes | None, *, at: dt.datetime | None = None) -> None:
+        """Record the CA (at init), or its certificate (at install-cert), with an audit event."""
+        now = at or utcnow()
+        with self._write() as conn:
+            existing = conn.execute(select(CaRow.id).where(CaRow.id == 1)).first()
+            if existing is None:
+                conn.execute(
+                    insert(CaRow).values(id=1, name=name, certificate=certificate_der, created_at=_naive(now))
+                )
+                action = "init"
+            else:
+                conn.execute(update(CaRow).where(CaRow.id == 1).values(certificate=certificate_der))
+                action = "install-cert"
+            details: dict[str, Any] = {"name": name}
+            if certificate_der:
+                details["certificate_sha256"] = hashlib.sha256(certificate_der).hexdigest()
+            self._append_audit(conn, [(action, None, details)], now)
+
+    def ca_certificate_der(self) -> bytes | None:
+        """The CA certificate as recorded in the store (None before install-cert)."""
+        with self._read() as conn:
+            return conn.execute(select(CaRow.certificate).where(CaRow.id == 1)).scalar_one_or_none()
+
+    # --- certificates ----------------------------------------------------------------------
+
+    def add_certificates(self, certs: Sequence[NewCertificate], *, at: dt.datetime | None = None) -> None:
+        """Record issued certificates and their audit events in one transaction.
+
+        Raises :class:`DuplicateSerialError` (and records nothing) if a serial is taken.
+        """
+        if not certs:
+            return
+        now = at or utcnow()
+        try:
+            with self._write() as conn:
+                conn.execute(insert(CertificateRow), [c.row(now) for c in certs])
+                self._append_audit(
+                    conn,
+                    [
+                        (
+                            "issue",
+                            serial_hex(c.serial),
+                            {
+                                "name_th": c.name_th,
+                                "employee_id": c.employee_id,
+                                "sha256": hashlib.sha256(c.der).hexdigest(),
+                                "not_after": c.not_after.isoformat(),
+                                "source": c.source,
+                            },
+                        )
+                        for c in certs
+                    ],
+                    now,
+                )
+        except exc.IntegrityError as e:
+            if "serial" in str(e.orig).lower() or "certificates" in str(e.orig).lower():
+                raise DuplicateSerialError("serial number already in the store") from None
+            raise StoreError(f"CA database integrity error: {str(e.orig).splitlines()[0]}") from None
+
+    def _select_certs(self) -> Any:
+        return select(CertificateRow, RevocationRow.revoked_at, RevocationRow.reason).outerjoin(
+            RevocationRow, RevocationRow.serial == CertificateRow.serial
+        )
+
+    @staticmethod
+    def _issued(row: Any) -> IssuedCertificate:
+        c: CertificateRow = row[0]
+        return IssuedCertificate(
+            serial=int(c.serial, 16),
+            name_th=c.name_th,
+            name_en=c.name_en,
+            position=c.position,
+            email=c.email,
+            employee_id=c.employee_id,
+            subject=c.subject,
+            key_type=c.key_type,
+            source=c.source,
+            not_before=_aware(c.not_before),  # type: ignore[arg-type]
+            not_after=_aware(c.not_after),  # type: ignore[arg-type]
+            issued_at=_aware(c.issued_at),  # type: ignore[arg-type]
+            sha256=c.sha256,
+            der=c.der,
+            revoked_at=_aware(row[1]),
+            revocation_reason=row[2],
+        )
+
+    def get(self, serial: int | str) -> IssuedCertificate:
+        """The certificate with this serial, or :class:`SerialNotFoundError`."""
+        n = parse_serial(serial)
+        from sqlalchemy.orm import Session
+
+        with self._errors(), Session(self._engine) as session:
+            row = session.execute(self._select_certs().where(CertificateRow.serial == serial_hex(n))).first()
+            if row is None:
+                raise SerialNotFoundError(
+                    f"no certificate with serial {serial_hex(n)} in this CA",
+                    hint="list them with 'thaisign ca list DIR'",
+                )
+            return self._issued(row)
+
+    def certificates(
+        self,
+        *,
+        status: str | None = None,
+        employee_id: str | None = None,
+        at: dt.datetime | None = None,
+    ) -> list[IssuedCertificate]:
+        """Certificates in issue order, optionally only ``valid``/``revoked``/``expired`` ones."""
+        from sqlalchemy.orm import Session
+
+        q = self._select_certs().order_by(CertificateRow.id)
+        if employee_id is not None:
+            q = q.where(CertificateRow.employee_id == employee_id)
+        when = at or utcnow()
+        if status == "revoked":
+            q = q.where(RevocationRow.serial.is_not(None))
+        elif status == "valid":
+            q = q.where(RevocationRow.serial.is_(None), CertificateRow.not_after >= _naive(when))
+        elif status == "expired":
+            q = q.where(RevocationRow.serial.is_(None), CertificateRow.not_after < _naive(when))
+        elif status is not None:
+            raise StoreError(f"unknown status {status!r}", hint="use valid, revoked or expired")
+        with self._errors(), Session(self._engine) as session:
+            return [self._issued(r) for r in session.execute(q).all()]
+
+    def issued_employee_ids(self) -> set[str]:
+        """Employee IDs that hold a certificate that is not revoked (for batch re-runs)."""
+        q = (
+            select(CertificateRow.employee_id)
+            .outerjoin(RevocationRow, RevocationRow.serial == CertificateRow.serial)
+            .where(CertificateRow.employee_id.is_not(None), RevocationRow.serial.is_(None))
+        )
+        with self._read() as conn:
+            return {r[0] for r in conn.execute(q)}
+
+    def status_of(self, serial: int) -> CertificateStatus:
+        """``good``, ``revoked`` (with time and reason) or ``unknown`` for a serial number."""
+        s = serial_hex(serial)
+        q = (
+            select(CertificateRow.id, RevocationRow.revoked_at, RevocationRow.reason)
+            .outerjoin(RevocationRow, RevocationRow.serial == CertificateRow.serial)
+            .where(CertificateRow.serial == s)
+        )
+        with self._read() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            return CertificateStatus("unknown")
+        if row[1] is None:
+            return CertificateStatus("good")
+        return CertificateStatus("revoked", _aware(row[1]), row[2])
+
+    # --- revocation and CRLs ---------------------------------------------------------------
+
+    def revoke(self, serial: int, reason: str, revoked_at: dt.datetime, crl_entry: bytes) -> None:
+        """Record a revocation and its audit event in one transaction."""
+        s = serial_hex(serial)
+        with self._write() as conn:
+            known = conn.execute(select(CertificateRow.id).where(CertificateRow.serial == s)).first()
+            if known is None:
+                raise SerialNotFoundError(
+                    f"no certificate with serial {s} in this CA", hint="list them with 'thaisign ca list DIR'"
+                )
+            already = conn.execute(select(RevocationRow.revoked_at).where(RevocationRow.serial == s)).first()
+            if already is not None:
+                when = _aware(already[0])
+                raise AlreadyRevokedError(
+                    f"certificate {s} is already revoked (since {when.isoformat() if when else '?'})"
+                )
+            conn.execute(
+                insert(RevocationRow).values(
+                    serial=s, revoked_at=_naive(revoked_at), reason=reason, crl_entry=crl_entry
+                )
+            )
+            self._append_audit(
+                conn, [("revoke", s, {"reason": reason, "revoked_at": revoked_at.isoformat()})], revoked_at
+            )
+
+    def revoked_entries(self) -> list[bytes]:
+        """The pre-encoded DER revokedCertificates entries, in revocation order."""
+        with self._read() as conn:
+            return [
+                r[0] for r in conn.execute(select(RevocationRow.crl_entry).order_by(RevocationRow.revoked_at))
+            ]
+
+    def record_crl(
+        self,
+        build: Any,
+        *,
+        this_update: dt.datetime,
+        next_update: dt.datetime,
+    ) -> tuple[int, bytes]:
+        """Take the next CRL number, let ``build(number, entries)`` sign the CRL, store it; one transaction.
+
+        Holding the write lock while signing keeps CRL numbers strictly increasing with
+        their content.
+        """
+        with self._write() as conn:
+            last = conn.execute(select(func.max(CrlRow.number))).scalar_one_or_none()
+            number = (last or 0) + 1
+            entries = [
+                r[0] for r in conn.execute(select(RevocationRow.crl_entry).order_by(RevocationRow.revoked_at))
+            ]
+            der: bytes = build(number, entries)
+            conn.execute(
+                insert(CrlRow).values(
+                    number=number,
+                    this_update=_naive(this_update),
+                    next_update=_naive(next_update),
+                    entries=len(entries),
+                    der=der,
+                )
+            )
+            self._append_audit(
+                conn,
+                [
+                    (
+                        "crl",
+                        None,
+                        {
+                            "number": number,
+                            "entries": len(entries),
+                            "next_update": next_update.isoformat(),
+                            "sha256": hashlib.sha256(der).hexdigest(),
+                        },
+                    )
+                ],
+                this_update,
+            )
+        return number, der
+
+    def latest_crl(self) -> bytes | None:
+        """The DER of the most recent CRL, or None if none was made yet."""
+        with self._read() as conn:
+            return conn.execute(
+                select(CrlRow.der).order_by(CrlRow.number.desc()).limit(1)
+            ).scalar_one_or_none()
+
+    def counts(self) -> dict[str, int]:
+        with self._read() as conn:
+            return {
+                "certificates": conn.execute(select(func.count()).select_from(CertificateRow)).scalar_one(),
+                "revocations": conn.execute(select(func.count()).select_from(RevocationRow)).scalar_one(),
+                "crls": conn.execute(select(func.count()).select_from(CrlRow)).scalar_one(),
+                "audit_events": conn.execute(select(func.count()).select_from(AuditRow)).scalar_one(),
+            }
