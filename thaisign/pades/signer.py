@@ -1,0 +1,462 @@
+"""``sign_pdf``: sign one PDF letter (PAdES B-B, B-T, B-LT, B-LTA; approval or certification).
+
+>>> signer = Signer.from_pkcs12("somchai.p12", passphrase)
+>>> sign_pdf("letter.pdf", "letter-signed.pdf", signer, level="B-T", tsa="http://tsa.example.go.th",
+...          rect=(350, 80, 550, 160))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterator
+import dataclasses
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from cryptography import x509
+
+from thaisign.errors import (
+    CertificateError,
+    InputError,
+    OutputError,
+    PdfError,
+    SigningError,
+    ThaisignError,
+    UsageError,
+)
+from thaisign.keys import Signer
+from thaisign.pades.appearance import SignatureAppearance
+
+Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
+Certify = Literal["no-changes", "form-filling", "annotations"]
+SubFilter = Literal["pades", "adbe"]
+LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
+Rect = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class SigningOptions:
+    """Everything about one signature except the key. Every field has a sensible default.
+
+    ``level`` defaults to B-T when ``tsa`` is given, else B-B. A visible signature is made when
+    ``rect`` or ``anchor_text`` is given, or when signing into an existing field with a box.
+    ``page`` is 1-based; negative counts from the end (-1 is the last page).
+    """
+
+    level: Level | None = None
+    subfilter: SubFilter = "pades"
+    tsa: str | None = None
+    field: str | None = None
+    page: int = 1
+    rect: Rect | None = None
+    anchor_text: str | None = None
+    anchor_box: tuple[float, float] = (170.0, 52.0)
+    anchor_offset: tuple[float, float] = (4.0, -14.0)
+    appearance: SignatureAppearance = dataclasses.field(default_factory=SignatureAppearance)
+    certify: Certify | None = None
+    lock_fields: tuple[str, ...] | Literal["all"] | None = None
+    reason: str | None = None
+    location: str | None = None
+    contact_info: str | None = None
+    signing_time: dt.datetime | None = None
+    hash_algorithm: str | None = None
+    pdf_password: str | None = None
+    trust_roots: tuple[x509.Certificate, ...] = ()
+    check_certificate: bool = True
+
+    def effective_level(self) -> Level:
+        level = self.level or ("B-T" if self.tsa else "B-B")
+        if level not in LEVELS:
+            raise UsageError(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
+        if level != "B-B" and not self.tsa:
+            raise UsageError(f"level {level} needs a time-stamping authority", hint="give --tsa URL")
+        return level
+
+
+@dataclass(frozen=True)
+class SignResult:
+    """What :func:`sign_pdf` produced."""
+
+    output: Path | None
+    field: str
+    level: Level
+    signing_time: dt.datetime
+    visible: bool
+    certified: bool
+    size: int
+
+
+def check_certificate(signer: Signer, at: dt.datetime) -> x509.Certificate:
+    """The signer's certificate, if it may sign documents at ``at``; else :class:`CertificateError`."""
+    cert = signer.certificate
+    if cert is None:
+        raise CertificateError(
+            "the key has no certificate", hint="give --cert, or a PKCS#12 file that holds the certificate"
+        )
+    if cert.public_key() != signer.public_key:
+        raise CertificateError(
+            "the certificate does not match the private key",
+            hint="give the certificate that was issued for this key",
+        )
+    if at < cert.not_valid_before_utc:
+        raise CertificateError(
+            f"the certificate is not valid yet: valid from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+            hint="check the computer's clock, or wait until the certificate becomes valid",
+        )
+    if at > cert.not_valid_after_utc:
+        raise CertificateError(
+            f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+            hint="ask the agency CA for a new certificate",
+        )
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return cert
+    if not (ku.digital_signature or ku.content_commitment):
+        raise CertificateError(
+            "the certificate may not sign documents: its key usage lacks digitalSignature and nonRepudiation",
+            hint="use a document-signing certificate",
+        )
+    return cert
+
+
+# --- opening the PDF ------------------------------------------------------------------------
+
+
+def _open_writer(stream: IO[bytes], password: str | None) -> Any:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import PdfError as PyHankoPdfError
+
+    try:
+        writer = IncrementalPdfFileWriter(stream, strict=False)
+    except (PyHankoPdfError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise PdfError(f"not a readable PDF: {exc}", hint="check that the file is a complete PDF") from None
+    if writer.prev.encrypted:
+        if password is None:
+            raise PdfError(
+                "the PDF is password-protected",
+                hint="give its password with --pdf-password (prompt or THAISIGN_PDF_PASSWORD) "
+                "or --pdf-password-file",
+            )
+        from pyhanko.pdf_utils.crypt import AuthStatus
+
+        try:
+            result = writer.encrypt(password.encode("utf-8"))
+        except Exception as exc:
+            raise PdfError(f"cannot decrypt the PDF: {exc}") from None
+        if result.status == AuthStatus.FAILED:
+            raise PdfError("wrong password for the PDF", hint="check the PDF's password")
+    return writer
+
+
+def _page_count(writer: Any) -> int:
+    return int(writer.root["/Pages"]["/Count"])
+
+
+def _page_index(page: int, count: int) -> int:
+    index = page - 1 if page > 0 else count + page
+    if page == 0 or not 0 <= index < count:
+        raise UsageError(f"page {page} does not exist: the PDF has {count} page(s)")
+    return index
+
+
+def _existing_fields(writer: Any) -> dict[str, bool]:
+    """Signature field names -> already signed?"""
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    return {name: value is not None for name, value, _ in enumerate_sig_fields(writer.prev)}
+
+
+def _unique_field_name(existing: dict[str, bool]) -> str:
+    n = len(existing) + 1
+    while f"Signature{n}" in existing:
+        n += 1
+    return f"Signature{n}"
+
+
+def _media_box(writer: Any, page_index: int) -> tuple[float, float, float, float]:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader: PdfFileReader = writer.prev
+    page_obj = reader.find_page_for_modification(page_index)[0].get_object()
+    node = page_obj
+    while node is not None:
+        if "/MediaBox" in node:
+            return tuple(float(v) for v in node["/MediaBox"])  # type: ignore[return-value]
+        node = node.get("/Parent")
+        node = node.get_object() if node is not None else None
+    return (0.0, 0.0, 595.0, 842.0)
+
+
+def _validated_rect(rect: Rect, writer: Any, page_index: int) -> Rect:
+    x1, y1, x2, y2 = (float(v) for v in rect)
+    x1, x2 = min(x1, x2), max(x1, x2)
+    y1, y2 = min(y1, y2), max(y1, y2)
+    if x2 - x1 < 10 or y2 - y1 < 10:
+        raise UsageError(f"signature box {rect} is too small", hint="give --rect X1,Y1,X2,Y2 in points")
+    bx1, by1, bx2, by2 = _media_box(writer, page_index)
+    if x1 < bx1 - 1 or y1 < by1 - 1 or x2 > bx2 + 1 or y2 > by2 + 1:
+        raise UsageError(
+            f"signature box {x1:g},{y1:g},{x2:g},{y2:g} lies outside the page ({bx1:g},{by1:g},{bx2:g},{by2:g})",
+            hint="coordinates are points from the lower-left corner of the page",
+        )
+    return (x1, y1, x2, y2)
+
+
+# --- signing --------------------------------------------------------------------------------
+
+
+def _validation_context(signer: Signer, opts: SigningOptions, at: dt.datetime) -> Any:
+    from pyhanko_certvalidator import ValidationContext
+
+    from thaisign.pades._pyhanko import to_asn1
+
+    roots = list(opts.trust_roots) or [c for c in signer.chain if c.subject == c.issuer]
+    if not roots:
+        raise SigningError(
+            f"level {opts.level} needs the chain up to a root to collect revocation data",
+            hint="give --chain with the agency CA and root certificates",
+        )
+    return ValidationContext(
+        trust_roots=[to_asn1(c) for c in roots],
+        other_certs=[to_asn1(c) for c in signer.chain],
+        allow_fetching=True,
+        revocation_mode="hard-fail",
+        moment=at,
+    )
+
+
+def _sign_into(
+    writer: Any, output: IO[bytes], signer: Signer, opts: SigningOptions, at: dt.datetime
+) -> tuple[str, bool]:
+    from pyhanko.sign import fields as pf
+    from pyhanko.sign import signers, timestamps
+    from pyhanko.sign.general import SigningError as PyHankoSigningError
+
+    from thaisign.pades._pyhanko import PyHankoSigner
+    from thaisign.pades.appearance import _stamp_style
+
+    level = opts.effective_level()
+    existing = _existing_fields(writer)
+    page_index = _page_index(opts.page, _page_count(writer))
+    rect = opts.rect
+    if opts.anchor_text is not None:
+        if rect is not None:
+            raise UsageError("give either a box (--rect) or --anchor-text, not both")
+        from thaisign.pades.fields import box_near_text
+
+        page_index, rect = box_near_text(
+            writer.prev, opts.anchor_text, page_index if opts.page != 1 else None, opts.anchor_box, opts.anchor_offset
+        )
+    name = opts.field
+    new_field = None
+    if name is not None and name in existing:
+        if existing[name]:
+            raise SigningError(f"field {name!r} is already signed", hint="choose another field or a new name")
+        if rect is not None:
+            raise UsageError(f"field {name!r} exists already; its box is used, so give no --rect")
+    else:
+        name = name or _unique_field_name(existing)
+        if rect is not None:
+            rect = _validated_rect(rect, writer, page_index)
+        lock = None
+        if opts.lock_fields is not None:
+            lock = (
+                pf.FieldMDPSpec(pf.FieldMDPAction.ALL)
+                if opts.lock_fields == "all"
+                else pf.FieldMDPSpec(pf.FieldMDPAction.INCLUDE, fields=list(opts.lock_fields))
+            )
+        new_field = pf.SigFieldSpec(
+            sig_field_name=name,
+            on_page=page_index,
+            box=tuple(int(round(v)) for v in rect) if rect is not None else None,  # type: ignore[arg-type]
+            field_mdp_spec=lock,
+        )
+    visible = rect is not None or (name in existing and _field_has_box(writer, name))
+    hash_name = (opts.hash_algorithm or signer.key_spec.default_hash()).lower()
+    certify = opts.certify is not None
+    meta = signers.PdfSignatureMetadata(
+        field_name=name,
+        md_algorithm=hash_name,
+        reason=opts.reason,
+        location=opts.location,
+        contact_info=opts.contact_info,
+        certify=certify,
+        docmdp_permissions=_mdp(opts.certify) if certify else pf.MDPPerm.FILL_FORMS,
+        subfilter=pf.SigSeedSubFilter.PADES if opts.subfilter == "pades" else pf.SigSeedSubFilter.ADOBE_PKCS7_DETACHED,
+        embed_validation_info=level in ("B-LT", "B-LTA"),
+        use_pades_lta=level == "B-LTA",
+        validation_context=_validation_context(signer, replace(opts, level=level), at)
+        if level in ("B-LT", "B-LTA")
+        else None,
+    )
+    timestamper = timestamps.HTTPTimeStamper(opts.tsa, timeout=20) if level != "B-B" and opts.tsa else None
+    lines = opts.appearance.text_lines(signer.certificate, at) if visible else ()
+    pdf_signer = signers.PdfSigner(
+        meta,
+        PyHankoSigner(signer, hash_algorithm=hash_name),
+        timestamper=timestamper,
+        stamp_style=_stamp_style(opts.appearance, lines),  # type: ignore[arg-type]
+        new_field_spec=new_field,
+    )
+    try:
+        asyncio.run(_run(pdf_signer, writer, output, at))
+    except ThaisignError:
+        raise
+    except PyHankoSigningError as exc:
+        raise SigningError(f"cannot sign: {exc}") from None
+    except OSError as exc:
+        raise OutputError(f"cannot write the signed PDF: {exc}") from None
+    except Exception as exc:
+        _raise_known(exc, opts)
+        raise
+    return name, visible
+
+
+def _raise_known(exc: Exception, opts: SigningOptions) -> None:
+    from pyhanko.sign.timestamps import TimestampRequestError
+
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, TimestampRequestError) or "timestamp" in text.lower():
+        from thaisign.errors import NetworkError
+
+        raise NetworkError(f"the TSA {opts.tsa} did not give a timestamp: {exc}") from None
+    if "validat" in text.lower() or "revocation" in text.lower() or "fetch" in text.lower():
+        from thaisign.errors import NetworkError
+
+        raise NetworkError(
+            f"cannot collect certificate status for {opts.level}: {exc}",
+            hint="check that the OCSP responder / CRL in the certificate can be reached",
+        ) from None
+
+
+def _field_has_box(writer: Any, name: str) -> bool:
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    for fname, _, ref in enumerate_sig_fields(writer.prev):
+        if fname == name:
+            field_obj = ref.get_object()
+            rect = field_obj.get("/Rect")
+            if rect is None and "/Kids" in field_obj:
+                rect = field_obj["/Kids"][0].get_object().get("/Rect")
+            if rect is None:
+                return False
+            x1, y1, x2, y2 = (float(v) for v in rect)
+            return abs(x2 - x1) > 1 and abs(y2 - y1) > 1
+    return False
+
+
+def _mdp(certify: str | None) -> Any:
+    from pyhanko.sign.fields import MDPPerm
+
+    table = {"no-changes": MDPPerm.NO_CHANGES, "form-filling": MDPPerm.FILL_FORMS, "annotations": MDPPerm.ANNOTATE}
+    try:
+        return table[certify or "form-filling"]
+    except KeyError:
+        raise UsageError(f"unknown --certify {certify!r}; use no-changes, form-filling or annotations") from None
+
+
+async def _run(pdf_signer: Any, writer: Any, output: IO[bytes], at: dt.datetime) -> None:
+    """pyHanko's ``async_sign_pdf`` with the signing time fixed to ``at``."""
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    session = pdf_signer.init_signing_session(writer)
+    session.system_time = at
+    validation_info = await session.perform_presign_validation(writer)
+    reserved = await session.estimate_signature_container_size(validation_info, tight=False)
+    tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
+    digest, res_output = tbs.digest_tbs_document(output=output)
+    post = await tbs.perform_signature(
+        document_digest=digest.document_digest,
+        pdf_cms_signed_attrs=PdfCMSSignedAttributes(
+            signing_time=at,
+            adobe_revinfo_attr=None if validation_info is None else validation_info.adobe_revinfo_attr,
+            cades_signed_attrs=pdf_signer.signature_meta.cades_signed_attr_spec,
+        ),
+    )
+    await post.post_signature_processing(res_output)
+
+
+@contextlib.contextmanager
+def _atomic_rw(path: Path) -> Iterator[IO[bytes]]:
+    """A read-write temporary file beside ``path``, renamed over it only on success.
+
+    (pyHanko reads the output back to hash the byte ranges, so ``_fs.atomic_open``'s
+    write-only handle does not serve here.)
+    """
+    directory = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except FileNotFoundError:
+        raise OutputError(f"output folder does not exist: {directory}") from None
+    except PermissionError:
+        raise OutputError(f"cannot write into {directory}: permission denied") from None
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w+b") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def sign_pdf(
+    input: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    signer: Signer,
+    options: SigningOptions | None = None,
+    *,
+    in_place: bool = False,
+    **overrides: Any,
+) -> SignResult:
+    """Sign the PDF at ``input`` into ``output`` (written atomically; never over the input).
+
+    ``options`` is a :class:`SigningOptions`; keyword ``overrides`` replace its fields, e.g.
+    ``sign_pdf(a, b, signer, level="B-T", tsa=url, rect=(350, 80, 550, 160))``.
+    With ``in_place=True`` and ``output == input`` the input is replaced atomically.
+    """
+    opts = replace(options or SigningOptions(), **overrides)
+    src, dst = Path(input), Path(output)
+    if not src.is_file():
+        raise InputError(f"PDF not found: {src}" if not src.exists() else f"not a file: {src}")
+    same = dst.exists() and os.path.samefile(src, dst) or src.resolve() == dst.resolve()
+    if same and not in_place:
+        raise OutputError(f"output {dst} is the input file", hint="choose another output, or use --in-place")
+    at = opts.signing_time or dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        raise UsageError("signing_time must carry a timezone")
+    if opts.check_certificate:
+        check_certificate(signer, at)
+    try:
+        fh = src.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read {src}: {exc.strerror}") from None
+    with fh:
+        writer = _open_writer(fh, opts.pdf_password)
+        with _atomic_rw(dst) as out:
+            name, visible = _sign_into(writer, out, signer, opts, at)
+            size = os.fstat(out.fileno()).st_size
+    return SignResult(dst, name, opts.effective_level(), at, visible, opts.certify is not None, size)
+
+
+def sign_pdf_bytes(data: bytes, signer: Signer, options: SigningOptions | None = None, **overrides: Any) -> bytes:
+    """Sign a PDF held in memory and return the signed bytes."""
+    import io
+
+    opts = replace(options or SigningOptions(), **overrides)
+    at = opts.signing_time or dt.datetime.now(dt.UTC)
+    if opts.check_certificate:
+        check_certificate(signer, at)
+    writer = _open_writer(io.BytesIO(data), opts.pdf_password)
+    out = io.BytesIO()
+    _sign_into(writer, out, signer, opts, at)
+    return out.getvalue()
