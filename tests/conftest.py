@@ -64,3 +64,25 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed: run the README test command, which installs it")
     return path
+
+
+@pytest.fixture(scope="session")
+def pki_services(pki: TestPKI, pki_port: int):
+    """Real OCSP, CRL, CA-certificate and RFC 3161 TSA services for ``pki`` on 127.0.0.1:pki_port.
+
+    Paths (the URLs in the test PKI's certificates): ``{base_url}/ocsp`` (POST and GET/base64),
+    ``/crl/agency.crl``, ``/crl/root.crl``, ``/certs/agency.cer``, ``/certs/root.cer``, and the
+    TSA at ``.tsa_url`` (``{base_url}/tsa``, TSA certificate ``pki.tsa``, policy
+    ``support.services.TEST_TSA_POLICY``). OCSP for officer certificates is signed by the
+    delegated responder ``pki.ocsp``; certificates from ``pki.issue_officer`` are known too.
+
+    ``.revoke(cert_or_issued, reason="key_compromise", when=None)`` revokes at once in OCSP and
+    the CRLs (default time: one day before ``.now``); ``.unrevoke_all()`` undoes every
+    revocation — a test that revokes must call it when done (session-wide fixture).
+    All services answer at ``.now`` (default FIXED_TIME); ``with pki_services.at(t):`` moves it.
+    ``.tokens`` lists issued timestamps, ``.hits`` counts requests per kind.
+    """
+    from support.services import run_pki_services
+
+    with run_pki_services(pki, pki_port) as services:
+        yield services
