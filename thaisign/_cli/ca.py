@@ -1,0 +1,549 @@
+"""``thaisign ca``: the agency certificate authority from the command line (a thin layer over thaisign.ca)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from thaisign._fs import atomic_write, read_input
+from thaisign._progress import progress
+from thaisign._secrets import CA_PASSPHRASE_ENV, PASSPHRASE_ENV, PIN_ENV, resolve_secret
+from thaisign.errors import AuditChainError, OutputError, UsageError
+
+_KEYS = click.Choice(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"])
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _ca_secret(directory: Path, passphrase_file: str | None, pin_file: str | None) -> dict[str, str | None]:
+    """The CA passphrase, or the token PIN when profile.toml names a key URI."""
+    from thaisign.ca.profiles import PROFILE_FILE, CaProfile
+
+    profile_path = directory / PROFILE_FILE
+    if profile_path.exists() and CaProfile.load(profile_path).key_uri is not None:
+        return {"pin": resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")}
+    return {"passphrase": resolve_secret(file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA passphrase")}
+
+
+def _open(
+    directory: Path, passphrase_file: str | None = None, pin_file: str | None = None, *, key: bool = True
+):  # type: ignore[no-untyped-def]
+    from thaisign.ca import Authority
+
+    if not key:
+        return Authority.open(directory, load_key=False)
+    if not directory.is_dir():
+        return Authority.open(directory, load_key=False)  # raises the one-line "not found" error
+    return Authority.open(directory, **_ca_secret(directory, passphrase_file, pin_file))
+
+
+_dir_arg = click.argument("directory", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
+_passphrase_file = click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False),
+    help=f"File whose first line is the CA key passphrase (else ${CA_PASSPHRASE_ENV}, else a prompt).",
+)
+_pin_file = click.option(
+    "--pin-file",
+    type=click.Path(dir_okay=False),
+    help=f"File with the token PIN (else ${PIN_ENV}, else a prompt).",
+)
+_json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@click.group()
+def ca() -> None:
+    """The agency certificate authority: issue, revoke, publish CRLs, audit.
+
+    \b
+    Example:
+      export THAISIGN_CA_PASSPHRASE=...   # or --passphrase-file
+      thaisign ca init ./ca --name-th "กรมส่งเสริมการปกครองท้องถิ่น" --base-url http://ca.example.go.th
+      thaisign ca issue ./ca --csr somchai.csr --name-th "นายสมชาย ใจดี" --position "ผู้อำนวยการกอง" --out-cert somchai.pem
+    """
+
+
+@ca.command()
+@_dir_arg
+@click.option("--name-th", required=True, help="The agency's name in Thai (subject O and CN).")
+@click.option("--name-en", help="The agency's name in English (added to the CN in brackets).")
+@click.option("--org-id", help="organizationIdentifier of the agency, e.g. NTRTH-0994000000000.")
+@click.option("--key", "key_type", type=_KEYS, default="ec-p384", show_default=True, help="CA key type.")
+@click.option(
+    "--key-uri", help="Use an existing key in a PKCS#11 token (RFC 7512 URI) instead of a key file."
+)
+@click.option("--pkcs11-module", help="PKCS#11 module for --key-uri (else module-path in the URI).")
+@click.option("--valid-years", type=click.IntRange(1, 30), default=10, show_default=True)
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="Where CRL/OCSP/CA cert are served.",
+)
+@click.option("--policy-oid", help="Certificate policy OID (default: a new unique 2.25.<uuid> OID).")
+@click.option(
+    "--db", help="SQLAlchemy URL of the store, e.g. postgresql+psycopg://ca@dbhost/ca (default: DIR/ca.db)."
+)
+@click.option(
+    "--csr-only",
+    is_flag=True,
+    help="Subordinate CA: write DIR/ca.csr for the parent CA instead of self-signing.",
+)
+@_passphrase_file
+@_pin_file
+def init(
+    directory: Path,
+    name_th: str,
+    name_en: str | None,
+    org_id: str | None,
+    key_type: str,
+    key_uri: str | None,
+    pkcs11_module: str | None,
+    valid_years: int,
+    base_url: str,
+    policy_oid: str | None,
+    db: str | None,
+    csr_only: bool,
+    passphrase_file: str | None,
+    pin_file: str | None,
+) -> None:
+    """Create an agency CA in a new folder DIR.
+
+    \b
+    Writes DIR/ca.pem, DIR/chain.pem, DIR/profile.toml, the encrypted CA key
+    DIR/ca-key.pem (mode 0600) and the store DIR/ca.db (or --db).
+    With --csr-only it writes DIR/ca.csr; finish with 'thaisign ca install-cert'.
+
+    \b
+    Example:
+      THAISIGN_CA_PASSPHRASE=... thaisign ca init ./ca \\
+        --name-th "กรมส่งเสริมการปกครองท้องถิ่น" --name-en "Department of Local Administration" \\
+        --org-id NTRTH-0994000000000 --base-url http://ca.dla.go.th
+    """
+    from thaisign.ca import Authority, CaProfile
+
+    fields: dict[str, Any] = {
+        "name_th": name_th,
+        "name_en": name_en,
+        "org_id": org_id,
+        "key": key_type,
+        "key_uri": key_uri,
+        "pkcs11_module": pkcs11_module or (os.environ.get("THAISIGN_PKCS11_MODULE") if key_uri else None),
+        "valid_years": valid_years,
+        "base_url": base_url,
+        "db": db,
+    }
+    if policy_oid:
+        fields["policy_oid"] = policy_oid
+    profile = CaProfile(**fields).validated()
+    if key_uri:
+        secrets: dict[str, Any] = {"pin": resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")}
+    else:
+        secrets = {
+            "passphrase": resolve_secret(
+                file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="New CA passphrase", confirm=True
+            )
+        }
+    with Authority.init(directory, profile, csr_only=csr_only, **secrets) as authority:
+        click.echo(f"CA created in {directory}")
+        if authority.certificate is not None:
+            fp = authority.certificate.fingerprint(_sha256()).hex()
+            click.echo(f"  certificate: {directory / 'ca.pem'} (SHA-256 {fp})")
+            click.echo(f"  valid until: {authority.certificate.not_valid_after_utc:%Y-%m-%d}")
+        else:
+            click.echo(f"  request for the parent CA: {directory / 'ca.csr'}")
+            click.echo(f"  then: thaisign ca install-cert {directory} CERT.pem --chain PARENT-CHAIN.pem")
+        click.echo(f"  policy OID: {authority.profile.policy_oid}")
+        click.echo(f"  CRL/OCSP base URL: {authority.profile.base_url}")
+        click.echo(f"  store: {'PostgreSQL' if not authority.store.is_sqlite else directory / 'ca.db'}")
+
+
+def _sha256():  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives import hashes
+
+    return hashes.SHA256()
+
+
+@ca.command("install-cert")
+@_dir_arg
+@click.argument("cert", metavar="CERT.pem", type=click.Path(dir_okay=False))
+@click.option(
+    "--chain", type=click.Path(dir_okay=False), help="The parent CA's chain (parent first, root last)."
+)
+def install_cert(directory: Path, cert: str, chain: str | None) -> None:
+    """Install the certificate a parent CA issued for DIR/ca.csr.
+
+    \b
+    Example:
+      thaisign ca install-cert ./ca ca-from-parent.pem --chain parent-chain.pem
+    """
+    with _open(directory, key=False) as authority:
+        installed = authority.install_certificate(
+            read_input(cert, "certificate"), read_input(chain, "chain file") if chain else None
+        )
+        click.echo(f"CA certificate installed in {directory}: {installed.subject.rfc4514_string()}")
+
+
+@ca.command()
+@_dir_arg
+@click.option(
+    "--csr", type=click.Path(dir_okay=False), help="The officer's certificate signing request (PEM/DER)."
+)
+@click.option(
+    "--out-p12", type=click.Path(dir_okay=False), help="Make a new key and write it here (PKCS#12)."
+)
+@click.option("--key-uri", help="The officer's key is in a PKCS#11 token (RFC 7512 URI).")
+@click.option(
+    "--key", "key_type", type=_KEYS, default="ec-p256", show_default=True, help="Type of a new key."
+)
+@click.option("--name-th", required=True, help="Full name in Thai, e.g. นายสมชาย ใจดี (CN).")
+@click.option("--name-en", help="Full name in English (kept in the store).")
+@click.option("--given-name", help="Given name (givenName).")
+@click.option("--surname", help="Surname (surname).")
+@click.option("--position", required=True, help="Position, e.g. ผู้อำนวยการกอง (title).")
+@click.option("--ou", help="Division / organisational unit.")
+@click.option("--email", help="E-mail (subject and SAN).")
+@click.option("--employee-id", help="Employee or pseudonymous ID (serialNumber); never the citizen ID.")
+@click.option("--days", type=int, help="Validity in days (default from the profile, at most 3 years).")
+@click.option(
+    "--out-cert", type=click.Path(dir_okay=False), help="Write the certificate here (default: stdout)."
+)
+@click.option(
+    "--p12-passphrase-file",
+    type=click.Path(dir_okay=False),
+    help=f"Passphrase for --out-p12 (else ${PASSPHRASE_ENV}, else a prompt).",
+)
+@click.option("--pkcs11-module", help="PKCS#11 module for --key-uri.")
+@_passphrase_file
+@_pin_file
+@_json
+def issue(
+    directory: Path,
+    csr: str | None,
+    out_p12: str | None,
+    key_uri: str | None,
+    key_type: str,
+    name_th: str,
+    name_en: str | None,
+    given_name: str | None,
+    surname: str | None,
+    position: str,
+    ou: str | None,
+    email: str | None,
+    employee_id: str | None,
+    days: int | None,
+    out_cert: str | None,
+    p12_passphrase_file: str | None,
+    pkcs11_module: str | None,
+    passphrase_file: str | None,
+    pin_file: str | None,
+    as_json: bool,
+) -> None:
+    """Issue an officer signing certificate (from a CSR, with a new key, or for a token key).
+
+    \b
+    Example:
+      thaisign ca issue ./ca --csr somchai.csr --name-th "นายสมชาย ใจดี" \\
+        --given-name สมชาย --surname ใจดี --position "ผู้อำนวยการกอง" \\
+        --employee-id E0042 --email somchai@dla.go.th --out-cert somchai.pem
+      THAISIGN_PASSPHRASE=... thaisign ca issue ./ca --out-p12 somchai.p12 --name-th "นายสมชาย ใจดี" --position "ผู้อำนวยการกอง"
+    """
+    from thaisign.ca import OfficerProfile
+    from thaisign.keys import Signer
+
+    if sum(x is not None for x in (csr, out_p12, key_uri)) != 1:
+        raise UsageError("give exactly one of --csr, --out-p12 or --key-uri")
+    for out in (out_p12, out_cert):
+        if out is not None and Path(out).exists():
+            raise OutputError(
+                f"{out} exists already", hint="choose a new file name; thaisign never overwrites it"
+            )
+    officer = OfficerProfile(
+        name_th=name_th,
+        position=position,
+        given_name=given_name,
+        surname=surname,
+        name_en=name_en,
+        ou=ou,
+        email=email,
+        employee_id=employee_id,
+        days=days,
+    ).validated()
+    p12_pass = None
+    if out_p12 is not None:
+        p12_pass = resolve_secret(
+            file=p12_passphrase_file,
+            env=PASSPHRASE_ENV,
+            prompt="Passphrase for the new PKCS#12",
+            confirm=True,
+        )
+    csr_data = read_input(csr, "CSR") if csr else None
+    with _open(directory, passphrase_file, pin_file) as authority:
+        if key_uri is not None:
+            pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
+            with Signer.from_pkcs11(key_uri, pin=pin, module=pkcs11_module) as token_key:
+                issued = authority.issue_officer(officer, public_key=token_key.public_key)
+        elif csr_data is not None:
+            issued = authority.issue_officer(officer, csr=csr_data)
+        else:
+            issued = authority.issue_officer(officer, new_key=key_type)
+        if out_p12 is not None:
+            atomic_write(
+                out_p12, issued.pkcs12(p12_pass or "", authority.chain, name=officer.name_th), mode=0o600
+            )
+        if out_cert is not None:
+            atomic_write(out_cert, issued.pem())
+        record = authority.get(issued.serial)
+    if as_json:
+        _echo_json({**record.to_json(), "out_cert": out_cert, "out_p12": out_p12})
+        return
+    if out_cert is None and out_p12 is None:
+        click.echo(issued.pem().decode("ascii"), nl=False)
+    msg = f"issued {record.serial_hex} to {record.name_th} ({record.position}), valid until {record.not_after:%Y-%m-%d}"
+    click.echo(msg, err=out_cert is None and out_p12 is None)
+    for label, path in (("certificate", out_cert), ("key + certificate (PKCS#12)", out_p12)):
+        if path:
+            click.echo(f"  {label}: {path}")
+
+
+@ca.command("issue-batch")
+@_dir_arg
+@click.argument("csv_file", metavar="officers.csv", type=click.Path(dir_okay=False))
+@click.option(
+    "--out-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where certificates (and PKCS#12 files) go.",
+)
+@click.option(
+    "--p12-passphrase-file",
+    type=click.Path(dir_okay=False),
+    help=f"Passphrase for new PKCS#12 files (else ${PASSPHRASE_ENV}).",
+)
+@_passphrase_file
+@_pin_file
+@_json
+def issue_batch(
+    directory: Path,
+    csv_file: str,
+    out_dir: Path,
+    p12_passphrase_file: str | None,
+    passphrase_file: str | None,
+    pin_file: str | None,
+    as_json: bool,
+) -> None:
+    """Issue certificates for every officer in a CSV file; re-running skips those already issued.
+
+    \b
+    CSV columns (header row): employee_id,name_th,position[,given_name,surname,name_en,ou,email,days,csr,key]
+    A row with csr (path relative to the CSV) gets OUT/<employee_id>.pem; a row without gets a
+    new key in OUT/<employee_id>.p12 (passphrase from --p12-passphrase-file or $THAISIGN_PASSPHRASE).
+    Bad rows are reported with their line number; the others go on. Exit code 1 if any row failed.
+
+    \b
+    Example:
+      thaisign ca issue-batch ./ca officers.csv --out-dir ./issued
+    """
+    from thaisign.ca.batch import issue_batch as run_batch
+    from thaisign.ca.batch import read_rows
+
+    rows, _ = read_rows(Path(csv_file))
+    p12_pass = None
+    if any(r.csr_path is None for r in rows):
+        p12_pass = resolve_secret(
+            file=p12_passphrase_file, env=PASSPHRASE_ENV, prompt="Passphrase for new PKCS#12 files"
+        )
+    with (
+        _open(directory, passphrase_file, pin_file) as authority,
+        progress(len(rows), "issuing", enabled=not as_json) as bar,
+    ):
+        result = run_batch(authority, csv_file, out_dir, passphrase=p12_pass, on_progress=bar.advance)
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        for err in result.errors:
+            click.echo(f"{csv_file}:{err.line}: {err.message}", err=True)
+        click.echo(
+            f"issued {len(result.issued)}, skipped {len(result.skipped)} already issued, "
+            f"{len(result.errors)} bad row(s); files restored {result.restored_files}; output in {out_dir}"
+        )
+    if result.errors:
+        raise SystemExit(1)
+
+
+@ca.command("list")
+@_dir_arg
+@click.option(
+    "--status", type=click.Choice(["valid", "revoked", "expired"]), help="Only certificates in this state."
+)
+@_json
+def list_(directory: Path, status: str | None, as_json: bool) -> None:
+    """List issued certificates (no passphrase needed).
+
+    \b
+    Example:
+      thaisign ca list ./ca --status valid
+      thaisign ca list ./ca --json | jq '.[] | .serial'
+    """
+    with _open(directory, key=False) as authority:
+        certs = authority.certificates(status)
+    if as_json:
+        _echo_json([c.to_json() for c in certs])
+        return
+    for c in certs:
+        click.echo(
+            f"{c.serial_hex:<34} {c.status():<8} {c.not_after:%Y-%m-%d} "
+            f"{c.employee_id or '-':<12} {c.name_th} ({c.position or ''})"
+        )
+    click.echo(f"{len(certs)} certificate(s)", err=True)
+
+
+@ca.command()
+@_dir_arg
+@click.argument("serial")
+@click.option("--pem", "as_pem", is_flag=True, help="Print the certificate in PEM.")
+@_json
+def show(directory: Path, serial: str, as_pem: bool, as_json: bool) -> None:
+    """Show one certificate by serial number (hex, as 'ca list' prints it).
+
+    \b
+    Example:
+      thaisign ca show ./ca 4f1c2a... --json
+    """
+    with _open(directory, key=False) as authority:
+        cert = authority.get(serial)
+    if as_json:
+        _echo_json(cert.to_json())
+        return
+    if as_pem:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        click.echo(
+            x509.load_der_x509_certificate(cert.der).public_bytes(serialization.Encoding.PEM).decode(),
+            nl=False,
+        )
+        return
+    for key, value in cert.to_json().items():
+        if value is not None:
+            click.echo(f"{key:>18}: {value}")
+
+
+@ca.command()
+@_dir_arg
+@click.argument("serial")
+@click.option(
+    "--reason",
+    default="unspecified",
+    show_default=True,
+    help="RFC 5280 reason: unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, "
+    "cessation-of-operation, privilege-withdrawn.",
+)
+@_passphrase_file
+@_pin_file
+def revoke(
+    directory: Path, serial: str, reason: str, passphrase_file: str | None, pin_file: str | None
+) -> None:
+    """Revoke a certificate; publish a new CRL afterwards with 'thaisign ca crl'.
+
+    \b
+    Example:
+      thaisign ca revoke ./ca 4f1c2a... --reason key-compromise
+    """
+    from thaisign.ca.store import normalize_reason, parse_serial
+
+    normalize_reason(reason)  # a bad reason fails before any passphrase prompt
+    parse_serial(serial)
+    with _open(directory, passphrase_file, pin_file) as authority:
+        status = authority.revoke(serial, reason)
+    click.echo(
+        f"revoked {parse_serial(serial):x} ({status.reason}) at {status.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+@ca.command()
+@_dir_arg
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the CRL."
+)
+@click.option("--pem", "as_pem", is_flag=True, help="PEM instead of DER.")
+@_passphrase_file
+@_pin_file
+def crl(
+    directory: Path, output: str, as_pem: bool, passphrase_file: str | None, pin_file: str | None
+) -> None:
+    """Make a new CRL (next CRL number; nextUpdate from the profile).
+
+    \b
+    Example:
+      thaisign ca crl ./ca -o ca.crl
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    with _open(directory, passphrase_file, pin_file) as authority:
+        der = authority.crl()
+    parsed = x509.load_der_x509_crl(der)
+    atomic_write(output, parsed.public_bytes(serialization.Encoding.PEM) if as_pem else der)
+    number = parsed.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    click.echo(
+        f"CRL #{number} with {len(parsed)} revoked certificate(s) written to {output}; "
+        f"next update {parsed.next_update_utc:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+@ca.command()
+@_dir_arg
+@click.option("--verify", "check", is_flag=True, help="Check the hash chain; exit 1 if it is broken.")
+@_json
+def audit(directory: Path, check: bool, as_json: bool) -> None:
+    """Show, export (--json) or check (--verify) the hash-chained audit log.
+
+    \b
+    Example:
+      thaisign ca audit ./ca --verify
+      thaisign ca audit ./ca --json > audit-2569.json
+    """
+    from thaisign.ca import verify_chain
+
+    with _open(directory, key=False) as authority:
+        entries = authority.audit_entries()
+    verification = None
+    error = None
+    if check:
+        try:
+            verification = verify_chain(entries)
+        except AuditChainError as exc:
+            error = exc
+    if as_json:
+        _echo_json(
+            {
+                "entries": [e.to_json() for e in entries],
+                "verified": None if not check else error is None,
+                "head": verification.head if verification else None,
+                "error": error.message if error else None,
+            }
+        )
+    elif check:
+        if verification is not None:
+            click.echo(f"audit chain intact: {verification.entries} entries, head {verification.head}")
+    else:
+        for e in entries:
+            click.echo(f"{e.seq:>6} {e.time} {e.action:<12} {e.serial or '-':<32} {e.hash[:16]}")
+    if error is not None:
+        raise error
+
+
+# Sub-commands other engineers provide (OCSP/CRL server, ...), added when present.
+try:
+    from thaisign._cli.ca_serve import serve as _serve
+
+    ca.add_command(_serve)
+except ModuleNotFoundError:
+    pass
