@@ -49,5 +49,7 @@ class PyHankoSigner(pdf_cms.Signer):
         if dry_run:
             return bytes(self._dry_run_len)
         if digest_algorithm.lower() != self.hash_algorithm:
-            raise SigningError(f"unexpected digest algorithm {digest_algorithm} (signer uses {self.hash_algorithm})")
+            raise SigningError(
+                f"unexpected digest algorithm {digest_algorithm} (signer uses {self.hash_algorithm})"
+            )
         return self.thaisign_signer.sign(data, hash_algorithm=self.hash_algorithm)

@@ -79,7 +79,9 @@ class FontFace:
                 f"font {path} has CFF outlines", hint="give a TrueType (.ttf) font, e.g. TH Sarabun New"
             )
         if 0x0E01 not in self._cmap:
-            raise AppearanceError(f"font {path} has no Thai glyphs", hint="give a font with Thai, e.g. Sarabun")
+            raise AppearanceError(
+                f"font {path} has no Thai glyphs", hint="give a font with Thai, e.g. Sarabun"
+            )
         self._reverse: dict[str, list[int]] = {}
         for cp, name in self._cmap.items():
             self._reverse.setdefault(name, []).append(cp)

@@ -128,7 +128,10 @@ def _wrap(face: FontFace, text: str, width_units: float, allow_break_words: bool
             if last_ok is None:
                 return None  # a single cluster is wider than the box
             lines.append(word[piece_start:last_ok])
-            piece_start, last_ok = last_ok, (b if face.shape(word[last_ok:b]).advance <= width_units else None)
+            piece_start, last_ok = (
+                last_ok,
+                (b if face.shape(word[last_ok:b]).advance <= width_units else None),
+            )
             if last_ok is None:
                 return None
         current = word[piece_start:]
@@ -267,10 +270,10 @@ def load_signature_image(source: str | os.PathLike[str] | bytes) -> object:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else Path(source))
+        img: Image.Image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else Path(source))
         img.load()
     except FileNotFoundError:
-        raise AppearanceError(f"signature image not found: {source}") from None
+        raise AppearanceError(f"signature image not found: {source!s}") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise AppearanceError(f"cannot read the signature image: {exc}", hint="give a PNG file") from None
     if img.mode not in ("RGB", "RGBA", "L", "LA"):
@@ -306,7 +309,8 @@ def render_appearance(
         ref = pil_image(img, writer)  # type: ignore[arg-type]
         resources["/XObject"]["/ThImg1"] = ref
         ops.append(
-            f"q {dw:.3f} 0 0 {dh:.3f} {ax + (aw - dw) / 2:.3f} {ay + (ah - dh) / 2:.3f} cm /ThImg1 Do Q".encode()
+            f"q {dw:.3f} 0 0 {dh:.3f} {ax + (aw - dw) / 2:.3f} {ay + (ah - dh) / 2:.3f} cm".encode()
+            + b" /ThImg1 Do Q"
         )
     if appearance.qr is not None and areas.qr is not None:
         ops.append(qr_operators(appearance.qr, *areas.qr))
@@ -346,14 +350,14 @@ def _stamp_style(appearance: SignatureAppearance, lines: tuple[str, ...]) -> obj
             for category, entries in resources.items():
                 kind = content.ResourceType.FONT if category == "/Font" else content.ResourceType.XOBJECT
                 for name, ref in entries.items():
-                    self.set_resource(category=kind, name=generic.NameObject(name), value=ref)
+                    self.set_resource(category=kind, name=generic.NameObject(name), value=ref)  # type: ignore[arg-type]
             return [ops]
 
     @dataclass(frozen=True)
     class _ThaiStampStyle(BaseStampStyle):
         border_width: int = 0
 
-        def create_stamp(self, writer, box, text_params):  # type: ignore[no-untyped-def]
+        def create_stamp(self, writer, box, text_params):  # type: ignore[no-untyped-def,unused-ignore]
             return _ThaiStamp(writer=writer, style=self, box=box)
 
     return _ThaiStampStyle()

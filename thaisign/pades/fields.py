@@ -140,7 +140,7 @@ def _page_chunks(reader: Any, page_index: int) -> list[_Chunk]:
     chunks: list[_Chunk] = []
 
     def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
-        if not text or text.isspace() and not chunks:
+        if not text or (text.isspace() and not chunks):
             return
         x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
         y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]

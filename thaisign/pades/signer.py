@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import tempfile
 from collections.abc import Iterator
-import dataclasses
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -202,7 +202,8 @@ def _validated_rect(rect: Rect, writer: Any, page_index: int) -> Rect:
     bx1, by1, bx2, by2 = _media_box(writer, page_index)
     if x1 < bx1 - 1 or y1 < by1 - 1 or x2 > bx2 + 1 or y2 > by2 + 1:
         raise UsageError(
-            f"signature box {x1:g},{y1:g},{x2:g},{y2:g} lies outside the page ({bx1:g},{by1:g},{bx2:g},{by2:g})",
+            f"signature box {x1:g},{y1:g},{x2:g},{y2:g} lies outside the page "
+            f"({bx1:g},{by1:g},{bx2:g},{by2:g})",
             hint="coordinates are points from the lower-left corner of the page",
         )
     return (x1, y1, x2, y2)
@@ -251,7 +252,11 @@ def _sign_into(
         from thaisign.pades.fields import box_near_text
 
         page_index, rect = box_near_text(
-            writer.prev, opts.anchor_text, page_index if opts.page != 1 else None, opts.anchor_box, opts.anchor_offset
+            writer.prev,
+            opts.anchor_text,
+            page_index if opts.page != 1 else None,
+            opts.anchor_box,
+            opts.anchor_offset,
         )
     name = opts.field
     new_field = None
@@ -274,7 +279,7 @@ def _sign_into(
         new_field = pf.SigFieldSpec(
             sig_field_name=name,
             on_page=page_index,
-            box=tuple(int(round(v)) for v in rect) if rect is not None else None,  # type: ignore[arg-type]
+            box=tuple(round(v) for v in rect) if rect is not None else None,  # type: ignore[arg-type]
             field_mdp_spec=lock,
         )
     visible = rect is not None or (name in existing and _field_has_box(writer, name))
@@ -288,7 +293,9 @@ def _sign_into(
         contact_info=opts.contact_info,
         certify=certify,
         docmdp_permissions=_mdp(opts.certify) if certify else pf.MDPPerm.FILL_FORMS,
-        subfilter=pf.SigSeedSubFilter.PADES if opts.subfilter == "pades" else pf.SigSeedSubFilter.ADOBE_PKCS7_DETACHED,
+        subfilter=pf.SigSeedSubFilter.PADES
+        if opts.subfilter == "pades"
+        else pf.SigSeedSubFilter.ADOBE_PKCS7_DETACHED,
         embed_validation_info=level in ("B-LT", "B-LTA"),
         use_pades_lta=level == "B-LTA",
         validation_context=_validation_context(signer, replace(opts, level=level), at)
@@ -354,11 +361,17 @@ def _field_has_box(writer: Any, name: str) -> bool:
 def _mdp(certify: str | None) -> Any:
     from pyhanko.sign.fields import MDPPerm
 
-    table = {"no-changes": MDPPerm.NO_CHANGES, "form-filling": MDPPerm.FILL_FORMS, "annotations": MDPPerm.ANNOTATE}
+    table = {
+        "no-changes": MDPPerm.NO_CHANGES,
+        "form-filling": MDPPerm.FILL_FORMS,
+        "annotations": MDPPerm.ANNOTATE,
+    }
     try:
         return table[certify or "form-filling"]
     except KeyError:
-        raise UsageError(f"unknown --certify {certify!r}; use no-changes, form-filling or annotations") from None
+        raise UsageError(
+            f"unknown --certify {certify!r}; use no-changes, form-filling or annotations"
+        ) from None
 
 
 async def _run(pdf_signer: Any, writer: Any, output: IO[bytes], at: dt.datetime) -> None:
@@ -428,7 +441,7 @@ def sign_pdf(
     src, dst = Path(input), Path(output)
     if not src.is_file():
         raise InputError(f"PDF not found: {src}" if not src.exists() else f"not a file: {src}")
-    same = dst.exists() and os.path.samefile(src, dst) or src.resolve() == dst.resolve()
+    same = (dst.exists() and os.path.samefile(src, dst)) or src.resolve() == dst.resolve()
     if same and not in_place:
         raise OutputError(f"output {dst} is the input file", hint="choose another output, or use --in-place")
     at = opts.signing_time or dt.datetime.now(dt.UTC)
@@ -448,7 +461,9 @@ def sign_pdf(
     return SignResult(dst, name, opts.effective_level(), at, visible, opts.certify is not None, size)
 
 
-def sign_pdf_bytes(data: bytes, signer: Signer, options: SigningOptions | None = None, **overrides: Any) -> bytes:
+def sign_pdf_bytes(
+    data: bytes, signer: Signer, options: SigningOptions | None = None, **overrides: Any
+) -> bytes:
     """Sign a PDF held in memory and return the signed bytes."""
     import io
 

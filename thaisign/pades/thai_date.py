@@ -55,4 +55,6 @@ def format_thai_datetime(moment: dt.datetime, *, digits: Digits = "thai", tz: dt
     """``๒๑ พฤศจิกายน ๒๕๖๙ ๑๐:๔๒ น.``: the date, then the 24-hour time and น. (นาฬิกา)."""
     local = _local(moment, tz)
     time = f"{local.hour:02d}:{local.minute:02d} น."
-    return f"{format_thai_date(moment, digits=digits, tz=tz)} {thai_digits(time) if digits == 'thai' else time}"
+    return (
+        f"{format_thai_date(moment, digits=digits, tz=tz)} {thai_digits(time) if digits == 'thai' else time}"
+    )

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import io
 import zlib
+from typing import Any
 
 from pyhanko.pdf_utils import generic
 
@@ -88,9 +89,8 @@ class TextPainter:
             return b""
         self._remember(shaped)
         scale = size / self.face.units_per_em
-        ops = [
-            f"/Span <</ActualText <FEFF{_utf16_hex(shaped.text)}>>> BDC BT {self.resource_name} {_fmt(size)} Tf"
-        ]
+        actual = f"/Span <</ActualText <FEFF{_utf16_hex(shaped.text)}>>> BDC"
+        ops = [f"{actual} BT {self.resource_name} {_fmt(size)} Tf"]
         pen = 0
         for g in shaped.glyphs:
             gx = x + (pen + g.x_offset) * scale
@@ -104,7 +104,7 @@ class TextPainter:
     def used(self) -> bool:
         return bool(self._widths)
 
-    def embed(self, writer: generic.PdfObject | object) -> generic.IndirectObject:
+    def embed(self, writer: Any) -> generic.IndirectObject:
         """Add the Type0 font (subset program, widths, ToUnicode) to ``writer``; return its reference."""
         face = self.face
         gids = frozenset(self._widths)
@@ -112,7 +112,7 @@ class TextPainter:
         tag = hashlib.sha256(repr(sorted(gids)).encode() + face.ps_name.encode()).digest()
         prefix = "".join(chr(ord("A") + b % 26) for b in tag[:6])
         base_font = pdf_name(f"/{prefix}+{face.ps_name}")
-        add = writer.add_object  # type: ignore[attr-defined]
+        add = writer.add_object
         font_file = generic.StreamObject(
             {pdf_name("/Length1"): generic.NumberObject(len(zlib.decompress(program)))},
             encoded_data=program,
@@ -170,7 +170,8 @@ class TextPainter:
                 pdf_name("/ToUnicode"): add(to_unicode),
             }
         )
-        return add(type0)  # type: ignore[no-any-return]
+        ref: generic.IndirectObject = add(type0)
+        return ref
 
     def _to_unicode_cmap(self) -> bytes:
         entries = sorted(self._to_unicode.items())

@@ -1,0 +1,182 @@
+"""``sign_many``: sign many letters on all cores, the key loaded once per worker process.
+
+>>> key = KeySource(p12="somchai.p12", passphrase=passphrase)
+>>> for item in sign_many(["a.pdf", "b.pdf"], "signed/", key, SigningOptions(level="B-B")):
+...     print(item.input, "ok" if item.ok else item.error)
+
+One bad file does not stop the others: each result says what happened to its file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from thaisign.errors import ThaisignError, UsageError
+from thaisign.keys import Signer
+from thaisign.pades.signer import SigningOptions, sign_pdf
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where a worker finds the signing key: PKCS#12, PEM key + certificate, or a PKCS#11 URI.
+
+    Secrets are kept out of ``repr`` so they are never logged.
+    """
+
+    p12: str | None = None
+    key: str | None = None
+    cert: str | None = None
+    chain: str | None = None
+    key_uri: str | None = None
+    pkcs11_module: str | None = None
+    passphrase: str | None = dataclasses.field(default=None, repr=False)
+    pin: str | None = dataclasses.field(default=None, repr=False)
+
+    def load(self) -> Signer:
+        """Open the key (parse the file or log in to the token)."""
+        chosen = [x for x in (self.p12, self.key, self.key_uri) if x]
+        if len(chosen) != 1:
+            raise UsageError("give exactly one key: --p12 FILE, --key FILE --cert FILE, or --key-uri URI")
+        if self.p12:
+            return Signer.from_pkcs12(self.p12, self.passphrase)
+        if self.key:
+            if not self.cert:
+                raise UsageError("--key needs --cert (and usually --chain)")
+            return Signer.from_pem(self.key, self.cert, self.chain, self.passphrase)
+        assert self.key_uri is not None
+        return Signer.from_pkcs11(self.key_uri, pin=self.pin, module=self.pkcs11_module)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """The outcome for one input file."""
+
+    input: Path
+    output: Path | None
+    ok: bool
+    error: str | None = None
+    field: str | None = None
+    level: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input": str(self.input),
+            "output": str(self.output) if self.output else None,
+            "ok": self.ok,
+            "error": self.error,
+            "field": self.field,
+            "level": self.level,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+_worker_signer: Signer | None = None
+
+
+def _init_worker(source: KeySource) -> None:
+    global _worker_signer
+    _worker_signer = source.load()
+
+
+def _sign_one(signer: Signer, src: Path, dst: Path, options: SigningOptions, in_place: bool) -> BatchItem:
+    start = time.perf_counter()
+    try:
+        result = sign_pdf(src, dst, signer, options, in_place=in_place)
+    except ThaisignError as exc:
+        return BatchItem(src, None, False, str(exc), seconds=time.perf_counter() - start)
+    except Exception as exc:  # one broken file must not stop the batch
+        return BatchItem(src, None, False, f"internal error: {type(exc).__name__}: {exc}")
+    return BatchItem(src, dst, True, None, result.field, result.level, time.perf_counter() - start)
+
+
+def _worker_sign(src: Path, dst: Path, options: SigningOptions, in_place: bool) -> BatchItem:
+    assert _worker_signer is not None
+    return _sign_one(_worker_signer, src, dst, options, in_place)
+
+
+def plan_outputs(
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str] | None,
+    *,
+    in_place: bool = False,
+) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: ``out_dir/<name>``, or the input itself with ``in_place``."""
+    pairs: list[tuple[Path, Path]] = []
+    if in_place:
+        return [(Path(i), Path(i)) for i in inputs]
+    if out_dir is None:
+        raise UsageError("give --out-dir DIR for several files (or --in-place)")
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise UsageError(f"output folder does not exist: {out}", hint="create it first")
+    seen: dict[str, Path] = {}
+    for i in inputs:
+        src = Path(i)
+        if src.name in seen:
+            raise UsageError(f"two inputs are both named {src.name}: {seen[src.name]} and {src}")
+        seen[src.name] = src
+        pairs.append((src, out / src.name))
+    return pairs
+
+
+def sign_many(
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str] | None,
+    key: KeySource | Signer,
+    options: SigningOptions | None = None,
+    *,
+    workers: int | None = None,
+    in_place: bool = False,
+    on_done: Callable[[BatchItem], None] | None = None,
+) -> list[BatchItem]:
+    """Sign every file in ``inputs`` into ``out_dir`` (same file names), in input order.
+
+    ``key`` is a :class:`KeySource` (each worker process opens the key once) or an open
+    :class:`Signer` (signs in this process). ``workers`` defaults to the number of CPUs.
+    ``on_done`` is called as each file finishes (e.g. to advance a progress bar).
+    """
+    opts = options or SigningOptions()
+    pairs = plan_outputs(inputs, out_dir, in_place=in_place)
+    results: dict[int, BatchItem] = {}
+    n = workers or os.cpu_count() or 1
+    n = max(1, min(n, len(pairs)))
+
+    def done(index: int, item: BatchItem) -> None:
+        results[index] = item
+        if on_done is not None:
+            on_done(item)
+
+    if isinstance(key, Signer) or n == 1:
+        signer = key if isinstance(key, Signer) else key.load()
+        for index, (src, dst) in enumerate(pairs):
+            done(index, _sign_one(signer, src, dst, opts, in_place))
+        if not isinstance(key, Signer):
+            signer.close()
+        return [results[i] for i in range(len(pairs))]
+    key.load().close()  # fail fast, with one clear error, on a wrong passphrase or PIN
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        max_workers=n, mp_context=context, initializer=_init_worker, initargs=(key,)
+    ) as pool:
+        futures = {
+            pool.submit(_worker_sign, src, dst, opts, in_place): i for i, (src, dst) in enumerate(pairs)
+        }
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                item = future.result()
+            except Exception as exc:  # a worker died
+                src = pairs[index][0]
+                item = BatchItem(src, None, False, f"worker failed: {type(exc).__name__}: {exc}")
+            done(index, item)
+    return [results[i] for i in range(len(pairs))]

@@ -1,0 +1,127 @@
+"""Extend signed letters for long-term validation: B-T → B-LT (certificates, OCSP/CRL in the
+/DSS) → B-LTA (plus a document timestamp), as incremental updates that keep earlier signatures valid.
+
+>>> extend_ltv("signed.pdf", "signed-lta.pdf", level="B-LTA", tsa="http://tsa.example.go.th")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from cryptography import x509
+
+from thaisign.errors import InputError, NetworkError, OutputError, PdfError, UsageError
+
+LtvLevel = Literal["B-LT", "B-LTA"]
+
+
+@dataclass(frozen=True)
+class LtvResult:
+    """What :func:`extend_ltv` did."""
+
+    output: Path
+    level: LtvLevel
+    signatures: int
+    document_timestamp_added: bool
+
+
+def _roots_from(embedded: list[Any]) -> list[Any]:
+    roots = []
+    for sig in embedded:
+        for cert in sig.signed_data["certificates"]:
+            c = cert.chosen
+            if c.self_signed in ("maybe", "yes") and c.issuer == c.subject:
+                roots.append(c)
+    return roots
+
+
+def _context(trust_roots: list[Any], extra: list[Any], at: dt.datetime | None) -> Any:
+    from pyhanko_certvalidator import ValidationContext
+
+    kwargs: dict[str, Any] = {}
+    if at is not None:
+        kwargs["moment"] = at
+    return ValidationContext(
+        trust_roots=trust_roots, other_certs=extra, allow_fetching=True, revocation_mode="hard-fail", **kwargs
+    )
+
+
+def extend_ltv(
+    input: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    level: LtvLevel = "B-LTA",
+    tsa: str | None = None,
+    trust_roots: tuple[x509.Certificate, ...] = (),
+    at: dt.datetime | None = None,
+) -> LtvResult:
+    """Add validation data for every signature (B-LT) and, for B-LTA, a document timestamp from ``tsa``.
+
+    ``trust_roots`` anchor the chains (default: the root certificates embedded in the signatures).
+    ``at`` is the validation time for the revocation data (default: now).
+    """
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import signers, timestamps
+    from pyhanko.sign.validation.dss import async_add_validation_info
+
+    from thaisign.pades._pyhanko import to_asn1
+    from thaisign.pades.signer import _atomic_rw
+
+    if level not in ("B-LT", "B-LTA"):
+        raise UsageError(f"unknown level {level!r}; use B-LT or B-LTA")
+    if level == "B-LTA" and not tsa:
+        raise UsageError("B-LTA needs a time-stamping authority", hint="give --tsa URL")
+    src, dst = Path(input), Path(output)
+    if not src.is_file():
+        raise InputError(f"PDF not found: {src}")
+    if dst.exists() and os.path.samefile(src, dst):
+        raise OutputError(f"output {dst} is the input file", hint="choose another output")
+    data = src.read_bytes()
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        embedded = list(reader.embedded_regular_signatures)
+    except Exception as exc:
+        raise PdfError(f"not a readable PDF: {exc}") from None
+    if not embedded:
+        raise PdfError("the PDF has no signature to extend", hint="sign it first with thaisign sign")
+    roots = [to_asn1(c) for c in trust_roots] or _roots_from(embedded)
+    if not roots:
+        raise UsageError("no root certificate in the signatures", hint="give --trust ROOT.pem")
+    extra = [c.chosen for s in embedded for c in s.signed_data["certificates"]]
+
+    async def run() -> bytes:
+        buf = data
+        for index in range(len(embedded)):
+            rd = PdfFileReader(io.BytesIO(buf), strict=False)
+            sig = rd.embedded_regular_signatures[index]
+            out = io.BytesIO()
+            await async_add_validation_info(sig, _context(roots, extra, at), output=out, force_write=False)
+            buf = out.getvalue()
+        if level == "B-LTA":
+            assert tsa is not None
+            writer = IncrementalPdfFileWriter(io.BytesIO(buf), strict=False)
+            stamper = signers.PdfTimeStamper(timestamps.HTTPTimeStamper(tsa, timeout=20))
+            out = io.BytesIO()
+            await stamper.async_timestamp_pdf(
+                writer, "sha256", validation_context=_context(roots, extra, at), output=out
+            )
+            buf = out.getvalue()
+        return buf
+
+    try:
+        result = asyncio.run(run())
+    except Exception as exc:
+        raise NetworkError(
+            f"cannot extend to {level}: {type(exc).__name__}: {exc}",
+            hint="check that the TSA, OCSP responder and CRL distribution points can be reached",
+        ) from None
+    with _atomic_rw(dst) as fh:
+        fh.write(result)
+    return LtvResult(dst, level, len(embedded), level == "B-LTA")
