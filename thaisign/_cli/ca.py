@@ -72,7 +72,7 @@ def ca() -> None:
 @ca.command()
 @_dir_arg
 @click.option("--name-th", required=True, help="The agency's name in Thai (subject O and CN).")
-@click.option("--name-en", help="The agency's name in English (added to the CN in brackets).")
+@click.option("--name-en", help="The agency's name in English (the CN when the Thai name is long).")
 @click.option("--org-id", help="organizationIdentifier of the agency, e.g. NTRTH-0994000000000.")
 @click.option("--key", "key_type", type=_KEYS, default="ec-p384", show_default=True, help="CA key type.")
 @click.option(

@@ -75,8 +75,8 @@ class OfficerProfile:
 
     def validated(self) -> OfficerProfile:
         """A normalised copy, or :class:`ProfileError` saying what is wrong."""
-        name_th = _clean(self.name_th, "Thai full name (--name-th)", required=True)
-        position = _clean(self.position, "position (--position)", required=True)
+        name_th = _clean(self.name_th, "Thai full name (--name-th)", required=True, limit=64)
+        position = _clean(self.position, "position (--position)", required=True, limit=64)
         employee_id = _clean(self.employee_id, "employee ID", limit=64)
         if employee_id is not None:
             if is_thai_citizen_id(employee_id.replace("-", "").replace(" ", "")):
@@ -100,7 +100,7 @@ class OfficerProfile:
             given_name=_clean(self.given_name, "given name"),
             surname=_clean(self.surname, "surname"),
             name_en=_clean(self.name_en, "English name"),
-            ou=_clean(self.ou, "organisational unit"),
+            ou=_clean(self.ou, "organisational unit", limit=64),
             email=email,
             employee_id=employee_id,
         )
