@@ -176,7 +176,7 @@ def test_reopen_spec(hsm_setup: HsmSetup) -> None:
 
 
 def test_token_refuses_a_mechanism_it_lacks(hsm_setup: HsmSetup) -> None:
-    """SoftHSM2 has no CKM_ECDSA_SHA256: the token's real refusal becomes a MechanismError naming what it has."""
+    """SoftHSM2 lacks CKM_ECDSA_SHA256: its real refusal becomes a MechanismError naming what it has."""
     signer = Pkcs11Signer.open(hsm_setup.keys["ec-p256"], pin=hsm_setup.pin, module=hsm_setup.module)
     ts: TokenSession = signer.token_session
     assert Mechanism.ECDSA_SHA256 not in ts.token.slot.get_mechanisms()
