@@ -73,6 +73,14 @@ class ServiceApp:
         self.routes = dict(routes)
         self.max_body = max_body
         self._too_large = too_large or _too_large
+        #: called by :meth:`close` (database engines, token sessions)
+        self.closers: list[Callable[[], None]] = []
+
+    def close(self) -> None:
+        """Release what the handlers hold (call before forking workers, or at shutdown)."""
+        for closer in self.closers:
+            with contextlib.suppress(Exception):
+                closer()
         self._prefixes = sorted((p for p in self.routes if p.endswith("/")), key=len, reverse=True)
 
     def handle(self, request: Request) -> Response:

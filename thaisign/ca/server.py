@@ -11,14 +11,34 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import json
+import os
+import threading
 import urllib.parse
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from email.utils import format_datetime
+from pathlib import Path
+from typing import Any, Literal
 
-from thaisign._service import Handler, Request, Response
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from thaisign._service import Handler, Request, Response, ServiceApp
 from thaisign.ca.ocsp import OcspAnswer, OcspResponder, answer_with, error_response
+from thaisign.errors import ServiceError, StoreError
+from thaisign.keys import Signer
 
-__all__ = ["MAX_OCSP_REQUEST_BYTES", "ocsp_handler", "ocsp_too_large", "static_handler"]
+__all__ = [
+    "MAX_OCSP_REQUEST_BYTES",
+    "CaServiceConfig",
+    "build_ca_app",
+    "has_responder",
+    "issue_responder",
+    "ocsp_handler",
+    "ocsp_too_large",
+    "static_handler",
+]
 
 OCSP_RESPONSE_TYPE = "application/ocsp-response"
 #: An OCSP request for a handful of certificates is a few hundred bytes.
@@ -95,3 +115,171 @@ def static_handler(content: Callable[[], bytes], content_type: str, *, max_age: 
         return Response(200, content(), content_type, headers)
 
     return handle
+
+
+# --- a thaisign CA folder, served ----------------------------------------------------------------
+
+#: Files of the delegated OCSP responder inside the CA folder (see :func:`issue_responder`).
+RESPONDER_STEM = "ocsp-responder"
+
+SignerChoice = Literal["auto", "ca", "delegated"]
+
+
+@dataclass(frozen=True)
+class CaServiceConfig:
+    """How ``thaisign ca serve`` answers for one CA folder.
+
+    ``signer``: ``delegated`` signs OCSP with ``DIR/ocsp-responder.{pem,key}`` (no CA key
+    needed; ``responder_passphrase`` decrypts it), ``ca`` with the CA key itself
+    (``ca_passphrase`` or ``pin``), ``auto`` picks ``delegated`` when those files exist.
+    With the CA key loaded, a CRL older than half its lifetime or missing a revocation is
+    re-issued when fetched; otherwise the latest CRL made by ``thaisign ca crl`` is served.
+    """
+
+    directory: Path
+    signer: SignerChoice = "auto"
+    ca_passphrase: str | None = None
+    responder_passphrase: str | None = None
+    pin: str | None = None
+    ocsp_validity: dt.timedelta = dt.timedelta(hours=1)
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+
+    def resolved_signer(self) -> Literal["ca", "delegated"]:
+        if self.signer != "auto":
+            return self.signer
+        return "delegated" if has_responder(self.directory) else "ca"
+
+
+def has_responder(directory: str | os.PathLike[str]) -> bool:
+    d = Path(directory)
+    return (d / f"{RESPONDER_STEM}.pem").exists() and (d / f"{RESPONDER_STEM}.key").exists()
+
+
+def issue_responder(
+    directory: str | os.PathLike[str],
+    *,
+    ca_passphrase: str | None,
+    responder_passphrase: str,
+    pin: str | None = None,
+    days: int = 90,
+    now: dt.datetime | None = None,
+) -> Path:
+    """Have the CA issue a delegated OCSP responder certificate; write it into the CA folder.
+
+    Needs the CA key once; afterwards ``thaisign ca serve`` runs without it. Returns the
+    certificate path (``DIR/ocsp-responder.pem``; the key is ``ocsp-responder.key``, 0600).
+    """
+    from thaisign.ca.authority import Authority
+    from thaisign.ca.service_certs import issue_service_certificate, save_service_key
+
+    with Authority.open(directory, passphrase=ca_passphrase, pin=pin) as ca:
+        service = issue_service_certificate(ca, "ocsp", days=days, now=now)
+        cert_path, _, _ = save_service_key(
+            service, directory, RESPONDER_STEM, passphrase=responder_passphrase, overwrite=True
+        )
+    return cert_path
+
+
+class _CrlSource:
+    """The CA's current CRL: the latest in the store, re-issued when stale if the CA key is here."""
+
+    def __init__(self, authority: Any, clock: Callable[[], dt.datetime], can_sign: bool) -> None:
+        self._ca = authority
+        self._clock = clock
+        self._can_sign = can_sign
+        self._lock = threading.Lock()
+
+    def _stale(self, der: bytes | None) -> bool:
+        if der is None:
+            return True
+        crl = x509.load_der_x509_crl(der)
+        now = self._clock()
+        next_update = crl.next_update_utc
+        if next_update is None:
+            return True
+        half_life = (next_update - crl.last_update_utc) / 2
+        if now >= crl.last_update_utc + half_life:
+            return True
+        return len(crl) != self._ca.store.counts()["revocations"]
+
+    def __call__(self) -> bytes:
+        der = self._ca.store.latest_crl()
+        if self._can_sign and self._stale(der):
+            with self._lock:
+                der = self._ca.store.latest_crl()
+                if self._stale(der):
+                    der = self._ca.crl(now=self._clock())
+        if der is None:
+            raise StoreError(
+                "no CRL has been published yet", hint=f"run 'thaisign ca crl {self._ca.directory} -o ...'"
+            )
+        return bytes(der)
+
+
+def build_ca_app(config: CaServiceConfig) -> ServiceApp:
+    """The HTTP app for a CA folder: ``/ocsp``, ``/ocsp/<b64>``, ``/crl/ca.crl``, ``/ca.cer``, ``/health``."""
+    from thaisign.ca._status_index import StatusIndex
+    from thaisign.ca.authority import Authority
+    from thaisign.ca.service_certs import load_service_signer
+
+    mode = config.resolved_signer()
+    authority = Authority.open(
+        config.directory,
+        passphrase=config.ca_passphrase,
+        pin=config.pin,
+        load_key=mode == "ca",
+    )
+    ca_cert = authority.certificate
+    if ca_cert is None:
+        raise ServiceError("the CA has no certificate yet", hint="install it with 'thaisign ca install-cert'")
+    signer: Signer
+    if mode == "ca":
+        signer = authority.signer  # the CA key itself: responses need no extra certificate
+    else:
+        signer = load_service_signer(config.directory, RESPONDER_STEM, passphrase=config.responder_passphrase)
+        if signer.certificate is None or signer.certificate.issuer != ca_cert.subject:
+            raise ServiceError(
+                f"{RESPONDER_STEM}.pem was not issued by this CA",
+                hint="issue a new one with 'thaisign ca serve DIR --issue-responder'",
+            )
+    index = StatusIndex(authority.store.url)
+    responder = OcspResponder(ca_cert, signer, index, validity=config.ocsp_validity, clock=config.clock)
+    crl = _CrlSource(authority, config.clock, can_sign=mode == "ca")
+    ca_der = ca_cert.public_bytes(serialization.Encoding.DER)
+
+    def crl_handler(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return Response(405, b"use GET\n", headers=(("Allow", "GET"),))
+        try:
+            der = crl()
+        except StoreError as exc:
+            return Response.text(503, exc.message + (f" ({exc.hint})" if exc.hint else ""))
+        parsed = x509.load_der_x509_crl(der)
+        headers = [("Last-Modified", _http_date(parsed.last_update_utc))]
+        if parsed.next_update_utc is not None:
+            headers.append(("Expires", _http_date(parsed.next_update_utc)))
+        return Response(200, der, "application/pkix-crl", tuple(headers))
+
+    def health(request: Request) -> Response:
+        try:
+            index.ping()
+        except StoreError as exc:
+            body = {"status": "unavailable", "database": exc.message}
+            return Response(503, json.dumps(body).encode(), "application/json")
+        body = {"status": "ok", "ca": ca_cert.subject.rfc4514_string(), "ocsp_signer": mode}
+        return Response(200, json.dumps(body, ensure_ascii=False).encode(), "application/json")
+
+    ocsp = ocsp_handler([responder], clock=config.clock)
+    app = ServiceApp(
+        {
+            "/ocsp": ocsp,
+            "/ocsp/": ocsp,
+            "/crl/ca.crl": crl_handler,
+            "/ca.cer": static_handler(lambda: ca_der, "application/pkix-cert", max_age=86400),
+            "/health": health,
+        },
+        max_body=MAX_OCSP_REQUEST_BYTES,
+        too_large=ocsp_too_large,
+    )
+    app.closers += [index.close, authority.close]
+    return app
