@@ -1,1 +1,40 @@
-"""thaisign.verify"""
+"""Verifying incoming letters: a verdict clerks can trust and understand, in Thai and English.
+
+>>> from thaisign.verify import TrustStore, verify_pdf
+>>> report = verify_pdf("letter.pdf", TrustStore.from_paths(["agency-root.pem"]), revocation="offline")
+>>> print(report.verdict, report.signatures[0].signer.name)
+
+Names are imported lazily so that ``import thaisign.verify`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "verify_pdf": "thaisign.verify.pdf",
+    "verify_many": "thaisign.verify.batch",
+    "iter_pdfs": "thaisign.verify.batch",
+    "BatchCache": "thaisign.verify.cache",
+    "TrustStore": "thaisign.verify.trust",
+    "TrustAnchor": "thaisign.verify.trust",
+    "VerificationReport": "thaisign.verify.report",
+    "SignatureReport": "thaisign.verify.report",
+    "Indication": "thaisign.verify.report",
+    "SubIndication": "thaisign.verify.report",
+    "Verdict": "thaisign.verify.report",
+    "Coverage": "thaisign.verify.report",
+    "Modifications": "thaisign.verify.report",
+    "validate_certificate": "thaisign.verify.paths",
+    "PathResult": "thaisign.verify.paths",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'thaisign.verify' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,120 @@
+"""Work shared across the files of a batch: trust manager, fetched OCSP/CRL, revocation answers.
+
+One :class:`BatchCache` per (trust store, validation time, revocation mode). Every file gets its
+own pyhanko-certvalidator ``ValidationContext`` (so one file's embedded data never vouches for
+another), but they share the trust manager, the fetchers (an OCSP response or CRL is fetched
+once per batch) and the revocation answer per signer certificate. One event loop serves the
+whole batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from thaisign.verify.revocation import EmbeddedRevinfo, RevocationAnswer, signer_revocation, tolerant_policy
+from thaisign.verify.trust import TrustStore
+from thaisign.verify.validation import key_usage
+
+T = TypeVar("T")
+
+#: seconds to wait for one OCSP / CRL / certificate download
+NETWORK_TIMEOUT = 5.0
+
+
+@dataclass
+class FileSession:
+    """What validating one file needs: its validation context plus the batch's shared parts."""
+
+    vc: Any
+    cache: BatchCache
+    fetchers: Any
+    mode: str
+    diff_policy: Any
+    key_usage: Any
+
+
+class BatchCache:
+    """Shared state for verifying many files with the same trust, time and revocation mode."""
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        *,
+        at: datetime | None = None,
+        revocation: str = "online",
+        network_timeout: float = NETWORK_TIMEOUT,
+    ) -> None:
+        from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
+        from pyhanko_certvalidator.registry import SimpleTrustManager
+
+        self.trust = trust
+        self.moment = at or datetime.now(UTC)
+        self.mode = revocation
+        self.trust_manager = SimpleTrustManager.build(trust_roots=trust.certificates)
+        self.diff_policy = DEFAULT_DIFF_POLICY
+        self.key_usage = key_usage()
+        self.fetchers: Any = None
+        if revocation == "online":
+            from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+
+            self.fetchers = RequestsFetcherBackend(per_request_timeout=network_timeout).get_fetchers()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._revocation: dict[tuple[str, str], RevocationAnswer] = {}
+        self.stats = {"revocation_checks": 0, "revocation_hits": 0}
+
+    def session_for(self, embedded: EmbeddedRevinfo) -> FileSession:
+        """A fresh validation context for one file, wired to the shared parts."""
+        from pyhanko_certvalidator import ValidationContext
+
+        vc = ValidationContext(
+            trust_manager=self.trust_manager,
+            other_certs=embedded.certs,
+            crls=embedded.crls,
+            ocsps=embedded.ocsps,
+            moment=self.moment,
+            allow_fetching=self.fetchers is not None,
+            fetchers=self.fetchers,
+            revinfo_policy=tolerant_policy(self.mode),
+        )
+        return FileSession(vc, self, self.fetchers, self.mode, self.diff_policy, self.key_usage)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the batch's event loop."""
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(coro)
+
+    async def revocation(
+        self, cert: Any, path: Any, session: FileSession, embedded: EmbeddedRevinfo
+    ) -> RevocationAnswer:
+        """The revocation answer for a signer certificate: computed once per batch and revinfo set."""
+        key = (hashlib.sha256(cert.dump()).hexdigest(), _revinfo_key(embedded))
+        self.stats["revocation_checks"] += 1
+        hit = self._revocation.get(key)
+        if hit is not None:
+            self.stats["revocation_hits"] += 1
+            return hit
+        answer = await signer_revocation(
+            session.vc, path, mode=self.mode, embedded=embedded, fetchers=self.fetchers
+        )
+        self._revocation[key] = answer
+        return answer
+
+    def close(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.close()
+        self._loop = None
+
+
+def _revinfo_key(embedded: EmbeddedRevinfo) -> str:
+    if not embedded.has_revinfo:
+        return ""
+    h = hashlib.sha256()
+    for item in (*embedded.ocsps, *embedded.crls):
+        h.update(item.dump())
+    return h.hexdigest()

@@ -1,0 +1,165 @@
+"""Sentences for clerks, in English and Thai: why a signature is short of TOTAL_PASSED, what to do.
+
+Each entry is ``(english, thai)``; :func:`why` picks the sentence for a sub-indication and
+the facts of the signature.
+"""
+
+from __future__ import annotations
+
+Sentence = tuple[str, str]
+
+PASSED: Sentence = (
+    "The signature is valid: the document has not been changed since it was signed and the "
+    "signer's certificate is trusted.",
+    "ลายมือชื่อถูกต้อง: เอกสารไม่ถูกแก้ไขหลังการลงนาม และใบรับรองของผู้ลงนามเชื่อถือได้",
+)
+PASSED_ALLOWED: Sentence = (
+    "The signature is valid; changes made after signing are of a permitted kind "
+    "(form filling, further signatures or time-stamps).",
+    "ลายมือชื่อถูกต้อง การเปลี่ยนแปลงหลังการลงนามเป็นประเภทที่อนุญาต "
+    "(กรอกแบบฟอร์ม ลงนามเพิ่ม หรือประทับเวลา)",
+)
+REVOCATION_OFF: Sentence = (
+    "Revocation was not checked because checking was switched off.",
+    "ไม่ได้ตรวจสอบสถานะการเพิกถอนใบรับรอง เนื่องจากปิดการตรวจสอบไว้",
+)
+TIMESTAMP_UNTRUSTED: Sentence = (
+    "The time-stamp in the signature is not from a trusted time-stamping authority; "
+    "the signing time shown is the signer's own clock.",
+    "การประทับเวลาในลายมือชื่อไม่ได้มาจากผู้ให้บริการประทับเวลาที่เชื่อถือได้ "
+    "เวลาที่แสดงเป็นเวลาตามเครื่องของผู้ลงนามเอง",
+)
+
+_BY_SUB: dict[str, Sentence] = {
+    "HASH_FAILURE": (
+        "The document was altered after it was signed (its fingerprint no longer matches). "
+        "Do not rely on it; ask the sender for the original.",
+        "เอกสารถูกแก้ไขหลังการลงนาม (ค่าแฮชไม่ตรงกัน) อย่าใช้เอกสารนี้ ขอต้นฉบับจากผู้ส่ง",
+    ),
+    "SIG_CRYPTO_FAILURE": (
+        "The signature value does not verify with the signer's certificate. "
+        "Do not rely on it; ask the sender for the original.",
+        "ค่าลายมือชื่อตรวจสอบกับใบรับรองของผู้ลงนามไม่ผ่าน อย่าใช้เอกสารนี้ ขอต้นฉบับจากผู้ส่ง",
+    ),
+    "FORMAT_FAILURE": (
+        "The signature is malformed or the document was changed in a way its signature does not "
+        "allow. Do not rely on it; ask the sender to send the letter again.",
+        "ลายมือชื่อมีโครงสร้างผิดรูปแบบ หรือเอกสารถูกแก้ไขในลักษณะที่ไม่อนุญาต "
+        "อย่าใช้เอกสารนี้ ขอให้ผู้ส่งส่งหนังสือมาใหม่",
+    ),
+    "REVOKED": (
+        "The signer's certificate was revoked before the document was signed. Do not accept it.",
+        "ใบรับรองของผู้ลงนามถูกเพิกถอนก่อนการลงนาม ห้ามรับเอกสารนี้",
+    ),
+    "REVOKED_NO_POE": (
+        "The signer's certificate has been revoked and nothing proves the signature was made "
+        "before that. Ask the sender's agency to confirm.",
+        "ใบรับรองของผู้ลงนามถูกเพิกถอนแล้ว และไม่มีหลักฐานว่าลงนามก่อนการเพิกถอน "
+        "โปรดสอบถามหน่วยงานผู้ส่ง",
+    ),
+    "REVOKED_CA_NO_POE": (
+        "A certification authority in the signer's chain has been revoked. Ask the sender's agency.",
+        "ผู้ออกใบรับรองในสายใบรับรองของผู้ลงนามถูกเพิกถอน โปรดสอบถามหน่วยงานผู้ส่ง",
+    ),
+    "NO_CERTIFICATE_CHAIN_FOUND": (
+        "The signer's certificate does not lead to a trusted root. If you know the sending "
+        "agency, add its root certificate with --trust, or ask your IT officer.",
+        "ใบรับรองของผู้ลงนามไม่เชื่อมโยงถึงใบรับรองหลักที่เชื่อถือ หากรู้จักหน่วยงานผู้ส่ง "
+        "ให้เพิ่มใบรับรองหลักของหน่วยงานด้วย --trust หรือสอบถามเจ้าหน้าที่ไอที",
+    ),
+    "NO_SIGNING_CERTIFICATE_FOUND": (
+        "The signature does not carry the signer's certificate. Ask the sender to sign again.",
+        "ลายมือชื่อไม่มีใบรับรองของผู้ลงนาม ขอให้ผู้ส่งลงนามใหม่",
+    ),
+    "OUT_OF_BOUNDS_NO_POE": (
+        "The signer's certificate is expired (or not yet valid) at the validation time and "
+        "there is no proof the signature was made while it was valid. Ask for a long-term "
+        "(B-LT/B-LTA) copy.",
+        "ใบรับรองของผู้ลงนามหมดอายุ (หรือยังไม่มีผล) ณ เวลาที่ตรวจ และไม่มีหลักฐานว่าลงนาม"
+        "ขณะใบรับรองยังใช้ได้ ขอฉบับที่รับรองระยะยาว (B-LT/B-LTA)",
+    ),
+    "EXPIRED": (
+        "The signer's certificate had expired. Ask for a long-term (B-LT/B-LTA) copy.",
+        "ใบรับรองของผู้ลงนามหมดอายุแล้ว ขอฉบับที่รับรองระยะยาว (B-LT/B-LTA)",
+    ),
+    "NOT_YET_VALID": (
+        "The signer's certificate was not yet valid at the signing time. Do not accept it.",
+        "ใบรับรองของผู้ลงนามยังไม่มีผล ณ เวลาที่ลงนาม ห้ามรับเอกสารนี้",
+    ),
+    "TRY_LATER": (
+        "The revocation status of the signer's certificate could not be checked (this is not "
+        "the same as invalid). Check again when online, or ask for a B-LT copy.",
+        "ตรวจสอบสถานะการเพิกถอนใบรับรองของผู้ลงนามไม่ได้ (ไม่ได้แปลว่าลายมือชื่อไม่ถูกต้อง) "
+        "ตรวจซ้ำเมื่อเชื่อมต่ออินเทอร์เน็ตได้ หรือขอฉบับ B-LT",
+    ),
+    "REVOCATION_OUT_OF_BOUNDS_NO_POE": (
+        "The revocation information available is too old to decide. Check again later.",
+        "ข้อมูลการเพิกถอนที่มีเก่าเกินไปที่จะตัดสินได้ ตรวจซ้ำภายหลัง",
+    ),
+    "CHAIN_CONSTRAINTS_FAILURE": (
+        "The signer's certificate is not allowed to sign documents (key usage or policy). "
+        "Ask the sender's agency.",
+        "ใบรับรองของผู้ลงนามไม่ได้รับอนุญาตให้ใช้ลงนามเอกสาร (การใช้งานกุญแจหรือนโยบาย) "
+        "โปรดสอบถามหน่วยงานผู้ส่ง",
+    ),
+    "CERTIFICATE_CHAIN_GENERAL_FAILURE": (
+        "The signer's certificate chain could not be validated. Ask your IT officer.",
+        "ตรวจสอบสายใบรับรองของผู้ลงนามไม่ผ่าน โปรดสอบถามเจ้าหน้าที่ไอที",
+    ),
+    "CRYPTO_CONSTRAINTS_FAILURE": (
+        "The signature uses an algorithm that is no longer considered secure. Ask the sender "
+        "to sign again.",
+        "ลายมือชื่อใช้อัลกอริทึมที่ไม่ปลอดภัยแล้ว ขอให้ผู้ส่งลงนามใหม่",
+    ),
+    "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": (
+        "The signature uses an algorithm that has since become insecure, with no proof it was "
+        "made before that. Ask for a B-LTA copy.",
+        "ลายมือชื่อใช้อัลกอริทึมที่ภายหลังไม่ปลอดภัย และไม่มีหลักฐานเวลาที่ลงนาม ขอฉบับ B-LTA",
+    ),
+    "NO_POE": (
+        "There is no proof of when the signature was made. Ask for a time-stamped copy.",
+        "ไม่มีหลักฐานว่าลงนามเมื่อใด ขอฉบับที่มีการประทับเวลา",
+    ),
+    "TIMESTAMP_ORDER_FAILURE": (
+        "The time-stamps in the document are in an impossible order. Ask the sender.",
+        "ลำดับการประทับเวลาในเอกสารผิดปกติ โปรดสอบถามผู้ส่ง",
+    ),
+    "GENERIC": (
+        "The signature could not be fully checked. Ask your IT officer.",
+        "ไม่สามารถตรวจสอบลายมือชื่อได้ครบถ้วน โปรดสอบถามเจ้าหน้าที่ไอที",
+    ),
+}
+
+MODIFIED_DISALLOWED: Sentence = (
+    "The document was changed after signing in a way the signature does not allow (for "
+    "example page content replaced or hidden). Do not rely on it; ask the sender for the original.",
+    "เอกสารถูกแก้ไขหลังการลงนามในลักษณะที่ไม่อนุญาต (เช่น เปลี่ยนหรือซ่อนเนื้อหาในหน้า) "
+    "อย่าใช้เอกสารนี้ ขอต้นฉบับจากผู้ส่ง",
+)
+PARTIAL_COVERAGE: Sentence = (
+    "The signature does not cover the whole document: parts of the file are unsigned. "
+    "Do not rely on it; ask the sender for the original.",
+    "ลายมือชื่อไม่ครอบคลุมเอกสารทั้งหมด มีบางส่วนของไฟล์ที่ไม่ได้ลงนาม "
+    "อย่าใช้เอกสารนี้ ขอต้นฉบับจากผู้ส่ง",
+)
+TIMESTAMP_BROKEN: Sentence = (
+    "The time-stamp attached to the signature does not match it. Ask the sender for the original.",
+    "การประทับเวลาที่แนบกับลายมือชื่อไม่ตรงกับลายมือชื่อ ขอต้นฉบับจากผู้ส่ง",
+)
+UNSUPPORTED: Sentence = (
+    "This signature format is not supported by thaisign. Ask the sender for a PAdES signature.",
+    "thaisign ไม่รองรับรูปแบบลายมือชื่อนี้ ขอให้ผู้ส่งใช้ลายมือชื่อแบบ PAdES",
+)
+NO_SIGNATURE: Sentence = (
+    "The document carries no digital signature.",
+    "เอกสารนี้ไม่มีลายมือชื่ออิเล็กทรอนิกส์",
+)
+FILE_ERROR: Sentence = (
+    "The file could not be read as a PDF. Ask the sender to send it again.",
+    "ไม่สามารถอ่านไฟล์เป็น PDF ได้ ขอให้ผู้ส่งส่งมาใหม่",
+)
+
+
+def for_sub_indication(sub: str | None) -> Sentence:
+    """The why-and-what-to-do sentence for a sub-indication."""
+    return _BY_SUB.get(sub or "GENERIC", _BY_SUB["GENERIC"])

@@ -1,0 +1,222 @@
+"""The verification report: small immutable value objects, and their JSON form (DESIGN.md).
+
+A :class:`VerificationReport` describes one file; it holds one :class:`SignatureReport` per
+signature or document timestamp, each with an ETSI EN 319 102-1 :class:`Indication` and
+:class:`SubIndication` plus the facts a clerk needs (who, when, coverage, chain, revocation).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Indication(enum.StrEnum):
+    """ETSI EN 319 102-1 main indication of one signature."""
+
+    TOTAL_PASSED = "TOTAL_PASSED"
+    TOTAL_FAILED = "TOTAL_FAILED"
+    INDETERMINATE = "INDETERMINATE"
+
+
+class SubIndication(enum.StrEnum):
+    """ETSI EN 319 102-1 sub-indications (clause 5.1.3) used by thaisign."""
+
+    FORMAT_FAILURE = "FORMAT_FAILURE"
+    HASH_FAILURE = "HASH_FAILURE"
+    SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
+    REVOKED = "REVOKED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
+    CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
+    CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    CRYPTO_CONSTRAINTS_FAILURE = "CRYPTO_CONSTRAINTS_FAILURE"
+    CRYPTO_CONSTRAINTS_FAILURE_NO_POE = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
+    EXPIRED = "EXPIRED"
+    POLICY_PROCESSING_ERROR = "POLICY_PROCESSING_ERROR"
+    TIMESTAMP_ORDER_FAILURE = "TIMESTAMP_ORDER_FAILURE"
+    NO_SIGNING_CERTIFICATE_FOUND = "NO_SIGNING_CERTIFICATE_FOUND"
+    NO_CERTIFICATE_CHAIN_FOUND = "NO_CERTIFICATE_CHAIN_FOUND"
+    REVOKED_NO_POE = "REVOKED_NO_POE"
+    REVOKED_CA_NO_POE = "REVOKED_CA_NO_POE"
+    OUT_OF_BOUNDS_NO_POE = "OUT_OF_BOUNDS_NO_POE"
+    REVOCATION_OUT_OF_BOUNDS_NO_POE = "REVOCATION_OUT_OF_BOUNDS_NO_POE"
+    OUT_OF_BOUNDS_NOT_REVOKED = "OUT_OF_BOUNDS_NOT_REVOKED"
+    NO_POE = "NO_POE"
+    TRY_LATER = "TRY_LATER"
+    SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"
+    GENERIC = "GENERIC"
+
+
+class Verdict(enum.StrEnum):
+    """Whole-file verdict: the worst of its signatures, or why there is none."""
+
+    TOTAL_PASSED = "TOTAL_PASSED"
+    TOTAL_FAILED = "TOTAL_FAILED"
+    INDETERMINATE = "INDETERMINATE"
+    NO_SIGNATURE = "NO_SIGNATURE"
+    ERROR = "ERROR"
+
+
+class Coverage(enum.StrEnum):
+    ENTIRE_FILE = "ENTIRE_FILE"
+    ENTIRE_REVISION = "ENTIRE_REVISION"
+    PARTIAL = "PARTIAL"
+
+
+class Modifications(enum.StrEnum):
+    NONE = "NONE"
+    ALLOWED = "ALLOWED"
+    DISALLOWED = "DISALLOWED"
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    """One certificate of the chain, from the signer up to the trust anchor."""
+
+    subject: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SignerFacts:
+    """Who signed: name (CN), position (title), agency (O) and certificate fingerprint."""
+
+    name: str | None
+    position: str | None
+    organization: str | None
+    certificate_sha256: str | None
+
+
+@dataclass(frozen=True)
+class TimestampFacts:
+    """The signature time-stamp token: when, by which TSA, and whether it holds."""
+
+    time: datetime
+    tsa: str | None
+    intact: bool
+    trusted: bool
+
+
+@dataclass(frozen=True)
+class RevocationFacts:
+    """Revocation status of the signer certificate and where the answer came from."""
+
+    status: str  # good | revoked | unknown | not-checked
+    source: str  # ocsp | crl | embedded | none
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Messages:
+    """Sentences for the clerk, in English and Thai (same order)."""
+
+    en: tuple[str, ...] = ()
+    th: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SignatureReport:
+    """The verdict and facts for one signature or document timestamp."""
+
+    field: str
+    kind: str  # signature | document-timestamp
+    indication: Indication
+    sub_indication: SubIndication | None
+    intact: bool
+    coverage: Coverage
+    modifications: Modifications
+    trusted: bool
+    chain: tuple[ChainEntry, ...] = ()
+    signer: SignerFacts | None = None
+    signing_time: datetime | None = None
+    signing_time_source: str | None = None  # timestamp | claimed
+    timestamp: TimestampFacts | None = None
+    revocation: RevocationFacts = RevocationFacts("not-checked", "none")
+    level: str | None = None
+    messages: Messages = field(default_factory=Messages)
+    subfilter: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.indication is Indication.TOTAL_PASSED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of DESIGN.md for this signature."""
+        return {
+            "field": self.field,
+            "kind": self.kind,
+            "indication": self.indication.value,
+            "sub_indication": self.sub_indication.value if self.sub_indication else None,
+            "intact": self.intact,
+            "coverage": self.coverage.value,
+            "modifications": self.modifications.value,
+            "trusted": self.trusted,
+            "chain": [{"subject": c.subject, "sha256": c.sha256} for c in self.chain],
+            "signer": None
+            if self.signer is None
+            else {
+                "name": self.signer.name,
+                "position": self.signer.position,
+                "organization": self.signer.organization,
+                "certificate_sha256": self.signer.certificate_sha256,
+            },
+            "signing_time": _iso(self.signing_time),
+            "signing_time_source": self.signing_time_source,
+            "timestamp": None
+            if self.timestamp is None
+            else {
+                "time": _iso(self.timestamp.time),
+                "tsa": self.timestamp.tsa,
+                "intact": self.timestamp.intact,
+                "trusted": self.timestamp.trusted,
+            },
+            "revocation": {"status": self.revocation.status, "source": self.revocation.source},
+            "level": self.level,
+            "messages": {"en": list(self.messages.en), "th": list(self.messages.th)},
+        }
+
+
+_ORDER = {
+    Verdict.TOTAL_PASSED: 0,
+    Verdict.INDETERMINATE: 1,
+    Verdict.TOTAL_FAILED: 2,
+}
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """The result for one file: a verdict summing its signatures, or an error."""
+
+    file: str
+    signatures: tuple[SignatureReport, ...] = ()
+    error: str | None = None
+    error_th: str | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.error is not None:
+            return Verdict.ERROR
+        if not self.signatures:
+            return Verdict.NO_SIGNATURE
+        worst = max((Verdict(s.indication.value) for s in self.signatures), key=_ORDER.__getitem__)
+        return worst
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict is Verdict.TOTAL_PASSED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The per-file JSON object of DESIGN.md."""
+        return {
+            "file": self.file,
+            "verdict": self.verdict.value,
+            "error": self.error,
+            "signatures": [s.to_dict() for s in self.signatures],
+        }
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,207 @@
+"""Trust anchors for verification: agency roots, per-user config, and the pinned Thai NRCA roots.
+
+>>> trust = TrustStore.from_paths(["agency-root.pem"])          # + bundled NRCA G3
+>>> trust = TrustStore.default()   # $THAISIGN_TRUST, ~/.config/thaisign/trust/, NRCA G3
+
+The operating system's TLS store is never used: only what is listed here is trusted.
+Certificates that claim a Thai NRCA name must match the pinned SHA-256 fingerprint, or
+loading fails with :class:`~thaisign.errors.TrustError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from asn1crypto import pem as asn1_pem
+from asn1crypto import x509 as asn1_x509
+
+from thaisign.errors import TrustError
+
+#: NRCA common name -> pinned SHA-256 of the certificate (upper-case hex), from ETDA.
+PINNED_NRCA: dict[str, str] = {
+    "Thailand National Root Certification Authority - G3": (
+        "3D2794A0539486A83E8032CF14FE886553E52239CBAEC1B9CFEF5595ADBBF444"
+    ),
+    "Thailand National Root Certification Authority - G1": (
+        "2A8DA2F8D23E0CD3B5871ECFB0F42276CA73230667F474EEDE71C5EE32CC3EC6"
+    ),
+}
+_BUNDLED = ("thailand-nrca-g3.pem",)
+_CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der"}
+
+
+@dataclass(frozen=True)
+class TrustAnchor:
+    """One trusted root certificate and where it came from."""
+
+    certificate: asn1_x509.Certificate
+    sha256: str  # upper-case hex of the DER certificate
+    source: str  # file path, "bundled:<name>" or "memory"
+
+    @property
+    def subject(self) -> str:
+        return str(self.certificate.subject.human_friendly)
+
+
+def _fingerprint(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest().upper()
+
+
+def _common_name(cert: asn1_x509.Certificate) -> str | None:
+    value = cert.subject.native.get("common_name")
+    if isinstance(value, list):
+        value = value[-1] if value else None
+    return str(value) if value is not None else None
+
+
+def _anchor(cert: asn1_x509.Certificate, source: str) -> TrustAnchor:
+    der = cert.dump()
+    fp = _fingerprint(der)
+    cn = _common_name(cert)
+    pinned = PINNED_NRCA.get(cn or "")
+    if pinned is not None and fp != pinned:
+        raise TrustError(
+            f"{source}: certificate claims to be '{cn}' but its SHA-256 is {fp}, not the pinned {pinned}",
+            hint="obtain the genuine root certificate from ETDA (nrca.go.th) and check its fingerprint",
+        )
+    return TrustAnchor(cert, fp, source)
+
+
+def load_certificates(data: bytes, source: str) -> list[asn1_x509.Certificate]:
+    """Certificates in a PEM (one or more blocks) or DER blob; TrustError if none can be read."""
+    certs: list[asn1_x509.Certificate] = []
+    try:
+        if asn1_pem.detect(data):
+            for kind, _headers, der in asn1_pem.unarmor(data, multiple=True):
+                if kind == "CERTIFICATE" or kind == "TRUSTED CERTIFICATE":
+                    certs.append(asn1_x509.Certificate.load(der))
+        else:
+            cert = asn1_x509.Certificate.load(data)
+            _ = cert.subject.native  # force parsing now
+            certs.append(cert)
+    except (ValueError, TypeError) as exc:
+        raise TrustError(
+            f"cannot read certificate file {source}: {exc}",
+            hint="give a PEM or DER X.509 certificate",
+        ) from None
+    if not certs:
+        raise TrustError(f"no certificate found in {source}", hint="give a PEM or DER X.509 certificate")
+    return certs
+
+
+def _iter_files(path: Path) -> Iterator[Path]:
+    if path.is_dir():
+        for p in sorted(path.rglob("*")):
+            if p.is_file() and p.suffix.lower() in _CERT_SUFFIXES:
+                yield p
+    elif path.is_file():
+        yield path
+    else:
+        raise TrustError(f"trust anchor not found: {path}", hint="check the --trust path")
+
+
+def user_trust_paths() -> list[Path]:
+    """Where the per-user/agency trust anchors live: ``$THAISIGN_TRUST`` and the config folder."""
+    paths: list[Path] = []
+    env = os.environ.get("THAISIGN_TRUST", "")
+    paths.extend(Path(p) for p in env.split(os.pathsep) if p)
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    folder = Path(config_home) / "thaisign" / "trust"
+    if folder.is_dir():
+        paths.append(folder)
+    return paths
+
+
+class TrustStore:
+    """An immutable set of trust anchors (root certificates)."""
+
+    __slots__ = ("_anchors",)
+
+    def __init__(self, anchors: Iterable[TrustAnchor] = ()) -> None:
+        unique: dict[str, TrustAnchor] = {}
+        for a in anchors:
+            unique.setdefault(a.sha256, a)
+        self._anchors: tuple[TrustAnchor, ...] = tuple(unique.values())
+
+    @classmethod
+    def bundled(cls) -> TrustStore:
+        """Only the Thai NRCA roots shipped with thaisign (G3), checked against their pins."""
+        anchors = []
+        for name in _BUNDLED:
+            data = resources.files("thaisign.data").joinpath(name).read_bytes()
+            for cert in load_certificates(data, f"bundled:{name}"):
+                anchors.append(_anchor(cert, f"bundled:{name}"))
+        return cls(anchors)
+
+    @classmethod
+    def from_paths(
+        cls,
+        paths: Iterable[str | os.PathLike[str]] = (),
+        *,
+        include_nrca: bool = True,
+        include_user_config: bool = False,
+    ) -> TrustStore:
+        """Anchors from PEM/DER files or folders, plus the bundled NRCA roots (unless disabled)."""
+        anchors: list[TrustAnchor] = list(cls.bundled().anchors) if include_nrca else []
+        all_paths = [Path(p) for p in paths]
+        if include_user_config:
+            all_paths.extend(user_trust_paths())
+        for path in all_paths:
+            for file in _iter_files(path):
+                try:
+                    data = file.read_bytes()
+                except OSError as exc:
+                    raise TrustError(f"cannot read trust anchor {file}: {exc.strerror}") from None
+                for cert in load_certificates(data, str(file)):
+                    anchors.append(_anchor(cert, str(file)))
+        return cls(anchors)
+
+    @classmethod
+    def default(cls, extra: Iterable[str | os.PathLike[str]] = ()) -> TrustStore:
+        """``extra`` paths, ``$THAISIGN_TRUST``, ``$XDG_CONFIG_HOME/thaisign/trust/`` and NRCA G3."""
+        return cls.from_paths(extra, include_nrca=True, include_user_config=True)
+
+    @classmethod
+    def from_certificates(cls, certs: Iterable[bytes | asn1_x509.Certificate]) -> TrustStore:
+        """Anchors from DER bytes or asn1crypto certificates already in memory (no NRCA added)."""
+        out = []
+        for c in certs:
+            cert = c if isinstance(c, asn1_x509.Certificate) else load_certificates(c, "memory")[0]
+            out.append(_anchor(cert, "memory"))
+        return cls(out)
+
+    def with_paths(self, paths: Iterable[str | os.PathLike[str]]) -> TrustStore:
+        """A new store with the anchors of ``paths`` added."""
+        more = TrustStore.from_paths(paths, include_nrca=False)
+        return TrustStore((*self._anchors, *more.anchors))
+
+    @property
+    def anchors(self) -> tuple[TrustAnchor, ...]:
+        return self._anchors
+
+    @property
+    def certificates(self) -> list[asn1_x509.Certificate]:
+        return [a.certificate for a in self._anchors]
+
+    @property
+    def key(self) -> str:
+        """A stable identity of this set of anchors (for caches)."""
+        return hashlib.sha256("".join(sorted(a.sha256 for a in self._anchors)).encode()).hexdigest()
+
+    def find(self, sha256: str) -> TrustAnchor | None:
+        sha = sha256.upper()
+        return next((a for a in self._anchors if a.sha256 == sha), None)
+
+    def __len__(self) -> int:
+        return len(self._anchors)
+
+    def __iter__(self) -> Iterator[TrustAnchor]:
+        return iter(self._anchors)
+
+    def __repr__(self) -> str:
+        return f"TrustStore({len(self._anchors)} anchors)"
