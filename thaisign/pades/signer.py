@@ -260,6 +260,7 @@ def _sign_into(
         )
     name = opts.field
     new_field = None
+    _refuse_if_locked(writer, name if name in existing else None)
     if name is not None and name in existing:
         if existing[name]:
             raise SigningError(f"field {name!r} is already signed", hint="choose another field or a new name")
@@ -323,6 +324,36 @@ def _sign_into(
         _raise_known(exc, opts)
         raise
     return name, visible
+
+
+def _refuse_if_locked(writer: Any, target: str | None) -> None:
+    """Refuse what earlier signatures forbid: any change after a no-changes certification
+    (DocMDP P=1), and signing a field that a signed field's FieldMDP lock covers."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    reader = writer.prev
+    perms = reader.root.get("/Perms")
+    if perms is not None and "/DocMDP" in perms:
+        for ref in perms["/DocMDP"].get("/Reference", []):
+            params = ref.get_object().get("/TransformParams", {})
+            if int(params.get("/P", 2)) == 1:
+                raise SigningError(
+                    "the letter is certified with no changes allowed: another signature would invalidate it",
+                    hint="ask the certifying officer to certify with --certify form-filling",
+                )
+    if target is None:
+        return
+    for fname, value, ref in enumerate_sig_fields(reader):
+        if value is None or fname == target:
+            continue
+        lock = ref.get_object().get("/Lock")
+        if lock is None:
+            continue
+        action = str(lock.get("/Action", ""))
+        names = [str(f) for f in lock.get("/Fields", [])]
+        locked = action == "/All" or (action == "/Include") == (target in names)
+        if locked:
+            raise SigningError(f"field {target!r} is locked by the signature in field {fname!r}")
 
 
 def _raise_known(exc: Exception, opts: SigningOptions) -> None:
