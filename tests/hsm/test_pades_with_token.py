@@ -1,0 +1,190 @@
+"""Officers sign letters with a token key: sign_pdf, sign_many and ``thaisign sign --key-uri``.
+
+Checked with poppler's pdfsig and pyHanko's validator (trust, chain, coverage).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import HsmSetup, issue_for
+from cryptography.hazmat.primitives import serialization
+from support.pki import FIXED_TIME, Issued, TestPKI
+
+from thaisign.hsm import Pkcs11Signer, generate_key, import_certificate
+from thaisign.keys import Signer
+
+pades = pytest.importorskip("thaisign.pades")
+
+
+@dataclasses.dataclass
+class TokenOfficer:
+    uri: str
+    cert_pem: Path
+
+
+@pytest.fixture(scope="module")
+def token_officer(
+    hsm_setup: HsmSetup, pki: TestPKI, tmp_path_factory: pytest.TempPathFactory
+) -> TokenOfficer:
+    """A P-256 key made in the token, certified by the test agency CA, certificate + chain on the token."""
+    made = generate_key(hsm_setup.uri("somchai-pades"), "ec-p256", pin=hsm_setup.pin, module=hsm_setup.module)
+    cert = issue_for(pki, made.public_key)
+    import_certificate(
+        str(made.uri), cert, [pki.ca.cert, pki.root.cert], pin=hsm_setup.pin, module=hsm_setup.module
+    )
+    d = tmp_path_factory.mktemp("token-officer")
+    cert_pem = d / "somchai-token.pem"
+    cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    # let the test OCSP/CRL services know this certificate (they answer "unknown" otherwise)
+    pki.extra["somchai-token"] = Issued("somchai-token", pki.ca.key, cert, cert_pem, cert_pem, cert_pem)
+    return TokenOfficer(str(made.uri), cert_pem)
+
+
+def _letter(tmp_path: Path, name: str = "letter.pdf") -> Path:
+    from thaisign.pades.letter import make_letter
+
+    p = tmp_path / name
+    p.write_bytes(make_letter())
+    return p
+
+
+def _pdfsig_ok(path: Path, *, whole: bool = True) -> str:
+    """pdfsig checks the signature and coverage; trust is left to pyHanko's validator, since NSS
+    (behind pdfsig) accepts only e-mail-protection EKUs for signers, not id-kp-documentSigning."""
+    r = subprocess.run(["pdfsig", "-nocert", str(path)], capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "Signature Validation: Signature is Valid." in out, out
+    # B-LT adds a DSS revision after the signature, so the signature no longer covers the last bytes
+    assert ("Total document signed" in out) == whole, out
+    assert "Signer Certificate Common Name: นา" in out, out
+    return out
+
+
+def _pyhanko_ok(path: Path, pki: TestPKI) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from thaisign.pades._pyhanko import to_asn1
+
+    with path.open("rb") as fh:
+        reader = PdfFileReader(fh)
+        assert reader.embedded_signatures
+        for sig in reader.embedded_signatures:
+            vc = ValidationContext(
+                trust_roots=[to_asn1(pki.root.cert)],
+                other_certs=[to_asn1(pki.ca.cert)],
+                allow_fetching=False,
+                revocation_mode="soft-fail",
+                moment=FIXED_TIME + dt.timedelta(minutes=1),
+            )
+            status = validate_pdf_signature(sig, vc)
+            assert status.intact and status.valid, status.pretty_print_details()
+            assert status.trusted, status.pretty_print_details()
+            assert status.signing_cert.subject.native["common_name"] == "นายสมชาย ใจดี"
+
+
+def test_sign_pdf_with_token_key_visible(
+    hsm_setup: HsmSetup, token_officer: TokenOfficer, pki: TestPKI, tmp_path: Path
+) -> None:
+    signer = Signer.from_pkcs11(token_officer.uri, pin=hsm_setup.pin, module=hsm_setup.module)
+    assert signer.certificate is not None and signer.chain[-1] == pki.root.cert
+    src, out = _letter(tmp_path), tmp_path / "signed.pdf"
+    pades.sign_pdf(
+        src, out, signer, level="B-B", rect=(330, 60, 560, 150), signing_time=FIXED_TIME, reason="อนุมัติ"
+    )
+    _pdfsig_ok(out)
+    _pyhanko_ok(out, pki)
+    assert subprocess.run(["qpdf", "--check", str(out)], capture_output=True).returncode == 0
+
+
+def test_sign_pdf_rsa_pss_with_token_key(hsm_setup: HsmSetup, pki: TestPKI, tmp_path: Path) -> None:
+    made = generate_key(
+        hsm_setup.uri("somying-rsa-pades"), "rsa-2048", pin=hsm_setup.pin, module=hsm_setup.module
+    )
+    cert = issue_for(pki, made.public_key, cn="นางสาวสมหญิง รักไทย")
+    import_certificate(
+        str(made.uri), cert, [pki.ca.cert, pki.root.cert], pin=hsm_setup.pin, module=hsm_setup.module
+    )
+    for pss in (False, True):
+        signer = Pkcs11Signer.open(made.uri, pin=hsm_setup.pin, module=hsm_setup.module, pss=pss)
+        out = tmp_path / f"signed-pss-{pss}.pdf"
+        pades.sign_pdf(_letter(tmp_path), out, signer, level="B-B", signing_time=FIXED_TIME)
+        _pdfsig_ok(out)
+
+
+def test_sign_pdf_b_lt_through_token(
+    hsm_setup: HsmSetup, token_officer: TokenOfficer, pki: TestPKI, pki_services: object, tmp_path: Path
+) -> None:
+    signer = Signer.from_pkcs11(token_officer.uri, pin=hsm_setup.pin, module=hsm_setup.module)
+    out = tmp_path / "signed-lt.pdf"
+    result = pades.sign_pdf(
+        _letter(tmp_path),
+        out,
+        signer,
+        level="B-LT",
+        tsa=pki_services.tsa_url,
+        rect=(330, 60, 560, 150),  # type: ignore[attr-defined]
+    )
+    assert result.level == "B-LT"
+    _pyhanko_ok(out, pki)
+    _pdfsig_ok(out, whole=False)
+
+
+def test_sign_cli_with_key_uri(hsm_setup: HsmSetup, token_officer: TokenOfficer, tmp_path: Path) -> None:
+    src, out = _letter(tmp_path), tmp_path / "cli-signed.pdf"
+    r = hsm_setup.cli(
+        "sign", str(src), "-o", str(out), "--key-uri", token_officer.uri, "--level", "B-B",
+        "--pin-file", str(hsm_setup.pin_file), pin=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    _pdfsig_ok(out)
+    # a wrong PIN: one line, no output file
+    bad = tmp_path / "bad.pdf"
+    r = hsm_setup.cli("sign", str(src), "-o", str(bad), "--key-uri", token_officer.uri, THAISIGN_PIN="000000")
+    assert r.returncode != 0 and "wrong PIN" in r.stderr and "Traceback" not in r.stderr
+    assert not bad.exists()
+
+
+def test_sign_many_over_token_logs_in_once_per_worker(
+    hsm_setup: HsmSetup, token_officer: TokenOfficer, pki: TestPKI, tmp_path: Path
+) -> None:
+    inputs = [_letter(tmp_path, f"letter-{i:02}.pdf") for i in range(12)]
+    out_dir = tmp_path / "signed"
+    out_dir.mkdir()
+    key = pades.KeySource(key_uri=token_officer.uri, pkcs11_module=hsm_setup.module, pin=hsm_setup.pin)
+    items = pades.sign_many(inputs, out_dir, key, pades.SigningOptions(level="B-B"), workers=2)
+    assert [i.ok for i in items] == [True] * len(inputs), [i.error for i in items]
+    for item in items[:3]:
+        assert item.output is not None
+        _pdfsig_ok(item.output)
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(p.name for p in inputs)
+
+
+def test_dropped_session_mid_batch_loses_no_letter(
+    hsm_setup: HsmSetup, token_officer: TokenOfficer, pki: TestPKI, tmp_path: Path
+) -> None:
+    """The token drops the session between letters: the next letter re-opens it, signs once, none lost."""
+    signer = Pkcs11Signer.open(token_officer.uri, pin=hsm_setup.pin, module=hsm_setup.module)
+    ts = signer.token_session
+    start = ts.reconnects
+    outputs = []
+    for i in range(6):
+        if i in (2, 4):
+            ts.session().close()  # C_CloseSession behind the signer's back
+        out = tmp_path / f"batch-{i}.pdf"
+        pades.sign_pdf(_letter(tmp_path, f"in-{i}.pdf"), out, signer, level="B-B", signing_time=FIXED_TIME)
+        outputs.append(out)
+    assert ts.reconnects == start + 2
+    for out in outputs:
+        _pyhanko_ok(out, pki)
+        from pyhanko.pdf_utils.reader import PdfFileReader
+
+        with out.open("rb") as fh:
+            assert len(PdfFileReader(fh).embedded_signatures) == 1  # signed exactly once
