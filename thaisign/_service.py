@@ -75,13 +75,13 @@ class ServiceApp:
         self._too_large = too_large or _too_large
         #: called by :meth:`close` (database engines, token sessions)
         self.closers: list[Callable[[], None]] = []
+        self._prefixes = sorted((p for p in self.routes if p.endswith("/")), key=len, reverse=True)
 
     def close(self) -> None:
         """Release what the handlers hold (call before forking workers, or at shutdown)."""
         for closer in self.closers:
             with contextlib.suppress(Exception):
                 closer()
-        self._prefixes = sorted((p for p in self.routes if p.endswith("/")), key=len, reverse=True)
 
     def handle(self, request: Request) -> Response:
         handler = self.routes.get(request.path)

@@ -150,11 +150,23 @@ def service_extensions(purpose: Purpose) -> list[dict[str, object]]:
     return exts
 
 
-def service_subject(organization: str, purpose: Purpose, name_th: str | None = None) -> asn1_x509.Name:
-    """``C=TH, O=<agency>, CN=<agency> <service>`` (UTF8String)."""
-    cn = name_th or f"{organization} {_NAMES_TH[purpose]} ({_NAMES[purpose]})"
+def _fit(text: str, limit: int = 64) -> str:
+    """``text`` cut at a character boundary to at most ``limit`` UTF-8 bytes (X.520 upper bound)."""
+    out = text
+    while len(out.encode("utf-8")) > limit:
+        out = out[:-1]
+    return out.rstrip()
+
+
+def service_subject(organization: str, purpose: Purpose, name: str | None = None) -> asn1_x509.Name:
+    """``C=TH, O=<agency>, CN=<name or the service's English name>`` (UTF8String)."""
+    cn = name or _NAMES[purpose]
+    if len(cn.encode("utf-8")) > 64:
+        raise CertificateError(
+            f"the service name {cn!r} is longer than 64 UTF-8 bytes", hint="give a shorter name"
+        )
     return asn1_x509.Name.build(
-        {"country_name": "TH", "organization_name": organization[:64], "common_name": cn[:64]},
+        {"country_name": "TH", "organization_name": _fit(organization), "common_name": cn},
         use_printable=False,
     )
 
@@ -174,7 +186,7 @@ def issue_service_certificate(
     key: KeySpec | str = "ec-p256",
     public_key: PublicKey | None = None,
     days: int = 365,
-    name_th: str | None = None,
+    name: str | None = None,
     now: dt.datetime | None = None,
 ) -> ServiceCertificate:
     """Issue an OCSP-responder or TSA certificate from ``authority`` and record it in its store.
@@ -195,7 +207,7 @@ def issue_service_certificate(
     when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     not_after = min(when + dt.timedelta(days=days), ca_cert.not_valid_after_utc)
     organization = _ca_organization(ca_cert)
-    subject = service_subject(organization, purpose, name_th)
+    subject = service_subject(organization, purpose, name)
     cert = build_certificate(
         subject=subject,
         public_key=public_key,
@@ -208,7 +220,7 @@ def issue_service_certificate(
     )
     record = NewCertificate(
         serial=cert.serial_number,
-        name_th=subject.native["common_name"],
+        name_th=name or _NAMES_TH[purpose],
         name_en=_NAMES[purpose],
         position=_NAMES_TH[purpose],
         email=None,
