@@ -1,0 +1,128 @@
+"""The agency CA key in a token: ``thaisign ca init DIR --key-uri URI`` issues certificates, CRLs and
+OCSP responses through SoftHSM2; openssl (verify, crl -verify, ocsp) checks them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import HsmSetup
+from cryptography import x509
+from support.servers import serve_wsgi
+
+from thaisign.hsm import generate_key
+
+pytest.importorskip("thaisign.ca")
+
+
+def _openssl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def token_ca(hsm_setup: HsmSetup, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA folder whose P-384 key was made in the token and never left it."""
+    uri = hsm_setup.uri("agency-ca-p384")
+    r = hsm_setup.cli("hsm", "keygen", uri, "--key", "ec-p384")
+    assert r.returncode == 0, r.stderr
+    directory = tmp_path_factory.mktemp("token-ca") / "ca"
+    r = hsm_setup.cli(
+        "ca", "init", str(directory), "--name-th", "กรมส่งเสริมการปกครองท้องถิ่น",
+        "--name-en", "Department of Local Administration", "--key-uri", uri,
+        "--pkcs11-module", hsm_setup.module, "--base-url", "http://127.0.0.1:9",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert not list(directory.glob("*key*")), "no CA key file may exist: the key lives in the token"
+    return directory
+
+
+def test_ca_certificate_self_signed_in_token(token_ca: Path) -> None:
+    r = _openssl("verify", "-x509_strict", "-CAfile", str(token_ca / "ca.pem"), str(token_ca / "ca.pem"))
+    assert r.returncode == 0 and ": OK" in r.stdout, r.stdout + r.stderr
+    text = _openssl("x509", "-in", str(token_ca / "ca.pem"), "-noout", "-text").stdout
+    assert "ecdsa-with-SHA384" in text and "NIST CURVE: P-384" in text
+
+
+def test_issue_revoke_crl_through_token(hsm_setup: HsmSetup, token_ca: Path, tmp_path: Path) -> None:
+    # the officer's key is in the token too: CSR signed in the token, certificate by the token CA
+    officer_uri = hsm_setup.uri("officer-for-token-ca")
+    assert hsm_setup.cli("hsm", "keygen", officer_uri, "--key", "ec-p256").returncode == 0
+    csr = tmp_path / "officer.csr"
+    r = hsm_setup.cli("hsm", "csr", officer_uri, "--name-th", "นายสมชาย ใจดี", "-o", str(csr))
+    assert r.returncode == 0, r.stderr
+    certs = []
+    for i in range(2):
+        out = tmp_path / f"officer-{i}.pem"
+        r = hsm_setup.cli(
+            "ca", "issue", str(token_ca), "--csr", str(csr), "--name-th", "นายสมชาย ใจดี",
+            "--position", "ผู้อำนวยการกอง", "--out-cert", str(out),
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        v = _openssl("verify", "-x509_strict", "-CAfile", str(token_ca / "ca.pem"), str(out))
+        assert v.returncode == 0 and ": OK" in v.stdout, v.stdout + v.stderr
+        certs.append(x509.load_pem_x509_certificate(out.read_bytes()))
+    revoked_serial = format(certs[0].serial_number, "x")
+    r = hsm_setup.cli("ca", "revoke", str(token_ca), revoked_serial, "--reason", "key_compromise")
+    assert r.returncode == 0, r.stderr
+    crl = tmp_path / "ca.crl"
+    r = hsm_setup.cli("ca", "crl", str(token_ca), "-o", str(crl), "--pem")
+    assert r.returncode == 0, r.stderr
+    v = _openssl("crl", "-in", str(crl), "-CAfile", str(token_ca / "ca.pem"), "-noout", "-text")
+    assert v.returncode == 0 and "verify OK" in v.stdout + v.stderr, v.stdout + v.stderr
+    assert revoked_serial.upper().lstrip("0") in v.stdout.upper().replace(":", "")
+    assert "Key Compromise" in v.stdout
+    # openssl verify with the CRL: revoked one refused, the other good
+    bad = _openssl(
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        str(token_ca / "ca.pem"),
+        "-CRLfile",
+        str(crl),
+        str(tmp_path / "officer-0.pem"),
+    )
+    assert bad.returncode != 0 and "revoked" in (bad.stdout + bad.stderr).lower()
+    good = _openssl(
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        str(token_ca / "ca.pem"),
+        "-CRLfile",
+        str(crl),
+        str(tmp_path / "officer-1.pem"),
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+
+
+def test_ocsp_signed_by_token_ca(hsm_setup: HsmSetup, token_ca: Path, tmp_path: Path) -> None:
+    from thaisign.ca.server import CaServiceConfig, build_ca_app
+
+    officer = tmp_path / "ocsp-officer.pem"
+    made = generate_key(hsm_setup.uri("ocsp-officer"), "ec-p256", pin=hsm_setup.pin, module=hsm_setup.module)
+    assert made.uri is not None
+    csr = tmp_path / "o.csr"
+    assert (
+        hsm_setup.cli(
+            "hsm", "csr", str(made.uri), "--name-th", "นางสาวสมหญิง รักไทย", "-o", str(csr)
+        ).returncode
+        == 0
+    )
+    r = hsm_setup.cli(
+        "ca", "issue", str(token_ca), "--csr", str(csr), "--name-th", "นางสาวสมหญิง รักไทย",
+        "--position", "นักจัดการงานทั่วไป", "--out-cert", str(officer),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    app = build_ca_app(CaServiceConfig(token_ca, signer="ca", pin=hsm_setup.pin))
+    try:
+        with serve_wsgi(app) as base:
+            r = _openssl(
+                "ocsp", "-issuer", str(token_ca / "ca.pem"), "-cert", str(officer), "-url", f"{base}/ocsp",
+                "-CAfile", str(token_ca / "ca.pem"), "-resp_text",
+            )  # fmt: skip
+    finally:
+        app.close()
+    out = r.stdout + r.stderr
+    assert "Response verify OK" in out, out
+    assert f"{officer}: good" in out, out
+    assert "ecdsa-with-SHA384" in out
