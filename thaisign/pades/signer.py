@@ -335,8 +335,8 @@ def _refuse_if_locked(writer: Any, target: str | None) -> None:
     perms = reader.root.get("/Perms")
     if perms is not None and "/DocMDP" in perms:
         for ref in perms["/DocMDP"].get("/Reference", []):
-            params = ref.get_object().get("/TransformParams", {})
-            if int(params.get("/P", 2)) == 1:
+            params = ref.get_object().get("/TransformParams")
+            if params is not None and int(params.get_object().get("/P", 2)) == 1:
                 raise SigningError(
                     "the letter is certified with no changes allowed: another signature would invalidate it",
                     hint="ask the certifying officer to certify with --certify form-filling",
@@ -349,6 +349,7 @@ def _refuse_if_locked(writer: Any, target: str | None) -> None:
         lock = ref.get_object().get("/Lock")
         if lock is None:
             continue
+        lock = lock.get_object()
         action = str(lock.get("/Action", ""))
         names = [str(f) for f in lock.get("/Fields", [])]
         locked = action == "/All" or (action == "/Include") == (target in names)
