@@ -34,8 +34,14 @@ class FileSession:
     cache: BatchCache
     fetchers: Any
     mode: str
-    diff_policy: Any
     key_usage: Any
+
+    @property
+    def diff_policy(self) -> Any:
+        """pyHanko's default difference policy (imported only when a later revision exists)."""
+        from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
+
+        return DEFAULT_DIFF_POLICY
 
 
 class BatchCache:
@@ -49,14 +55,12 @@ class BatchCache:
         revocation: str = "online",
         network_timeout: float = NETWORK_TIMEOUT,
     ) -> None:
-        from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
         from pyhanko_certvalidator.registry import SimpleTrustManager
 
         self.trust = trust
         self.moment = at or datetime.now(UTC)
         self.mode = revocation
         self.trust_manager = SimpleTrustManager.build(trust_roots=trust.certificates)
-        self.diff_policy = DEFAULT_DIFF_POLICY
         self.key_usage = key_usage()
         self.fetchers: Any = None
         if revocation == "online":
@@ -81,7 +85,7 @@ class BatchCache:
             fetchers=self.fetchers,
             revinfo_policy=tolerant_policy(self.mode),
         )
-        return FileSession(vc, self, self.fetchers, self.mode, self.diff_policy, self.key_usage)
+        return FileSession(vc, self, self.fetchers, self.mode, self.key_usage)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the batch's event loop."""

@@ -367,9 +367,9 @@ def _chain(status: Any) -> tuple[ChainEntry, ...]:
         if leaf is not None and all(c.dump() != leaf.dump() for c in certs):
             certs.append(leaf)
         certs.reverse()  # signer first, anchor last
-        return tuple(ChainEntry(str(c.subject.human_friendly), _sha256(c)) for c in certs)
+        return tuple(ChainEntry(str(c.subject.human_friendly), _sha256(c), _name_attr(c, "common_name")) for c in certs)
     cert = status.signing_cert
-    return (ChainEntry(str(cert.subject.human_friendly), _sha256(cert)),)
+    return (ChainEntry(str(cert.subject.human_friendly), _sha256(cert), _name_attr(cert, "common_name")),)
 
 
 def _self_signed_untrusted(cert: Any, session: Any) -> bool:

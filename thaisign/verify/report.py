@@ -78,6 +78,7 @@ class ChainEntry:
 
     subject: str
     sha256: str
+    common_name: str | None = None  # for short displays; not part of the JSON
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,117 @@
+"""Folders and batches: ``verify_many`` over files and folders, sharing work across the batch.
+
+>>> reports = verify_many(["inbox/"], TrustStore.default(), revocation="offline")
+
+Files are verified in one process with one :class:`~thaisign.verify.cache.BatchCache` (one
+revocation answer per signer certificate, fetched OCSP/CRL reused), or spread over
+``workers`` processes, each with its own cache. Every file has its own time budget.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from thaisign.errors import InputError
+from thaisign.verify.cache import BatchCache
+from thaisign.verify.pdf import DEFAULT_TIMEOUT, _check_mode, verify_pdf
+from thaisign.verify.report import VerificationReport
+from thaisign.verify.trust import TrustStore
+
+OnResult = Callable[[VerificationReport], None]
+
+
+def iter_pdfs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The PDF files named by ``paths``: files as given, folders searched recursively for *.pdf."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() == ".pdf"))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise InputError(f"file or folder not found: {p}", hint="check the path")
+    return out
+
+
+def verify_many(
+    paths: Iterable[str | os.PathLike[str]],
+    trust: TrustStore | None = None,
+    *,
+    at: datetime | None = None,
+    revocation: str = "online",
+    timeout: float | None = DEFAULT_TIMEOUT,
+    workers: int = 1,
+    on_result: OnResult | None = None,
+) -> list[VerificationReport]:
+    """Verify every PDF named by ``paths`` (folders recursively); reports in input order."""
+    _check_mode(revocation)
+    files = iter_pdfs(paths)
+    trust = trust if trust is not None else TrustStore.default()
+    if workers > 1 and len(files) >= 2 * workers:
+        return _parallel(files, trust, at, revocation, timeout, workers, on_result)
+    cache = BatchCache(trust, at=at, revocation=revocation)
+    reports: list[VerificationReport] = []
+    try:
+        for f in files:
+            report = verify_pdf(f, trust, at=at, revocation=revocation, timeout=timeout, cache=cache)
+            reports.append(report)
+            if on_result is not None:
+                on_result(report)
+    finally:
+        cache.close()
+    return reports
+
+
+# --- worker processes ------------------------------------------------------------------------
+
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(anchors: Sequence[bytes], at: datetime | None, revocation: str, timeout: float | None) -> None:
+    import logging
+
+    logging.disable(logging.WARNING)
+    trust = TrustStore.from_certificates(anchors)
+    _WORKER.update(trust=trust, cache=BatchCache(trust, at=at, revocation=revocation), at=at)
+    _WORKER.update(revocation=revocation, timeout=timeout)
+
+
+def _work(path: str) -> VerificationReport:
+    return verify_pdf(
+        path,
+        _WORKER["trust"],  # type: ignore[arg-type]
+        at=_WORKER["at"],  # type: ignore[arg-type]
+        revocation=str(_WORKER["revocation"]),
+        timeout=_WORKER["timeout"],  # type: ignore[arg-type]
+        cache=_WORKER["cache"],  # type: ignore[arg-type]
+    )
+
+
+def _parallel(
+    files: list[Path],
+    trust: TrustStore,
+    at: datetime | None,
+    revocation: str,
+    timeout: float | None,
+    workers: int,
+    on_result: OnResult | None,
+) -> list[VerificationReport]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    anchors = [a.certificate.dump() for a in trust.anchors]
+    chunk = max(1, min(64, len(files) // (workers * 4)))
+    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    reports: list[VerificationReport] = []
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(anchors, at, revocation, timeout)
+    ) as pool:
+        for report in pool.map(_work, [str(f) for f in files], chunksize=chunk):
+            reports.append(report)
+            if on_result is not None:
+                on_result(report)
+    return reports
