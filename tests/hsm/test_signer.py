@@ -191,3 +191,13 @@ def test_signer_is_usable_as_context_manager(hsm_setup: HsmSetup) -> None:
     # closed: the next use re-opens the shared session with the PIN it was given
     _verify(s, s.sign(b"y"), b"y", "sha256")
     assert isinstance(s.public_key, ec.EllipticCurvePublicKey)
+
+
+def test_wrong_pin_then_right_pin_in_one_process(hsm_setup: HsmSetup) -> None:
+    from thaisign.hsm import forget_sessions
+
+    forget_sessions()  # no other session of this process is logged in
+    with pytest.raises(errors.PinError, match="wrong PIN"):
+        Pkcs11Signer.open(hsm_setup.keys["ec-p256"], pin="000000", module=hsm_setup.module)
+    signer = Pkcs11Signer.open(hsm_setup.keys["ec-p256"], pin=hsm_setup.pin, module=hsm_setup.module)
+    _verify(signer, signer.sign(b"x"), b"x", "sha256")

@@ -76,8 +76,8 @@ class TokenSession:
         with _lock:
             cached = _sessions.get(key)
             if cached is not None:
-                if pin is not None and cached._pin is None:
-                    cached._pin = pin
+                if pin is not None and pin != cached._pin:
+                    cached._pin = pin  # e.g. a retry after a wrong PIN: log in again with this one
                     cached._drop()
                 return cached
             created = cls(path, token, pin)
