@@ -68,7 +68,7 @@ class StatusIndex:
                 raw = self._engine.raw_connection()
             except Exception as exc:
                 raise StoreError(f"CA database unreachable: {_first_line(exc)}") from None
-            conn = raw.driver_connection
+            conn: Any = raw.driver_connection
             if self.is_sqlite:
                 conn.isolation_level = None  # autocommit: every read sees the latest commit
                 conn.execute("PRAGMA query_only=ON")

@@ -6,8 +6,10 @@ CA key in a PKCS#11 token works as well as a delegated OCSP-signing key in a fil
 >>> responder = OcspResponder(ca_cert, signer, lambda serial: CertStatus.good())
 >>> response_der = responder.respond(request_der)
 
-Requests without a nonce get a pre-signed response from a cache; the status is still looked up
-on every request, so a revocation is answered at once (the cached response is re-signed).
+Requests without a nonce get a pre-signed response from a cache keyed by the request bytes;
+the status is still looked up on every request, so a revocation is answered at once (the
+cached response is re-signed). Requests are read and responses written as DER directly
+(:mod:`thaisign.ca._ocsp_der`): asn1crypto would cost ~2 ms per response.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from asn1crypto import core as asn1_core
 from asn1crypto import keys as asn1_keys
 from asn1crypto import ocsp as asn1_ocsp
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from thaisign.ca import _ocsp_der as _der
+from thaisign.ca._ocsp_der import ParsedRequest, RequestedCert
 from thaisign.ca._responder_cache import BoundedCache
 from thaisign.errors import StoreError
 from thaisign.keys import Signer
@@ -177,11 +179,10 @@ class OcspResponder:
                 raise ValueError("a delegated OCSP signer needs its certificate")
             responder_cert = issuer_cert
         self._responder_key_hash = hashlib.sha1(_key_bits(responder_cert)).digest()
-        self._extra_certs: list[asn1_x509.Certificate] = []
+        self._extra_certs: list[bytes] = []
         if responder_cert.public_key() != issuer_cert.public_key():
-            self._extra_certs = [
-                asn1_x509.Certificate.load(responder_cert.public_bytes(serialization.Encoding.DER))
-            ]
+            self._extra_certs = [responder_cert.public_bytes(serialization.Encoding.DER)]
+        self._sig_alg_der = signer.signature_algorithm(self.hash_algorithm).dump()
 
     # --- public -------------------------------------------------------------------------------
 
@@ -193,14 +194,9 @@ class OcspResponder:
         """Like :meth:`respond`, with thisUpdate/nextUpdate for HTTP caching headers."""
         return answer_with([self], request_der)
 
-    def is_authoritative(self, cert_id: asn1_ocsp.CertId) -> bool:
-        """True when ``cert_id`` names this responder's issuer (by name and key hash)."""
-        h = cert_id["hash_algorithm"]["algorithm"].native
-        return (
-            h,
-            bytes(cert_id["issuer_name_hash"].native),
-            bytes(cert_id["issuer_key_hash"].native),
-        ) in self._issuer_ids
+    def is_authoritative(self, cert: RequestedCert) -> bool:
+        """True when a requested CertID names this responder's issuer (by name and key hash)."""
+        return (cert.hash_algorithm, cert.issuer_name_hash, cert.issuer_key_hash) in self._issuer_ids
 
     def clear_cache(self) -> None:
         """Forget every pre-signed response (e.g. after changing the signer)."""
@@ -208,9 +204,12 @@ class OcspResponder:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _cached(self, request_der: bytes, now: dt.datetime) -> OcspAnswer | None:
+    def _cached(self, request_der: bytes) -> OcspAnswer | None:
+        """The pre-signed answer to exactly these bytes, if still fresh and the statuses unchanged."""
         entry = self._cache.get(request_der)
-        if entry is None or now >= entry.refresh_at:
+        if entry is None:
+            return None
+        if self.clock() >= entry.refresh_at:
             return None
         try:
             statuses = tuple(self.status_lookup(s) for s in entry.serials)
@@ -218,15 +217,9 @@ class OcspResponder:
             return OcspAnswer(error_response("try_later"), "try_later")
         return entry.answer if statuses == entry.statuses else None
 
-    def _respond_parsed(
-        self, request_der: bytes, requests: list[asn1_ocsp.Request], nonce: bytes | None
-    ) -> OcspAnswer:
+    def _respond_parsed(self, request_der: bytes, request: ParsedRequest) -> OcspAnswer:
         now = self.clock().astimezone(dt.UTC).replace(microsecond=0)
-        if nonce is None:
-            hit = self._cached(request_der, now)
-            if hit is not None:
-                return hit
-        serials = [int(r["req_cert"]["serial_number"].native) for r in requests]
+        serials = tuple(c.serial for c in request.certs)
         try:
             statuses = tuple(self.status_lookup(s) for s in serials)
         except StoreError as exc:
@@ -234,91 +227,18 @@ class OcspResponder:
             return OcspAnswer(error_response("try_later"), "try_later")
         next_update = now + self.validity
         singles = [
-            {
-                "cert_id": r["req_cert"],
-                "cert_status": _cert_status(st),
-                "this_update": now,
-                "next_update": next_update,
-            }
-            for r, st in zip(requests, statuses, strict=True)
+            _der.single_response(c.der, st.status, now, next_update, st.revoked_at, st.reason)
+            for c, st in zip(request.certs, statuses, strict=True)
         ]
-        response_data: dict[str, object] = {
-            "version": "v1",
-            "responder_id": asn1_ocsp.ResponderId(name="by_key", value=self._responder_key_hash),
-            "produced_at": now,
-            "responses": singles,
-        }
-        if nonce is not None:
-            response_data["response_extensions"] = [
-                {"extn_id": "nonce", "critical": False, "extn_value": asn1_core.OctetString(nonce)}
-            ]
-        der = self._sign(asn1_ocsp.ResponseData(response_data))
-        answer = OcspAnswer(der, "successful", now, next_update, cacheable=nonce is None)
-        if nonce is None:
-            self._cache.put(request_der, _CachedReply(tuple(serials), statuses, answer, now + self.refresh))
-        return answer
-
-    def _sign(self, tbs: asn1_ocsp.ResponseData) -> bytes:
-        data = tbs.dump()
+        tbs = _der.response_data(self._responder_key_hash, now, singles, request.nonce_value)
         with self._sign_lock:
-            signature = self.signer.sign(data, hash_algorithm=self.hash_algorithm)
-        basic: dict[str, object] = {
-            "tbs_response_data": tbs,
-            "signature_algorithm": self.signer.signature_algorithm(self.hash_algorithm),
-            "signature": signature,
-        }
-        if self._extra_certs:
-            basic["certs"] = self._extra_certs
-        return asn1_ocsp.OCSPResponse(
-            {
-                "response_status": "successful",
-                "response_bytes": {
-                    "response_type": "basic_ocsp_response",
-                    "response": asn1_ocsp.BasicOCSPResponse(basic),
-                },
-            }
-        ).dump()
-
-
-def _cert_status(st: CertStatus) -> asn1_ocsp.CertStatus:
-    if st.status == "good":
-        return asn1_ocsp.CertStatus(name="good", value=asn1_core.Null())
-    if st.status == "revoked":
-        info: dict[str, object] = {"revocation_time": st.revoked_at}
-        if st.reason is not None:
-            info["revocation_reason"] = st.reason
-        return asn1_ocsp.CertStatus(name="revoked", value=info)
-    return asn1_ocsp.CertStatus(name="unknown", value=asn1_core.Null())
-
-
-def _parse(request_der: bytes) -> tuple[list[asn1_ocsp.Request], bytes | None]:
-    """The single requests and the nonce of a DER OCSPRequest; ValueError when malformed."""
-    try:
-        req = asn1_ocsp.OCSPRequest.load(request_der, strict=True)
-        tbs = req["tbs_request"]
-        if tbs["version"].native != "v1":
-            raise ValueError("unsupported OCSP request version")
-        requests = list(tbs["request_list"])
-        if not requests:
-            raise ValueError("empty request list")
-        for r in requests:
-            cid = r["req_cert"]
-            _ = cid["hash_algorithm"]["algorithm"].native, cid["serial_number"].native
-            _ = cid["issuer_name_hash"].native, cid["issuer_key_hash"].native
-        nonce: bytes | None = None
-        for ext in tbs["request_extensions"] or []:
-            if ext["extn_id"].native == "nonce":
-                value = ext["extn_value"].parsed
-                nonce = bytes(value.native) if isinstance(value, asn1_core.OctetString) else bytes(value)
-            elif ext["critical"].native:
-                raise ValueError(f"unsupported critical extension {ext['extn_id'].dotted}")
-        if nonce is not None and not 1 <= len(nonce) <= 128:
-            raise ValueError("nonce length out of range")
-        return requests, nonce
-    except ValueError:
-        raise
-    except Exception as exc:  # asn1crypto raises many types on garbage
-        raise ValueError(f"malformed OCSP request: {type(exc).__name__}") from None
+            signature = self.signer.sign(tbs, hash_algorithm=self.hash_algorithm)
+        der = _der.successful_response(tbs, self._sig_alg_der, signature, self._extra_certs)
+        cacheable = request.nonce_value is None
+        answer = OcspAnswer(der, "successful", now, next_update, cacheable=cacheable)
+        if cacheable:
+            self._cache.put(request_der, _CachedReply(serials, statuses, answer, now + self.refresh))
+        return answer
 
 
 def answer_with(responders: Sequence[OcspResponder], request_der: bytes) -> OcspAnswer:
@@ -328,16 +248,20 @@ def answer_with(responders: Sequence[OcspResponder], request_der: bytes) -> Ocsp
     ``unauthorized``; store down → ``tryLater``; anything unexpected → ``internalError``.
     """
     try:
-        requests, nonce = _parse(request_der)
-    except ValueError as exc:
-        _log.info("OCSP: %s", exc)
-        return OcspAnswer(error_response("malformed_request"), "malformed_request")
-    try:
-        first = requests[0]["req_cert"]
-        responder = next((r for r in responders if r.is_authoritative(first)), None)
-        if responder is None or not all(responder.is_authoritative(r["req_cert"]) for r in requests[1:]):
+        for responder in responders:  # the same bytes answered before, without a nonce
+            hit = responder._cached(request_der)
+            if hit is not None:
+                return hit
+        try:
+            request = _der.parse_request(request_der)
+        except ValueError as exc:
+            _log.info("OCSP: malformed request: %s", exc)
+            return OcspAnswer(error_response("malformed_request"), "malformed_request")
+        first = request.certs[0]
+        chosen = next((r for r in responders if r.is_authoritative(first)), None)
+        if chosen is None or not all(chosen.is_authoritative(c) for c in request.certs[1:]):
             return OcspAnswer(error_response("unauthorized"), "unauthorized")
-        return responder._respond_parsed(request_der, requests, nonce)
+        return chosen._respond_parsed(request_der, request)
     except Exception:
         _log.exception("OCSP: internal error")
         return OcspAnswer(error_response("internal_error"), "internal_error")
