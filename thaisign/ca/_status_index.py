@@ -62,13 +62,13 @@ class StatusIndex:
     # --- connection per thread -----------------------------------------------------------------
 
     def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
+        conn: Any = getattr(self._local, "conn", None)
         if conn is None:
             try:
                 raw = self._engine.raw_connection()
             except Exception as exc:
                 raise StoreError(f"CA database unreachable: {_first_line(exc)}") from None
-            conn: Any = raw.driver_connection
+            conn = raw.driver_connection
             if self.is_sqlite:
                 conn.isolation_level = None  # autocommit: every read sees the latest commit
                 conn.execute("PRAGMA query_only=ON")
