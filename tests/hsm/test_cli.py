@@ -162,7 +162,7 @@ def test_wrong_pin(hsm_setup: HsmSetup, tmp_path: Path) -> None:
 def test_missing_pin_without_terminal(hsm_setup: HsmSetup) -> None:
     r = hsm_setup.cli("hsm", "keygen", hsm_setup.uri("x"), pin=False)
     err = _one_error_line(r)
-    assert "no token pin" in err.lower()
+    assert f"no PIN given for token {TOKEN!r}" in err
     assert "THAISIGN_PIN" in r.stderr
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from thaisign._secrets import PIN_ENV, resolve_secret
+from thaisign.errors import PinError
 
 from .uri import Pkcs11Uri
 
@@ -24,6 +26,14 @@ def resolve_pin(
         from_uri = parsed.read_pin_source()
         if from_uri is not None:
             return from_uri
+    if pin_file is None and os.environ.get(PIN_ENV) is None and not (sys.stdin and sys.stdin.isatty()):
+        if not required:
+            return None
+        raise PinError(
+            "no PIN given for token " + (repr(parsed.token) if parsed.token else "(any)"),
+            hint=f"set {PIN_ENV}, pass --pin-file, add ?pin-source=file:/path to the URI, "
+            "or run on a terminal to be asked",
+        )
     if not required and pin_file is None and os.environ.get(PIN_ENV) is None:
         return None
     label = f" for token {parsed.token!r}" if parsed.token else ""

@@ -364,7 +364,7 @@ class Pkcs11Signer(Signer):
         for option in options:
             if option[0] in mechs:
                 return option
-        wanted = " or ".join(f"CKM_{o[0].name}" for o in options)
+        wanted = " nor ".join(f"CKM_{o[0].name}" for o in options)
         raise MechanismError(
             f"token {self.token_session.label!r} supports neither {wanted}; "
             f"it has: {', '.join(mechanism_names(mechs))}",
