@@ -48,7 +48,7 @@ REASON_CODES = {
 # --- reading ------------------------------------------------------------------------------------
 
 
-def _read(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+def read_tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
     """(tag, content start, content end) of the TLV at ``pos``; ValueError when malformed."""
     if pos + 2 > end:
         raise ValueError("truncated DER")
@@ -74,19 +74,19 @@ def _read(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
     return tag, pos, pos + length
 
 
-def _expect(data: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
-    t, start, stop = _read(data, pos, end)
+def expect(data: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
+    t, start, stop = read_tlv(data, pos, end)
     if t != tag:
         raise ValueError(f"expected tag {tag:#x}, found {t:#x}")
     return start, stop
 
 
-def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+def children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
     """(tag, tlv start, content start, content end) of each element inside a constructed value."""
     out = []
     pos = start
     while pos < end:
-        tag, cstart, cend = _read(data, pos, end)
+        tag, cstart, cend = read_tlv(data, pos, end)
         out.append((tag, pos, cstart, cend))
         pos = cend
     return out
@@ -110,13 +110,13 @@ class ParsedRequest:
 
 
 def _cert_id(data: bytes, tlv_start: int, start: int, end: int) -> RequestedCert:
-    parts = _children(data, start, end)
+    parts = children(data, start, end)
     if len(parts) != 4:
         raise ValueError("CertID must have four fields")
     (t0, _, a_start, a_end), (t1, _, n_start, n_end), (t2, _, k_start, k_end), (t3, _, s_start, s_end) = parts
     if (t0, t1, t2, t3) != (_SEQUENCE, _OCTET_STRING, _OCTET_STRING, _INTEGER):
         raise ValueError("malformed CertID")
-    oid_start, oid_end = _expect(data, a_start, a_end, _OID)
+    oid_start, oid_end = expect(data, a_start, a_end, _OID)
     algorithm = HASH_OIDS.get(data[oid_start:oid_end])
     if algorithm is None:
         raise ValueError("unsupported CertID hash algorithm")
@@ -134,17 +134,17 @@ def _cert_id(data: bytes, tlv_start: int, start: int, end: int) -> RequestedCert
 
 def parse_request(data: bytes) -> ParsedRequest:
     """Read a DER OCSPRequest; ValueError when it is malformed or uses something unsupported."""
-    start, end = _expect(data, 0, len(data), _SEQUENCE)
+    start, end = expect(data, 0, len(data), _SEQUENCE)
     if end != len(data):
         raise ValueError("trailing data after the OCSP request")
-    top = _children(data, start, end)
+    top = children(data, start, end)
     if not top or top[0][0] != _SEQUENCE or len(top) > 2 or (len(top) == 2 and top[1][0] != 0xA0):
         raise ValueError("malformed OCSPRequest")
     _, _, t_start, t_end = top[0]
-    fields = _children(data, t_start, t_end)
+    fields = children(data, t_start, t_end)
     i = 0
     if i < len(fields) and fields[i][0] == 0xA0:  # version [0] EXPLICIT INTEGER
-        v_start, v_end = _expect(data, fields[i][2], fields[i][3], _INTEGER)
+        v_start, v_end = expect(data, fields[i][2], fields[i][3], _INTEGER)
         if data[v_start:v_end] != b"\x00":
             raise ValueError("unsupported OCSP request version")
         i += 1
@@ -153,10 +153,10 @@ def parse_request(data: bytes) -> ParsedRequest:
     if i >= len(fields) or fields[i][0] != _SEQUENCE:
         raise ValueError("missing requestList")
     certs = []
-    for tag, _, r_start, r_end in _children(data, fields[i][2], fields[i][3]):
+    for tag, _, r_start, r_end in children(data, fields[i][2], fields[i][3]):
         if tag != _SEQUENCE:
             raise ValueError("malformed Request")
-        parts = _children(data, r_start, r_end)
+        parts = children(data, r_start, r_end)
         if not parts or parts[0][0] != _SEQUENCE or len(parts) > 2:
             raise ValueError("malformed Request")
         _, c_tlv, c_start, c_end = parts[0]
@@ -170,11 +170,11 @@ def parse_request(data: bytes) -> ParsedRequest:
     if i < len(fields):
         if fields[i][0] != 0xA2 or i + 1 != len(fields):
             raise ValueError("malformed TBSRequest")
-        e_start, e_end = _expect(data, fields[i][2], fields[i][3], _SEQUENCE)
-        for tag, _, x_start, x_end in _children(data, e_start, e_end):
+        e_start, e_end = expect(data, fields[i][2], fields[i][3], _SEQUENCE)
+        for tag, _, x_start, x_end in children(data, e_start, e_end):
             if tag != _SEQUENCE:
                 raise ValueError("malformed Extension")
-            ext = _children(data, x_start, x_end)
+            ext = children(data, x_start, x_end)
             if len(ext) not in (2, 3) or ext[0][0] != _OID or ext[-1][0] != _OCTET_STRING:
                 raise ValueError("malformed Extension")
             critical = len(ext) == 3 and data[ext[1][2] : ext[1][3]] not in (b"", b"\x00")
@@ -200,6 +200,12 @@ def tlv(tag: int, content: bytes) -> bytes:
 
 def seq(*parts: bytes) -> bytes:
     return tlv(_SEQUENCE, b"".join(parts))
+
+
+def integer(value: int) -> bytes:
+    """A DER INTEGER (two's complement, minimal)."""
+    size = (value + (value < 0)).bit_length() // 8 + 1
+    return tlv(_INTEGER, value.to_bytes(size, "big", signed=True))
 
 
 def generalized_time(when: dt.datetime) -> bytes:

@@ -30,6 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from thaisign.errors import CertificateError, ThaisignError
 from thaisign.keys import Signer
+from thaisign.tsa import _tsp_der as _tsp
 
 __all__ = [
     "DEFAULT_POLICY_OID",
@@ -47,7 +48,6 @@ DEFAULT_POLICY_OID = "1.3.6.1.4.1.60000.3161.1"
 #: A TimeStampReq is ~100 bytes; anything far larger is refused as badDataFormat.
 MAX_REQUEST_BYTES = 16 * 1024
 
-_IMPRINT_HASHES = {"sha256": 32, "sha384": 48, "sha512": 64}
 _MAX_NONCE_BITS = 512
 
 
@@ -154,19 +154,18 @@ class TimeStampAuthority:
         self.clock = clock
         self.hash_algorithm = hash_algorithm or signer.key_spec.default_hash()
         self._sign_lock = threading.Lock()
-        self._asn1_cert = asn1_x509.Certificate.load(_der(cert))
-        certs = [self._asn1_cert]
+        asn1_cert = asn1_x509.Certificate.load(_der(cert))
+        certs = [_der(cert)]
         if include_chain:
-            certs += [asn1_x509.Certificate.load(_der(c)) for c in signer.chain]
-        self._certs_with_req = asn1_cms.CertificateSet(
-            [asn1_cms.CertificateChoices("certificate", c) for c in certs]
-        )
-        self._tsa_name = asn1_x509.GeneralName(name="directory_name", value=self._asn1_cert.subject)
-        self._sid = asn1_cms.SignerIdentifier(
-            name="issuer_and_serial_number",
-            value={"issuer": self._asn1_cert.issuer, "serial_number": self._asn1_cert.serial_number},
-        )
-        self._ess_attr = asn1_cms.CMSAttribute(
+            certs += [_der(c) for c in signer.chain if c != cert]
+        # constant parts of every token, encoded once (asn1crypto), spliced in per token (DER)
+        self._certificates_der = b"".join(sorted(certs))
+        self._tsa_name_der = asn1_x509.GeneralName(name="directory_name", value=asn1_cert.subject).dump()
+        self._policy_der = asn1_core.ObjectIdentifier(policy_oid).dump()
+        self._sid_der = asn1_cms.IssuerAndSerialNumber(
+            {"issuer": asn1_cert.issuer, "serial_number": asn1_cert.serial_number}
+        ).dump()
+        self._ess_der = asn1_cms.CMSAttribute(
             {
                 "type": "signing_certificate_v2",
                 "values": [
@@ -177,29 +176,19 @@ class TimeStampAuthority:
                                 "cert_hash": hashlib.sha256(_der(cert)).digest(),
                                 "issuer_serial": {
                                     "issuer": [
-                                        asn1_x509.GeneralName(
-                                            name="directory_name", value=self._asn1_cert.issuer
-                                        )
+                                        asn1_x509.GeneralName(name="directory_name", value=asn1_cert.issuer)
                                     ],
-                                    "serial_number": self._asn1_cert.serial_number,
+                                    "serial_number": asn1_cert.serial_number,
                                 },
                             }
                         ]
                     }
                 ],
             }
-        )
-        self._digest_algo = asn1_algos.DigestAlgorithm({"algorithm": self.hash_algorithm})
-        self._sig_algo = signer.signature_algorithm(self.hash_algorithm)
-        acc: dict[str, int] = {}
-        micros = int(accuracy / dt.timedelta(microseconds=1))
-        if micros // 1_000_000:
-            acc["seconds"] = micros // 1_000_000
-        if (micros // 1000) % 1000:
-            acc["millis"] = (micros // 1000) % 1000
-        if micros % 1000:
-            acc["micros"] = micros % 1000
-        self._accuracy = asn1_tsp.Accuracy(acc) if acc else None
+        ).dump()
+        self._digest_algo_der = asn1_algos.DigestAlgorithm({"algorithm": self.hash_algorithm}).dump()
+        self._sig_algo_der = signer.signature_algorithm(self.hash_algorithm).dump()
+        self._accuracy_der = _tsp.accuracy(int(accuracy / dt.timedelta(microseconds=1)))
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -225,112 +214,62 @@ class TimeStampAuthority:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _parse(self, request_der: bytes) -> asn1_tsp.TimeStampReq:
+    def _parse(self, request_der: bytes) -> _tsp.TimeStampRequest:
         if len(request_der) > MAX_REQUEST_BYTES:
             raise _Rejected("bad_data_format", f"request larger than {MAX_REQUEST_BYTES} bytes")
         try:
-            req = asn1_tsp.TimeStampReq.load(request_der, strict=True)
-            version = req["version"].native
-            algorithm = req["message_imprint"]["hash_algorithm"]["algorithm"].native
-            digest = req["message_imprint"]["hashed_message"].native
-            nonce = req["nonce"].native
-            _ = req["cert_req"].native, req["req_policy"].native
-            extensions = req["extensions"].native
-        except Exception as exc:
-            raise _Rejected("bad_data_format", f"not a DER TimeStampReq ({type(exc).__name__})") from None
-        if version != "v1":
-            raise _Rejected("bad_request", f"unsupported TimeStampReq version {version}")
-        if algorithm not in _IMPRINT_HASHES:
+            req = _tsp.parse_request(request_der, max_nonce_bytes=_MAX_NONCE_BITS // 8)
+        except _tsp.BadRequest as bad:
+            raise _Rejected(bad.failure, bad.text) from None
+        if req.policy_oid_der is not None and req.policy_oid_der != self._policy_der:
             raise _Rejected(
-                "bad_alg", f"message imprint algorithm {algorithm} not accepted; use SHA-256/384/512"
+                "unaccepted_policy",
+                f"policy {_tsp.oid_text(req.policy_oid_der[2:])} not served; this TSA uses {self.policy_oid}",
             )
-        if not isinstance(digest, bytes) or len(digest) != _IMPRINT_HASHES[algorithm]:
-            raise _Rejected("bad_data_format", f"message imprint is not a {algorithm} digest")
-        if nonce is not None and abs(nonce).bit_length() > _MAX_NONCE_BITS:
-            raise _Rejected("bad_request", f"nonce longer than {_MAX_NONCE_BITS} bits")
-        policy = req["req_policy"].dotted if req["req_policy"].native is not None else None
-        if policy is not None and policy != self.policy_oid:
-            raise _Rejected(
-                "unaccepted_policy", f"policy {policy} not served; this TSA uses {self.policy_oid}"
-            )
-        if extensions:
-            raise _Rejected("unaccepted_extensions", "request extensions are not supported")
         return req
 
-    def _grant(self, req: asn1_tsp.TimeStampReq) -> TsaReply:
+    def _grant(self, req: _tsp.TimeStampRequest) -> TsaReply:
         try:
             serial = self.serials()
         except ThaisignError as exc:
             raise _Rejected("system_failure", f"serial store unavailable: {exc.message}") from None
-        gen_time = self.clock().astimezone(dt.UTC)
-        gen_time = gen_time.replace(microsecond=gen_time.microsecond // 1000 * 1000)
-        info: dict[str, object] = {
-            "version": "v1",
-            "policy": self.policy_oid,
-            "message_imprint": req["message_imprint"],
-            "serial_number": serial,
-            "gen_time": gen_time,
-            "tsa": self._tsa_name,
-        }
-        if self._accuracy is not None:
-            info["accuracy"] = self._accuracy
-        nonce = req["nonce"].native
-        if nonce is not None:
-            info["nonce"] = nonce
-        tst_info_der = asn1_tsp.TSTInfo(info).dump()
-        token = self._sign_token(tst_info_der, cert_req=bool(req["cert_req"].native))
+        when = self.clock().astimezone(dt.UTC)
+        when = when.replace(microsecond=when.microsecond // 1000 * 1000)
+        info = _tsp.tst_info(
+            policy_oid_der=self._policy_der,
+            request=req,
+            serial=serial,
+            when=when,
+            accuracy_der=self._accuracy_der,
+            tsa_name_der=self._tsa_name_der,
+        )
+        attrs = _tsp.signed_attributes(hashlib.new(self.hash_algorithm, info).digest(), self._ess_der)
+        with self._sign_lock:
+            signature = self.signer.sign(attrs, hash_algorithm=self.hash_algorithm)
+        token = _tsp.time_stamp_token(
+            tst_info_der=info,
+            signed_attrs_set=attrs,
+            signature=signature,
+            digest_algorithm_der=self._digest_algo_der,
+            signature_algorithm_der=self._sig_algo_der,
+            sid_der=self._sid_der,
+            certificates_der=self._certificates_der if req.cert_req else b"",
+        )
         issued = IssuedToken(
             serial=serial,
-            gen_time=gen_time,
-            hash_algorithm=req["message_imprint"]["hash_algorithm"]["algorithm"].native,
-            message_imprint=req["message_imprint"]["hashed_message"].native,
-            nonce=nonce,
+            gen_time=when,
+            hash_algorithm=req.hash_algorithm,
+            message_imprint=req.digest,
+            nonce=req.nonce,
             policy_oid=self.policy_oid,
-            token_der=token.dump(),
+            token_der=token,
         )
         if self.log is not None:
             try:
                 self.log(issued)
             except ThaisignError as exc:
                 raise _Rejected("system_failure", f"token log unavailable: {exc.message}") from None
-        der = asn1_tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
-        return TsaReply(der, True, None, issued)
-
-    def _sign_token(self, tst_info_der: bytes, *, cert_req: bool) -> asn1_cms.ContentInfo:
-        digest = hashlib.new(self.hash_algorithm, tst_info_der).digest()
-        signed_attrs = asn1_cms.CMSAttributes(
-            [
-                asn1_cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
-                asn1_cms.CMSAttribute({"type": "message_digest", "values": [digest]}),
-                self._ess_attr,
-            ]
-        )
-        with self._sign_lock:
-            signature = self.signer.sign(signed_attrs.dump(), hash_algorithm=self.hash_algorithm)
-        signer_info = asn1_cms.SignerInfo(
-            {
-                "version": "v1",
-                "sid": self._sid,
-                "digest_algorithm": self._digest_algo,
-                "signed_attrs": signed_attrs,
-                "signature_algorithm": self._sig_algo,
-                "signature": signature,
-            }
-        )
-        signed_data: dict[str, object] = {
-            "version": "v3",
-            "digest_algorithms": [self._digest_algo],
-            "encap_content_info": {
-                "content_type": "tst_info",
-                "content": asn1_core.ParsableOctetString(tst_info_der),
-            },
-            "signer_infos": [signer_info],
-        }
-        if cert_req:
-            signed_data["certificates"] = self._certs_with_req
-        return asn1_cms.ContentInfo(
-            {"content_type": "signed_data", "content": asn1_cms.SignedData(signed_data)}
-        )
+        return TsaReply(_tsp.granted(token), True, None, issued)
 
 
 def rejection(failure: str, text: str) -> bytes:
