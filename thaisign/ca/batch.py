@@ -169,6 +169,10 @@ def read_rows(csv_path: Path) -> tuple[list[BatchRow], list[RowError]]:
 def _recover_pending(ca: Authority, out_dir: Path, passphrase: str | None) -> int:
     """Promote pending key files whose certificate reached the store; drop the others."""
     restored = 0
+    # temporary files of writes cut short (atomic_write: ".<name>.<random>.tmp"): never outputs
+    for stale in out_dir.glob(".*.tmp"):
+        if re.fullmatch(r"\..+\.(pem|p12|p12\.pending)\.[^.]+\.tmp", stale.name):
+            stale.unlink()
     for pending in sorted(out_dir.glob(f".*{_PENDING_SUFFIX}")):
         final = out_dir / (pending.name[1 : -len(_PENDING_SUFFIX)] + ".p12")
         keep = False
