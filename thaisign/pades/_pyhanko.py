@@ -6,6 +6,8 @@ adapter for the raw signature, which :meth:`thaisign.keys.Signer.sign` produces.
 
 from __future__ import annotations
 
+import asn1crypto.pdf  # noqa: F401 - registers adbe-revocationInfoArchival and friends
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -14,6 +16,18 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from thaisign.errors import SigningError
 from thaisign.keys import Signer
+
+
+def _refresh_attribute_names() -> None:
+    """``asn1crypto.pdf`` adds the Adobe attribute OIDs to the name map only, so the attribute
+    cannot be built by name; add the missing reverse entries."""
+    reverse = cms.CMSAttributeType._reverse_map
+    if reverse is not None:
+        for oid, name in cms.CMSAttributeType._map.items():
+            reverse.setdefault(name, oid)
+
+
+_refresh_attribute_names()
 
 
 def to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:

@@ -96,27 +96,29 @@ def extend_ltv(
         raise UsageError("no root certificate in the signatures", hint="give --trust ROOT.pem")
     extra = [c.chosen for s in embedded for c in s.signed_data["certificates"]]
 
+    context = _context(roots, extra, at)
+
     async def run() -> bytes:
         buf = data
         for index in range(len(embedded)):
             rd = PdfFileReader(io.BytesIO(buf), strict=False)
             sig = rd.embedded_regular_signatures[index]
             out = io.BytesIO()
-            await async_add_validation_info(sig, _context(roots, extra, at), output=out, force_write=False)
+            await async_add_validation_info(sig, context, output=out, force_write=False)
             buf = out.getvalue()
         if level == "B-LTA":
             assert tsa is not None
             writer = IncrementalPdfFileWriter(io.BytesIO(buf), strict=False)
             stamper = signers.PdfTimeStamper(timestamps.HTTPTimeStamper(tsa, timeout=20))
             out = io.BytesIO()
-            await stamper.async_timestamp_pdf(
-                writer, "sha256", validation_context=_context(roots, extra, at), output=out
-            )
+            await stamper.async_timestamp_pdf(writer, "sha256", validation_context=context, output=out)
             buf = out.getvalue()
         return buf
 
+    from pyhanko.sign._session_scope import run_and_release
+
     try:
-        result = asyncio.run(run())
+        result = asyncio.run(run_and_release(run(), context))
     except Exception as exc:
         raise NetworkError(
             f"cannot extend to {level}: {type(exc).__name__}: {exc}",

@@ -312,11 +312,19 @@ def _sign_into(
         stamp_style=_stamp_style(opts.appearance, lines),  # type: ignore[arg-type]
         new_field_spec=new_field,
     )
+    from pyhanko.sign._session_scope import run_and_release
+
     try:
-        asyncio.run(_run(pdf_signer, writer, output, at))
+        asyncio.run(run_and_release(_run(pdf_signer, writer, output, at), meta.validation_context))
     except ThaisignError:
         raise
     except PyHankoSigningError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if cause is not None and "validated" in str(exc):
+            raise CertificateError(
+                f"the signer's certificate cannot be validated for {level}: {cause}",
+                hint="a revoked or untrusted certificate cannot make a long-term signature",
+            ) from None
         raise SigningError(f"cannot sign: {exc}") from None
     except OSError as exc:
         raise OutputError(f"cannot write the signed PDF: {exc}") from None
