@@ -314,27 +314,41 @@ async def _verify_signature(
             status = await validate_signature(emb, session, sha1=subfilter == "/adbe.pkcs7.sha1")
     except SignatureValidationError as exc:
         return _broken(emb.field_name, emb.sig_object, exc)
-    return await _to_report(emb, status, session, embedded, br, kind, subfilter, later_doc_ts)
+    return await _to_report(data, emb, status, session, embedded, br, kind, subfilter, later_doc_ts)
 
 
-def _coverage(status: Any, byte_range_ok: bool, covers_file: bool) -> Coverage:
+def _coverage(status: Any, byte_range_ok: bool, covers_file: bool, tail_junk: bool) -> Coverage:
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     if not byte_range_ok:
         return Coverage.PARTIAL
     if covers_file:
         return Coverage.ENTIRE_FILE
+    if status.coverage == SignatureCoverageLevel.ENTIRE_REVISION:
+        # bytes after the signed revision that are not a later revision are unsigned junk
+        return Coverage.PARTIAL if tail_junk else Coverage.ENTIRE_REVISION
     if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
         return Coverage.ENTIRE_FILE
-    if status.coverage == SignatureCoverageLevel.ENTIRE_REVISION:
-        return Coverage.ENTIRE_REVISION
     return Coverage.PARTIAL
 
 
-def _modifications(status: Any, coverage: Coverage) -> Modifications:
+def _later_revisions(emb: Any) -> bool:
+    return bool(emb.reader.xrefs.total_revisions - 1 > emb.signed_revision)
+
+
+def _tail_junk(data: bytes, emb: Any) -> bool:
+    """Non-blank bytes after the signed range while no later revision exists."""
+    try:
+        end = int(emb.byte_range[2]) + int(emb.byte_range[3])
+    except (TypeError, ValueError, IndexError):
+        return False
+    return bool(data[end:].strip()) and not _later_revisions(emb)
+
+
+def _modifications(status: Any, coverage: Coverage, later_revisions: bool) -> Modifications:
     from pyhanko.sign.diff_analysis import ModificationLevel
 
-    if coverage is Coverage.ENTIRE_FILE:
+    if coverage is Coverage.ENTIRE_FILE or (coverage is Coverage.ENTIRE_REVISION and not later_revisions):
         return Modifications.NONE
     if coverage is Coverage.PARTIAL:
         return Modifications.DISALLOWED
@@ -389,6 +403,7 @@ def _level(
 
 
 async def _to_report(
+    data: bytes,
     emb: Any,
     status: Any,
     session: Any,
@@ -402,8 +417,8 @@ async def _to_report(
 
     from thaisign.verify.revocation import revoked_facts, signer_revocation
 
-    coverage = _coverage(status, br.ok, br.covers_file)
-    mods = _modifications(status, coverage)
+    coverage = _coverage(status, br.ok, br.covers_file, _tail_junk(data, emb))
+    mods = _modifications(status, coverage, _later_revisions(emb))
     cert = status.signing_cert
     is_doc_ts = kind == "document-timestamp"
 
@@ -449,12 +464,13 @@ async def _to_report(
         en.append(sentence[0])
         th.append(sentence[1])
 
-    intact = bool(status.intact)
+    # "intact": the digest over the byte ranges matches AND the CMS signature value verifies
+    intact = bool(status.intact and status.valid)
     indication, sub = Indication.TOTAL_PASSED, None
     if not br.ok:
         indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
         say((f"{msg.PARTIAL_COVERAGE[0]} ({br.problem})", f"{msg.PARTIAL_COVERAGE[1]} ({br.problem})"))
-    elif not intact:
+    elif not status.intact:
         indication, sub = Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE
         say(msg.for_sub_indication(sub))
     elif not status.valid:
