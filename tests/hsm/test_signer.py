@@ -201,3 +201,16 @@ def test_wrong_pin_then_right_pin_in_one_process(hsm_setup: HsmSetup) -> None:
         Pkcs11Signer.open(hsm_setup.keys["ec-p256"], pin="000000", module=hsm_setup.module)
     signer = Pkcs11Signer.open(hsm_setup.keys["ec-p256"], pin=hsm_setup.pin, module=hsm_setup.module)
     _verify(signer, signer.sign(b"x"), b"x", "sha256")
+
+
+def test_token_created_after_module_load_is_found(hsm_setup: HsmSetup) -> None:
+    """SoftHSM2 scans its token folder at C_Initialize: a token made later is found after one refresh."""
+    from thaisign.hsm import generate_key
+
+    Pkcs11Signer.open(hsm_setup.keys["ec-p256"], pin=hsm_setup.pin, module=hsm_setup.module)  # module loaded
+    hsm_setup.softhsm.init_token("late-token", hsm_setup.pin, "13579")
+    made = generate_key(
+        "pkcs11:token=late-token;object=k", "ec-p256", pin=hsm_setup.pin, module=hsm_setup.module
+    )
+    signer = Pkcs11Signer.open(made.uri, pin=hsm_setup.pin, module=hsm_setup.module)
+    _verify(signer, signer.sign(b"x"), b"x", "sha256")

@@ -183,3 +183,14 @@ def find_token(lib: Any, uri: Pkcs11Uri) -> Any:
         f"{len(found)} tokens match {uri.for_token().without_query()}: {existing}",
         hint="add serial=... to the URI to pick one",
     )
+
+
+def open_token(uri: Pkcs11Uri, module: str | None = None) -> tuple[str, Any]:
+    """(module path, token) for ``uri``. When no token matches, the module is re-initialised once
+    to see tokens inserted (or created) since it was loaded, then searched again."""
+    path = resolve_module_path(uri, module)
+    try:
+        return path, find_token(load_module(path), uri)
+    except TokenNotFoundError:
+        refresh_module(path)
+        return path, find_token(load_module(path), uri)

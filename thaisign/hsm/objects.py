@@ -17,7 +17,7 @@ from thaisign.errors import CertificateError, TokenError
 from thaisign.keys import key_spec_of
 
 from .diagnostics import token_errors
-from .module import find_token, load_module, resolve_module_path
+from .module import load_module, open_token, resolve_module_path
 from .session import TokenSession
 from .signer import find_private_key, public_key_of
 from .uri import Pkcs11Uri
@@ -295,4 +295,4 @@ def import_certificate(
 def find_token_info(uri: str | Pkcs11Uri, *, module: str | None = None) -> TokenInfo:
     """The :class:`TokenInfo` of the one token ``uri`` names."""
     parsed = Pkcs11Uri.parse(uri) if isinstance(uri, str) else uri
-    return _token_info(find_token(load_module(resolve_module_path(parsed, module)), parsed))
+    return _token_info(open_token(parsed, module)[1])

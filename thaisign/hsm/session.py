@@ -20,7 +20,7 @@ from pkcs11 import exceptions as p11x
 from thaisign.errors import PinError
 
 from .diagnostics import SESSION_LOST, pin_locked_error, translate
-from .module import find_token, load_module, resolve_module_path
+from .module import open_token
 from .uri import Pkcs11Uri
 
 T = TypeVar("T")
@@ -67,9 +67,7 @@ class TokenSession:
         cls, uri: Pkcs11Uri, *, pin: str | None, module: str | None = None, rw: bool = False
     ) -> TokenSession:
         """The shared session for ``uri``'s token in this process (read-only sessions are cached)."""
-        path = resolve_module_path(uri, module)
-        lib = load_module(path)
-        token = find_token(lib, uri)
+        path, token = open_token(uri, module)
         if rw:
             return cls(path, token, pin, rw=True)
         key = (path, token.label, token.serial.decode(errors="replace"), os.getpid())
