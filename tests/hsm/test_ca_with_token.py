@@ -126,3 +126,43 @@ def test_ocsp_signed_by_token_ca(hsm_setup: HsmSetup, token_ca: Path, tmp_path: 
     assert "Response verify OK" in out, out
     assert f"{officer}: good" in out, out
     assert "ecdsa-with-SHA384" in out
+
+
+def test_token_ca_certifies_token_officer_who_signs_a_letter(
+    hsm_setup: HsmSetup, token_ca: Path, tmp_path: Path
+) -> None:
+    """Both keys in the token: ca issue --key-uri, hsm import-cert, sign --key-uri; pyHanko trusts it."""
+    letters = pytest.importorskip("thaisign.pades.letter")
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from thaisign.pades._pyhanko import to_asn1
+
+    uri = hsm_setup.uri("somsak-end-to-end")
+    assert hsm_setup.cli("hsm", "keygen", uri, "--key", "ec-p256").returncode == 0
+    cert = tmp_path / "somsak.pem"
+    r = hsm_setup.cli(
+        "ca", "issue", str(token_ca), "--key-uri", uri, "--name-th", "นายสมศักดิ์ รักงาน",
+        "--position", "นิติกรชำนาญการ", "--out-cert", str(cert),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = hsm_setup.cli("hsm", "import-cert", uri, str(cert), "--chain", str(token_ca / "chain.pem"))
+    assert r.returncode == 0, r.stderr
+    letter, signed = tmp_path / "letter.pdf", tmp_path / "signed.pdf"
+    letter.write_bytes(letters.make_letter(signer_name="นายสมศักดิ์ รักงาน"))
+    r = hsm_setup.cli("sign", str(letter), "-o", str(signed), "--key-uri", uri, "--level", "B-B")
+    assert r.returncode == 0, r.stderr
+    ca_cert = x509.load_pem_x509_certificate((token_ca / "ca.pem").read_bytes())
+    with signed.open("rb") as fh:
+        (sig,) = PdfFileReader(fh).embedded_signatures
+        status = validate_pdf_signature(
+            sig,
+            ValidationContext(
+                trust_roots=[to_asn1(ca_cert)], allow_fetching=False, revocation_mode="soft-fail"
+            ),
+        )
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.signing_cert.subject.native["common_name"] == "นายสมศักดิ์ รักงาน"
+    pdfsig = subprocess.run(["pdfsig", "-nocert", str(signed)], capture_output=True, text=True)
+    assert "Signature is Valid" in pdfsig.stdout
