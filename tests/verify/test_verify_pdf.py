@@ -1,0 +1,224 @@
+"""verify_pdf on letters signed at test time: facts, indications, tampering, revocation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+from conftest import PdfFactory, minimal_pdf
+from support.pki import TestPKI
+
+from thaisign.verify import TrustStore, verify_pdf
+from thaisign.verify.report import Coverage, Indication, Modifications, SubIndication, Verdict
+from thaisign.verify.render_json import reports_json
+
+JSON_KEYS = {
+    "field",
+    "kind",
+    "indication",
+    "sub_indication",
+    "intact",
+    "coverage",
+    "modifications",
+    "trusted",
+    "chain",
+    "signer",
+    "signing_time",
+    "signing_time_source",
+    "timestamp",
+    "revocation",
+    "level",
+    "messages",
+}
+
+
+def test_signed_letter_offline_without_revocation_data_is_indeterminate_not_invalid(
+    signed_ec: bytes, trust: TrustStore, fixed_time: dt.datetime, pki: TestPKI
+) -> None:
+    report = verify_pdf(signed_ec, trust, at=fixed_time, revocation="offline")
+    assert report.verdict is Verdict.INDETERMINATE
+    (sig,) = report.signatures
+    assert sig.indication is Indication.INDETERMINATE
+    assert sig.sub_indication is SubIndication.TRY_LATER
+    assert sig.revocation.status == "unknown"
+    assert sig.intact and sig.trusted
+    assert sig.coverage is Coverage.ENTIRE_FILE and sig.modifications is Modifications.NONE
+    assert sig.signer is not None
+    assert sig.signer.name == "นายสมชาย ใจดี"
+    assert sig.signer.position == "ผู้อำนวยการกอง"
+    assert sig.signer.organization == "กรมทดสอบระบบ"
+    assert sig.level == "B-B" and sig.signing_time_source == "claimed"
+    # chain: signer, agency CA, test root; the anchor's fingerprint is the root's
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    root_sha = hashlib.sha256(pki.root.cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    assert [c.sha256 for c in sig.chain][-1] == root_sha
+    assert len(sig.chain) == 3
+    assert "could not be checked" in sig.messages.en[0]
+    assert "ตรวจสอบสถานะการเพิกถอน" in sig.messages.th[0]
+
+
+def test_json_document_has_exactly_the_design_fields(signed_ec: bytes, trust: TrustStore, fixed_time: dt.datetime) -> None:
+    report = verify_pdf(signed_ec, trust, at=fixed_time, revocation="off", name="letter.pdf")
+    doc = json.loads(reports_json([report]))
+    (entry,) = doc["files"]
+    assert set(entry) == {"file", "verdict", "error", "signatures"}
+    assert entry["file"] == "letter.pdf" and entry["verdict"] == "TOTAL_PASSED" and entry["error"] is None
+    sig = entry["signatures"][0]
+    assert set(sig) == JSON_KEYS
+    assert set(sig["signer"]) == {"name", "position", "organization", "certificate_sha256"}
+    assert sig["revocation"] == {"status": "not-checked", "source": "none"}
+    assert sig["kind"] == "signature" and sig["sub_indication"] is None
+    assert sig["signing_time"].endswith("Z")
+
+
+def test_online_revocation_good_then_revoked(
+    pki: TestPKI, pki_services, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    from thaisign import Signer
+    from thaisign.pades import sign_pdf_bytes
+
+    signer = Signer.from_pkcs12(pki.officer_rsa.p12, "ทดสอบ-test-passphrase")
+    signed = sign_pdf_bytes(minimal_pdf(), signer, signing_time=fixed_time)
+    report = verify_pdf(signed, trust, at=fixed_time, revocation="online")
+    (sig,) = report.signatures
+    assert sig.indication is Indication.TOTAL_PASSED, sig.messages.en
+    assert sig.revocation.status == "good" and sig.revocation.source in ("ocsp", "crl")
+    assert sig.signer is not None and sig.signer.name == "นางสาวสมหญิง รักไทย"
+    pki_services.revoke(pki.officer_rsa, "key_compromise")  # one day before fixed_time
+    try:
+        report = verify_pdf(signed, trust, at=fixed_time, revocation="online")
+    finally:
+        pki_services.unrevoke_all()
+    (sig,) = report.signatures
+    assert sig.indication is Indication.TOTAL_FAILED
+    assert sig.sub_indication is SubIndication.REVOKED
+    assert sig.revocation.status == "revoked"
+
+
+def test_unknown_root_is_indeterminate_no_chain(signed_ec: bytes, fixed_time: dt.datetime) -> None:
+    report = verify_pdf(signed_ec, TrustStore.bundled(), at=fixed_time, revocation="offline")
+    (sig,) = report.signatures
+    assert sig.indication is Indication.INDETERMINATE
+    assert sig.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    assert sig.intact and not sig.trusted
+
+
+def test_flipped_byte_inside_signed_range_is_hash_failure(
+    signed_ec: bytes, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    i = signed_ec.index(b"Hello, thaisign")
+    tampered = signed_ec[:i] + b"J" + signed_ec[i + 1 :]
+    (sig,) = verify_pdf(tampered, trust, at=fixed_time, revocation="off").signatures
+    assert sig.indication is Indication.TOTAL_FAILED and sig.sub_indication is SubIndication.HASH_FAILURE
+    assert not sig.intact
+
+
+def test_byte_range_not_starting_at_zero_is_format_failure(
+    signed_ec: bytes, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    tampered = signed_ec.replace(b"/ByteRange [0 ", b"/ByteRange [1 ", 1)
+    assert tampered != signed_ec
+    (sig,) = verify_pdf(tampered, trust, at=fixed_time, revocation="off").signatures
+    assert sig.indication is Indication.TOTAL_FAILED and sig.sub_indication is SubIndication.FORMAT_FAILURE
+    assert sig.coverage is Coverage.PARTIAL
+
+
+def test_page_content_replaced_after_signing_is_disallowed(
+    signed_ec: bytes, pdfs: PdfFactory, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    changed = pdfs.replace_page_content(signed_ec, "Pay 1,000,000 THB")
+    (sig,) = verify_pdf(changed, trust, at=fixed_time, revocation="off").signatures
+    assert sig.intact  # the signed revision itself is untouched ...
+    assert sig.coverage is Coverage.ENTIRE_REVISION
+    assert sig.modifications is Modifications.DISALLOWED  # ... but the visible page is not
+    assert sig.indication is Indication.TOTAL_FAILED
+
+
+def test_second_signature_is_an_allowed_change(
+    signed_ec: bytes, pdfs: PdfFactory, pki: TestPKI, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    twice = pdfs.sign(signed_ec, pki.officer_rsa, field="Signature2")
+    report = verify_pdf(twice, trust, at=fixed_time, revocation="off")
+    first, second = report.signatures
+    assert first.modifications is Modifications.ALLOWED and first.coverage is Coverage.ENTIRE_REVISION
+    assert second.modifications is Modifications.NONE and second.coverage is Coverage.ENTIRE_FILE
+    assert report.verdict is Verdict.TOTAL_PASSED
+    assert second.signer is not None and second.signer.position == "นักจัดการงานทั่วไป"
+
+
+def test_annotation_added_to_form_filling_certified_letter_is_disallowed(
+    pdfs: PdfFactory, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    certified = pdfs.sign(minimal_pdf(), certify="form-filling")
+    annotated = pdfs.add_annotation(certified)
+    (sig,) = verify_pdf(annotated, trust, at=fixed_time, revocation="off").signatures
+    assert sig.modifications is Modifications.DISALLOWED
+    assert sig.indication is Indication.TOTAL_FAILED
+
+
+def test_signature_timestamp_gives_b_t_and_time_from_the_tsa(
+    pdfs: PdfFactory, pki_services, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    signed = pdfs.sign(minimal_pdf(), tsa=pki_services.tsa_url)
+    (sig,) = verify_pdf(signed, trust, at=fixed_time, revocation="off").signatures
+    assert sig.level == "B-T"
+    assert sig.signing_time_source == "timestamp"
+    assert sig.timestamp is not None and sig.timestamp.trusted and sig.timestamp.intact
+    assert sig.timestamp.tsa == "กรมทดสอบระบบ TSA"
+
+
+def test_document_timestamp_and_adbe_pkcs7_detached(
+    pdfs: PdfFactory, pki_services, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    url = pki_services.tsa_url
+    signed = pdfs.document_timestamp(pdfs.sign(minimal_pdf(), subfilter="adbe", tsa=url), url)
+    report = verify_pdf(signed, trust, at=fixed_time, revocation="off")
+    sig, doc_ts = report.signatures
+    assert sig.kind == "signature" and sig.level is None  # PAdES levels are for ETSI.CAdES.detached
+    assert sig.subfilter == "/adbe.pkcs7.detached" and sig.indication is Indication.TOTAL_PASSED
+    assert sig.modifications is Modifications.ALLOWED
+    assert doc_ts.kind == "document-timestamp" and doc_ts.indication is Indication.TOTAL_PASSED
+    assert doc_ts.signer is not None and doc_ts.signer.name == "กรมทดสอบระบบ TSA"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not a pdf at all",
+        b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 1 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF",
+        b"%PDF-1.7\n" + b"[" * 100000,
+    ],
+    ids=["empty", "garbage", "cyclic-pages", "deep-nesting"],
+)
+def test_malformed_input_gives_a_quick_error_never_an_exception(data: bytes, trust: TrustStore) -> None:
+    started = time.monotonic()
+    report = verify_pdf(data, trust, revocation="off", timeout=10)
+    assert time.monotonic() - started < 10
+    assert report.verdict in (Verdict.ERROR, Verdict.NO_SIGNATURE)
+    if report.verdict is Verdict.ERROR:
+        assert report.error and "\n" not in report.error
+
+
+def test_truncated_signed_letter(signed_ec: bytes, trust: TrustStore, fixed_time: dt.datetime) -> None:
+    report = verify_pdf(signed_ec[: len(signed_ec) // 2], trust, at=fixed_time, revocation="off", timeout=10)
+    assert report.verdict is not Verdict.TOTAL_PASSED
+
+
+def test_unreadable_path_is_an_error_report(tmp_path, trust: TrustStore) -> None:
+    report = verify_pdf(tmp_path / "missing.pdf", trust)
+    assert report.verdict is Verdict.ERROR and "cannot read" in (report.error or "")
+
+
+def test_bad_arguments_raise_usage_errors(signed_ec: bytes, trust: TrustStore) -> None:
+    from thaisign.errors import UsageError
+
+    with pytest.raises(UsageError):
+        verify_pdf(signed_ec, trust, revocation="sometimes")
+    with pytest.raises(UsageError):
+        verify_pdf(signed_ec, trust, at=dt.datetime(2026, 11, 21))
