@@ -31,7 +31,7 @@ def tsa() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Agency CA folder that issues the TSA certificate (else self-contained, for tests).",
 )
-@click.option("--name-th", "name", help="Common name of the TSA certificate (at most 64 UTF-8 bytes).")
+@click.option("--name-th", "name", help="Common name of the TSA certificate (at most 64 characters).")
 @click.option(
     "--key",
     "key_type",

@@ -150,23 +150,15 @@ def service_extensions(purpose: Purpose) -> list[dict[str, object]]:
     return exts
 
 
-def _fit(text: str, limit: int = 64) -> str:
-    """``text`` cut at a character boundary to at most ``limit`` UTF-8 bytes (X.520 upper bound)."""
-    out = text
-    while len(out.encode("utf-8")) > limit:
-        out = out[:-1]
-    return out.rstrip()
-
-
 def service_subject(organization: str, purpose: Purpose, name: str | None = None) -> asn1_x509.Name:
     """``C=TH, O=<agency>, CN=<name or the service's English name>`` (UTF8String)."""
     cn = name or _NAMES[purpose]
-    if len(cn.encode("utf-8")) > 64:
+    if len(cn) > 64:  # X.520 ub-common-name: 64 characters
         raise CertificateError(
-            f"the service name {cn!r} is longer than 64 UTF-8 bytes", hint="give a shorter name"
+            f"the service name {cn!r} is longer than 64 characters", hint="give a shorter name"
         )
     return asn1_x509.Name.build(
-        {"country_name": "TH", "organization_name": _fit(organization), "common_name": cn},
+        {"country_name": "TH", "organization_name": organization[:64], "common_name": cn},
         use_printable=False,
     )
 
