@@ -6,11 +6,13 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import TOKEN, HsmSetup
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from thaisign import errors
 from thaisign.hsm import Pkcs11Signer, generate_key, list_objects
 from thaisign.keys import KeySpec
 
@@ -110,3 +112,29 @@ def test_pkcs11_tool_rsa_key_signs_pkcs1_and_pss(hsm_setup: HsmSetup) -> None:
         assert isinstance(pub, rsa.RSAPublicKey)
         pad = padding.PSS(padding.MGF1(hashes.SHA256()), 32) if pss else padding.PKCS1v15()
         pub.verify(sig, b"letter", pad, hashes.SHA256())
+
+
+def test_always_authenticate_key_gets_the_pin_for_each_signature(hsm_setup: HsmSetup) -> None:
+    """A key made with CKA_ALWAYS_AUTHENTICATE (like a smart card's non-repudiation key)."""
+    _tool(
+        hsm_setup, "--keypairgen", "--key-type", "EC:prime256v1", "--label", "always-auth", "--id", "0a",
+        "--always-auth",
+    )  # fmt: skip
+    signer = Pkcs11Signer.open(hsm_setup.uri("always-auth"), pin=hsm_setup.pin, module=hsm_setup.module)
+    for i in range(3):
+        data = f"letter {i}".encode()
+        signer.public_key.verify(signer.sign(data), data, ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg]
+
+
+def test_public_key_object_of_another_key_is_refused(hsm_setup: HsmSetup, tmp_path: Path) -> None:
+    """A token whose public key object (same id and label) belongs to another key fails at open."""
+    _tool(hsm_setup, "--keypairgen", "--key-type", "EC:prime256v1", "--label", "mismatch", "--id", "0b")
+    _tool(hsm_setup, "--delete-object", "--type", "pubkey", "--id", "0b")
+    foreign = ec.generate_private_key(ec.SECP256R1()).public_key()
+    der = tmp_path / "foreign.der"
+    der.write_bytes(
+        foreign.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    _tool(hsm_setup, "--write-object", str(der), "--type", "pubkey", "--id", "0b", "--label", "mismatch")
+    with pytest.raises(errors.KeyLoadError, match="does not belong to its private key"):
+        Pkcs11Signer.open(hsm_setup.uri("mismatch"), pin=hsm_setup.pin, module=hsm_setup.module)

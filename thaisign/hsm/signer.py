@@ -9,6 +9,7 @@ through those instead. ECDSA results (r || s) are DER-encoded as ECDSA-Sig-Value
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,9 +17,11 @@ from typing import Any
 
 from asn1crypto.algos import DSASignature
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.exceptions import PKCS11Error
 
 from thaisign.errors import KeyLoadError, MechanismError, PinError, TokenKeyNotFoundError
 from thaisign.keys import Signer
@@ -87,6 +90,33 @@ def public_key_of(obj: Any) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
         assert isinstance(key, ec.EllipticCurvePublicKey)
         return key
     raise KeyLoadError(f"unsupported token key type {obj.key_type!r}; use RSA or ECDSA")
+
+
+def _always_authenticate(key: Any) -> bool:
+    try:
+        return bool(key[Attribute.ALWAYS_AUTHENTICATE])
+    except PKCS11Error:  # tokens that do not know the attribute
+        return False
+
+
+def verify_signature(
+    public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey,
+    signature: bytes,
+    data: bytes,
+    h: str,
+    *,
+    pss: bool,
+) -> None:
+    """Verify what :meth:`Pkcs11Signer.sign` produced; raise ``InvalidSignature`` if it does not verify."""
+    algorithm = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[h]
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        public_key.verify(signature, data, ec.ECDSA(algorithm))
+    elif pss:
+        public_key.verify(
+            signature, data, padding.PSS(padding.MGF1(algorithm), algorithm.digest_size), algorithm
+        )
+    else:
+        public_key.verify(signature, data, padding.PKCS1v15(), algorithm)
 
 
 def _key_query(uri: Pkcs11Uri, object_class: ObjectClass) -> dict[Attribute, Any]:
@@ -191,7 +221,7 @@ class Pkcs11Signer(Signer):
         self._chain = tuple(chain)
         self.pss = pss
         self._ts = token_session
-        self._key_cache: tuple[int, Any] | None = None
+        self._key_cache: tuple[int, Any, bool] | None = None  # (session generation, key, always-auth)
         self._mechs: frozenset[Any] | None = None
         self._lock = threading.Lock()
 
@@ -207,12 +237,15 @@ class Pkcs11Signer(Signer):
         pss: bool = False,
         certificate: x509.Certificate | None = None,
         chain: Sequence[x509.Certificate] | None = None,
+        check_key_pair: bool = True,
     ) -> Pkcs11Signer:
         """Open the private key named by ``uri`` and log in (once per process and token).
 
         The module comes from ``module``, the URI's ``module-path``, or ``THAISIGN_PKCS11_MODULE``;
         the PIN from ``pin`` or the URI's ``pin-source``. The certificate and chain are read from the
-        token (stored there by ``thaisign hsm import-cert``) unless given.
+        token (stored there by ``thaisign hsm import-cert``) unless given. ``check_key_pair`` signs
+        a random challenge once and verifies it with the public key found, so a token whose public
+        key object or certificate belongs to another key fails here, not in a verifier's hands.
         """
         parsed = uri if isinstance(uri, Pkcs11Uri) else Pkcs11Uri.parse(uri)
         if pin is None:
@@ -279,8 +312,10 @@ class Pkcs11Signer(Signer):
             pss=pss,
             token_session=ts,
         )
-        signer._key_cache = (ts.generation, key)
+        signer._key_cache = (ts.generation, key, _always_authenticate(key))
         signer._check_mechanisms()
+        if check_key_pair:
+            signer._check_key_pair()
         return signer
 
     def reopen_spec(self) -> Pkcs11OpenSpec:
@@ -336,14 +371,17 @@ class Pkcs11Signer(Signer):
                     self._ts = TokenSession.for_uri(self.uri, pin=self._pin, module=self.module_path)
         return self._ts
 
-    def _key(self, session: Any) -> Any:
+    def _key_entry(self, session: Any) -> tuple[int, Any, bool]:
         ts = self.token_session
         cached = self._key_cache
         if cached is not None and cached[0] == ts.generation:
-            return cached[1]
+            return cached
         key = find_private_key(session, self.uri, ts.label)
-        self._key_cache = (ts.generation, key)
-        return key
+        self._key_cache = (ts.generation, key, _always_authenticate(key))
+        return self._key_cache
+
+    def _key(self, session: Any) -> Any:
+        return self._key_entry(session)[1]
 
     def _mechanisms(self) -> frozenset[Any]:
         if self._mechs is None:
@@ -374,9 +412,26 @@ class Pkcs11Signer(Signer):
     def _check_mechanisms(self) -> None:
         self._plan(self.key_spec.default_hash())
 
+    def _check_key_pair(self) -> None:
+        challenge = b"thaisign key-pair check " + os.urandom(32)
+        h = self.key_spec.default_hash()
+        signature = self.sign(challenge, hash_algorithm=h)
+        try:
+            verify_signature(self.public_key, signature, challenge, h, pss=self.pss)
+        except InvalidSignature:
+            raise KeyLoadError(
+                f"the public key or certificate stored with {self.uri.describe_object()} on token "
+                f"{self.token_session.label!r} does not belong to its private key",
+                hint="remove the wrong public key or certificate object and import the right one",
+            ) from None
+
     def _raw_sign(self, mechanism: Any, param: Any, payload: bytes) -> bytes:
         def op(session: Any) -> bytes:
-            return bytes(self._key(session).sign(payload, mechanism=mechanism, mechanism_param=param))
+            _, key, always_auth = self._key_entry(session)
+            # CKA_ALWAYS_AUTHENTICATE keys (e.g. non-repudiation keys on smart cards) need the PIN
+            # again for every signature (C_Login with CKU_CONTEXT_SPECIFIC)
+            pin = self._pin if always_auth else None
+            return bytes(key.sign(payload, mechanism=mechanism, mechanism_param=param, pin=pin))
 
         raw = self.token_session.run(op, action="sign")
         if self.key_type == "ec":
