@@ -315,7 +315,8 @@ def _sign_into(
     from pyhanko.sign._session_scope import run_and_release
 
     try:
-        asyncio.run(run_and_release(_run(pdf_signer, writer, output, at), meta.validation_context))
+        reserved = _reserve_without_timestamp(signer) if timestamper is None and level == "B-B" else None
+        asyncio.run(run_and_release(_run(pdf_signer, writer, output, at, reserved), meta.validation_context))
     except ThaisignError:
         raise
     except PyHankoSigningError as exc:
@@ -414,14 +415,31 @@ def _mdp(certify: str | None) -> Any:
         ) from None
 
 
-async def _run(pdf_signer: Any, writer: Any, output: IO[bytes], at: dt.datetime) -> None:
+def _reserve_without_timestamp(signer: Signer) -> int:
+    """Hex characters to reserve for a CMS without timestamp or revocation data: the
+    certificates, the signature, signed attributes (with the issuer name twice) and slack.
+    Computing it saves pyHanko's dry-run CMS build."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    cert = signer.certificate
+    assert cert is not None
+    certs = sum(len(c.public_bytes(Encoding.DER)) for c in (cert, *signer.chain))
+    key_bytes = (getattr(signer.public_key, "key_size", 521) + 7) // 8
+    issuer = len(cert.issuer.public_bytes())
+    return 2 * (certs + 2 * key_bytes + 16 + 3 * issuer + 1024)
+
+
+async def _run(
+    pdf_signer: Any, writer: Any, output: IO[bytes], at: dt.datetime, reserved: int | None = None
+) -> None:
     """pyHanko's ``async_sign_pdf`` with the signing time fixed to ``at``."""
     from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
     session = pdf_signer.init_signing_session(writer)
     session.system_time = at
     validation_info = await session.perform_presign_validation(writer)
-    reserved = await session.estimate_signature_container_size(validation_info, tight=False)
+    if reserved is None:
+        reserved = await session.estimate_signature_container_size(validation_info, tight=False)
     tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
     digest, res_output = tbs.digest_tbs_document(output=output)
     post = await tbs.perform_signature(
