@@ -208,6 +208,29 @@ def time_stamp_token(
     return seq(_OID_SIGNED_DATA, tlv(0xA0, seq(*parts)))
 
 
+#: PKIFailureInfo bit numbers (RFC 3161 2.4.2)
+FAILURE_BITS = {
+    "bad_alg": 0,
+    "bad_request": 2,
+    "bad_data_format": 5,
+    "time_not_available": 14,
+    "unaccepted_policy": 15,
+    "unaccepted_extensions": 16,
+    "add_info_not_available": 17,
+    "system_failure": 25,
+}
+
+
+def rejection(failure: str, text: str) -> bytes:
+    """TimeStampResp with status rejection, a UTF-8 statusString and the PKIFailureInfo bit."""
+    bit = FAILURE_BITS[failure]
+    content = bytearray(bit // 8 + 1)
+    content[bit // 8] = 0x80 >> (bit % 8)
+    bit_string = tlv(0x03, bytes((7 - bit % 8,)) + bytes(content))
+    free_text = seq(tlv(0x0C, text.encode("utf-8")))
+    return seq(seq(b"\x02\x01\x02", free_text, bit_string))
+
+
 def granted(token_der: bytes) -> bytes:
     """TimeStampResp with status granted."""
     return seq(seq(b"\x02\x01\x00"), token_der)

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from asn1crypto import algos as asn1_algos
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
-from asn1crypto import tsp as asn1_tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -274,6 +273,4 @@ class TimeStampAuthority:
 
 def rejection(failure: str, text: str) -> bytes:
     """A DER TimeStampResp refusing the request with PKIFailureInfo ``failure``."""
-    return asn1_tsp.TimeStampResp(
-        {"status": {"status": "rejection", "status_string": [text], "fail_info": {failure}}}
-    ).dump()
+    return _tsp.rejection(failure, text)
