@@ -9,6 +9,7 @@ cryptography's parser.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 UTF8_STRING = 0x0C
 PRINTABLE_STRING = 0x13
@@ -42,6 +43,7 @@ def integer(value: int) -> bytes:
     return tlv(0x02, body)
 
 
+@lru_cache(maxsize=256)
 def oid(dotted: str) -> bytes:
     """A DER OBJECT IDENTIFIER from its dotted form."""
     arcs = [int(a) for a in dotted.split(".")]

@@ -370,7 +370,7 @@ class Authority:
     @cached_property
     def _template(self) -> _tbs.OfficerTemplate:
         cert = self._require_certificate()
-        issuer = cert.subject.public_bytes()
+        issuer = _subject_der(cert)
         return _tbs.OfficerTemplate.for_ca(
             self.profile, issuer, _spki(cert.public_key()), self.signer, self.hash_algorithm
         )  # type: ignore[arg-type]
@@ -435,7 +435,7 @@ class Authority:
         """The same certificate with a fresh serial (after a serial collision)."""
         parsed = x509.load_der_x509_certificate(cert.der)
         serial = new_serial()
-        subject = parsed.subject.public_bytes()
+        subject = _subject_der(parsed)
         email = cert.email
         tbs = self._template.tbs(
             serial,
@@ -516,7 +516,7 @@ class Authority:
         cert = self._require_certificate()
         return CrlTemplate(
             signature_algorithm=self.signer.signature_algorithm(self.hash_algorithm).dump(),
-            issuer=cert.subject.public_bytes(),
+            issuer=_subject_der(cert),
             authority_key_id=_tbs.key_identifier(_spki(cert.public_key())),  # type: ignore[arg-type]
             hash_algorithm=self.hash_algorithm,
         )
@@ -550,6 +550,15 @@ class Authority:
 
     def verify_audit(self) -> AuditVerification:
         return self.store.verify_audit()
+
+
+def _subject_der(cert: x509.Certificate) -> bytes:
+    """The subject Name exactly as encoded (read with asn1crypto: cryptography warns about long
+    Thai names, measuring RFC 5280's 64-character limit in UTF-8 bytes)."""
+    from asn1crypto import x509 as asn1_x509
+
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return bytes(asn1_x509.Certificate.load(der)["tbs_certificate"]["subject"].dump())
 
 
 def _pem(label: str, der: bytes) -> bytes:

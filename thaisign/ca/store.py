@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -422,16 +423,14 @@ class CertificateStore:
 
     # --- audit -----------------------------------------------------------------------------
 
-    def _append_audit(
-        self,
-        conn: Connection,
+    @staticmethod
+    def _audit_rows(
+        last: tuple[int, str] | None,
         events: Sequence[tuple[str, str | None, dict[str, Any]]],
-        at: dt.datetime | None = None,
-    ) -> None:
-        last = conn.execute(
-            select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
-        ).first()
-        seq, prev = (last[0], last[1]) if last else (0, GENESIS_HASH)
+        at: dt.datetime | None,
+    ) -> list[dict[str, Any]]:
+        """The audit rows that continue the chain after ``last`` (seq, hash)."""
+        seq, prev = last if last else (0, GENESIS_HASH)
         time = (at or utcnow()).astimezone(dt.UTC).isoformat(timespec="microseconds")
         rows = []
         for action, serial, details in events:
@@ -449,7 +448,18 @@ class CertificateStore:
                 }
             )
             prev = h
-        conn.execute(insert(AuditRow), rows)
+        return rows
+
+    def _append_audit(
+        self,
+        conn: Connection,
+        events: Sequence[tuple[str, str | None, dict[str, Any]]],
+        at: dt.datetime | None = None,
+    ) -> None:
+        last = conn.execute(
+            select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
+        ).first()
+        conn.execute(insert(AuditRow), self._audit_rows((last[0], last[1]) if last else None, events, at))
 
     def audit_entries(self) -> list[AuditEntry]:
         """Every audit entry, oldest first."""
@@ -494,36 +504,95 @@ class CertificateStore:
     def add_certificates(self, certs: Sequence[NewCertificate], *, at: dt.datetime | None = None) -> None:
         """Record issued certificates and their audit events in one transaction.
 
-        Raises :class:`DuplicateSerialError` (and records nothing) if a serial is taken.
+        Raises :class:`DuplicateSerialError` (and records nothing) if a serial is taken. This
+        is the hot path of issuance, so it talks to the DB-API connection directly (same SQL
+        on SQLite and PostgreSQL; only the placeholder style differs).
         """
         if not certs:
             return
         now = at or utcnow()
+        events = [
+            (
+                "issue",
+                serial_hex(c.serial),
+                {
+                    "name_th": c.name_th,
+                    "employee_id": c.employee_id,
+                    "sha256": hashlib.sha256(c.der).hexdigest(),
+                    "not_after": c.not_after.isoformat(),
+                    "source": c.source,
+                },
+            )
+            for c in certs
+        ]
+        dbapi = self._engine.dialect.loaded_dbapi
         try:
-            with self._write() as conn:
-                conn.execute(insert(CertificateRow), [c.row(now) for c in certs])
-                self._append_audit(
-                    conn,
-                    [
-                        (
-                            "issue",
-                            serial_hex(c.serial),
-                            {
-                                "name_th": c.name_th,
-                                "employee_id": c.employee_id,
-                                "sha256": hashlib.sha256(c.der).hexdigest(),
-                                "not_after": c.not_after.isoformat(),
-                                "source": c.source,
-                            },
-                        )
-                        for c in certs
-                    ],
-                    now,
+            with self._raw_write() as cur:
+                cur.executemany(self._sql_insert_cert, [c.row(now) for c in certs])
+                cur.execute(self._sql_last_audit)
+                row = cur.fetchone()
+                cur.executemany(
+                    self._sql_insert_audit, self._audit_rows((row[0], row[1]) if row else None, events, now)
                 )
-        except exc.IntegrityError as e:
-            if "serial" in str(e.orig).lower() or "certificates" in str(e.orig).lower():
+        except dbapi.IntegrityError as e:
+            text = str(e).lower()
+            if "serial" in text or "certificates" in text:
                 raise DuplicateSerialError("serial number already in the store") from None
-            raise StoreError(f"CA database integrity error: {str(e.orig).splitlines()[0]}") from None
+            raise StoreError(f"CA database integrity error: {str(e).splitlines()[0]}") from None
+        except dbapi.OperationalError as e:
+            raise StoreError(
+                f"cannot use the CA database {_describe(self.url)}: {str(e).strip().splitlines()[0]}",
+                hint="check that the database server is running and reachable",
+            ) from None
+        except dbapi.Error as e:
+            raise StoreError(f"CA database error: {str(e).strip().splitlines()[0]}") from None
+
+    def _sql(self, text: str) -> str:
+        """``%(name)s`` placeholders (psycopg) turned into ``:name`` for sqlite3."""
+        import re
+
+        return re.sub(r"%\((\w+)\)s", r":\1", text) if self.is_sqlite else text
+
+    @cached_property
+    def _sql_insert_cert(self) -> str:
+        cols = [c.name for c in CertificateRow.__table__.columns if c.name != "id"]
+        values = ", ".join(f"%({c})s" for c in cols)
+        return self._sql(f"INSERT INTO certificates ({', '.join(cols)}) VALUES ({values})")
+
+    @cached_property
+    def _sql_insert_audit(self) -> str:
+        cols = ["seq", "time", "action", "serial", "details", "prev_hash", "hash"]
+        values = ", ".join(f"%({c})s" for c in cols)
+        return self._sql(f"INSERT INTO audit_events ({', '.join(cols)}) VALUES ({values})")
+
+    _sql_last_audit = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+
+    @contextlib.contextmanager
+    def _raw_write(self) -> Iterator[Any]:
+        """A serialised write transaction on the pooled DB-API connection."""
+        with self._errors():
+            raw = self._engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            if self.is_sqlite:
+                cur.execute("BEGIN IMMEDIATE")
+            else:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
+            try:
+                yield cur
+            except BaseException:
+                if self.is_sqlite:
+                    cur.execute("ROLLBACK")
+                else:
+                    raw.rollback()
+                raise
+            if self.is_sqlite:
+                cur.execute("COMMIT")
+            else:
+                raw.commit()
+            cur.close()
+        finally:
+            raw.close()  # back to the pool
 
     def _select_certs(self) -> Any:
         return select(CertificateRow, RevocationRow.revoked_at, RevocationRow.reason).outerjoin(
