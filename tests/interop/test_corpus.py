@@ -35,18 +35,21 @@ OTHER_TIME = dt.datetime(2026, 11, 21, 3, 42, tzinfo=dt.UTC)
 #: files where thaisign's judgement differs from the upstream assertion, and why
 KNOWN_DIFFERENCES: dict[str, str] = {
     # pyHanko's difference analysis is stricter than EU DSS on these LTV/timestamp updates.
-    "pdf/dss/DSS-2199.pdf": "pyHanko rejects a later revision that modifies a /VRI entry the timestamp covered",
+    "pdf/dss/DSS-2199.pdf": "pyHanko rejects a later revision that modifies a /VRI entry "
+    "the timestamp covered",
     "pdf/dss/Signature-P-DE_SCI-4.pdf": "pyHanko judges the DSS revision's object changes as not permitted",
     "pdf/dss/Signature-P-FR_CS-5.pdf": "pyHanko rejects a later revision that modifies /VRI entries",
     "pdf/dss/dss-1959/pades-revoc-removed-from-dss-dict.pdf": "revocation data removed from the DSS later: "
     "pyHanko treats the removal as a disallowed change",
-    "pdf/dss/dss-1959/pades-tst-with-orphan-refs.pdf": "pyHanko flags the orphaned references as unexplained changes",
+    "pdf/dss/dss-1959/pades-tst-with-orphan-refs.pdf": "pyHanko flags the orphaned "
+    "references as unexplained changes",
     "pdf/dss/lt-short.pdf": "pyHanko's diff analysis rejects the later signatures' DSS updates",
     "pdf/dss/pades-ltv.pdf": "pyHanko rejects the DSS revision (objects replaced without justification)",
     "pdf/dss/pkcs7_sha1.pdf": "second signature's revision replaces /Pages: pyHanko calls it unexplained",
-    "pdf/dss/pades-ocsp-archiveCutOff-invalid.pdf": "first signature's /Contents gap check fails in the "
-    "strict ByteRange check (gap not exactly its hex string)",
-    "pdf/dss/pades-signed-filled-form.pdf": "pyHanko rejects the form-filling revision (a choice field's /I changed)",
+    "pdf/dss/pades-ocsp-archiveCutOff-invalid.pdf": "pyHanko finds the first signature's revision "
+    "not entirely covered (its xref/startxref lies outside the signed bytes): PARTIAL",
+    "pdf/dss/pades-signed-filled-form.pdf": "pyHanko rejects the form-filling "
+    "revision (a choice field's /I changed)",
     "pdf/dss/pades-enveloping-cms.pdf": "enveloping CMS in a detached-signature field: pyHanko refuses "
     "encapsulated content (cf. pyhanko/pdf-sig-with-econtent.pdf, which upstream asserts invalid)",
     "pdf/dss/dss-PLAIN-ECDSA/TeleSec_PKS_eIDAS_QES_CA_1-baseline-b.pdf": "plain-ECDSA (BSI TR-03111) "
@@ -59,10 +62,12 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "without DocMDP are permitted by pyHanko's policy; DSS flags their visual overlap",
     "pdf/dss/dss-2236/replace.pdf": "shadow-replace by changing form-field values under an approval "
     "signature without DocMDP: permitted form filling for pyHanko, so reported ALLOWED (never NONE)",
-    "pdf/dss/timestamped-fields.pdf": "thaisign reports document timestamps as entries; upstream counts 0 signatures",
+    "pdf/dss/timestamped-fields.pdf": "thaisign reports document timestamps as "
+    "entries; upstream counts 0 signatures",
     "pdf/itext/SignatureUtilTest/indirectBytesAreCoveredTest01.pdf": "indirect /Contents: pyHanko refuses it",
     "pdf/itext/SignatureUtilTest/indirectBytesAreCoveredTest02.pdf": "indirect /Contents: pyHanko refuses it",
-    "pdf/itext/SignatureUtilTest/notIndirectSigDictionaryTest.pdf": "direct signature dictionary: pyHanko refuses it",
+    "pdf/itext/SignatureUtilTest/notIndirectSigDictionaryTest.pdf": "direct signature dictionary: "
+    "pyHanko refuses it",
     "pdf/itext/SignatureUtilTest/eolNotIncludedIntoByteRange1.pdf": "only blank lines after %%EOF: "
     "thaisign reports ENTIRE_REVISION with no later revision, iText 'not covered'",
 }
@@ -83,14 +88,21 @@ def _judge(cls: str, expected: str, r: VerificationReport) -> bool | None:
     """True when thaisign agrees with the upstream assertion, None when there is none to check."""
     sigs = r.signatures
     all_intact = bool(sigs) and all(s.intact for s in sigs)
-    bad_change = any(s.modifications is Modifications.DISALLOWED or s.coverage is Coverage.PARTIAL for s in sigs)
+    bad_change = any(
+        s.modifications is Modifications.DISALLOWED or s.coverage is Coverage.PARTIAL for s in sigs
+    )
     if cls == "intact":
         ok = r.error is None and all_intact and not bad_change
         if ok and "[trust:" in expected:
             ok = sigs[0].trusted
         return ok
     if cls == "allowed-update":
-        return r.error is None and all_intact and not bad_change and sigs[0].modifications is Modifications.ALLOWED
+        return (
+            r.error is None
+            and all_intact
+            and not bad_change
+            and sigs[0].modifications is Modifications.ALLOWED
+        )
     if cls == "modified-or-partial-coverage":
         return bad_change
     if cls == "coverage-whole":
@@ -115,7 +127,9 @@ ROWS = _rows()
 
 @pytest.fixture(scope="module")
 def trust_pyhanko() -> TrustStore:
-    return TrustStore.from_paths([CORPUS / "trust" / "pyhanko" / "testing-ca_root_root.cert.pem"], include_nrca=False)
+    return TrustStore.from_paths(
+        [CORPUS / "trust" / "pyhanko" / "testing-ca_root_root.cert.pem"], include_nrca=False
+    )
 
 
 @pytest.mark.skipif(not ROWS, reason=f"corpus not found at {CORPUS} (set THAISIGN_CORPUS)")
@@ -141,12 +155,16 @@ def test_corpus_agreement(trust_pyhanko: TrustStore, capsys: pytest.CaptureFixtu
         elapsed = time.monotonic() - started
         if elapsed > PER_FILE_BUDGET:
             problems.append(f"{path}: took {elapsed:.1f} s")
-        if cls == "attack" and report.verdict is Verdict.TOTAL_PASSED and all(
-            s.modifications is Modifications.NONE for s in report.signatures
+        if (
+            cls == "attack"
+            and report.verdict is Verdict.TOTAL_PASSED
+            and all(s.modifications is Modifications.NONE for s in report.signatures)
         ):
             problems.append(f"{path}: ATTACK reported TOTAL_PASSED with no modifications")
         for s in report.signatures:
-            if s.indication is Indication.TOTAL_PASSED and (not s.intact or s.modifications is Modifications.DISALLOWED):
+            if s.indication is Indication.TOTAL_PASSED and (
+                not s.intact or s.modifications is Modifications.DISALLOWED
+            ):
                 problems.append(f"{path}: {s.field} passed although not intact or changed")
         verdict = _judge(cls, row["expected"], report)
         counts = table[cls]
@@ -184,7 +202,15 @@ def test_cli_on_malformed_and_attack_files_no_traceback() -> None:
     """The real command over every malformed and attack file: exit 1, no traceback, quickly."""
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "thaisign", "verify", "--offline", "--json", *(str(CORPUS / p) for p in MALFORMED)],
+        [
+            sys.executable,
+            "-m",
+            "thaisign",
+            "verify",
+            "--offline",
+            "--json",
+            *(str(CORPUS / p) for p in MALFORMED),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

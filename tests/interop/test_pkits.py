@@ -66,7 +66,9 @@ def test_pkits_case(case: dict) -> None:
         explicit_policy=bool(params.get("initial_explicit_policy", False)),
         inhibit_policy_mapping=bool(params.get("initial_policy_mapping_inhibit", False)),
         inhibit_any_policy=bool(params.get("initial_any_policy_inhibit", False)),
-        intermediates=[_cert(c) for c in case["path_intermediates"]] if "path_intermediates" in case else None,
+        intermediates=[_cert(c) for c in case["path_intermediates"]]
+        if "path_intermediates" in case
+        else None,
     )
     expected = case.get("error")
     if expected is None:

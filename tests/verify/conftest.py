@@ -76,7 +76,9 @@ class PdfFactory:
         perms = {"no-changes": 1, "form-filling": 2, "annotations": 3}
         meta = signers.PdfSignatureMetadata(
             field_name=field,
-            subfilter=fields.SigSeedSubFilter.PADES if subfilter == "pades" else fields.SigSeedSubFilter.ADOBE_PKCS7_DETACHED,
+            subfilter=fields.SigSeedSubFilter.PADES
+            if subfilter == "pades"
+            else fields.SigSeedSubFilter.ADOBE_PKCS7_DETACHED,
             certify=certify is not None,
             docmdp_permissions=fields.MDPPerm(perms[certify]) if certify else fields.MDPPerm.FILL_FORMS,
         )
@@ -125,7 +127,9 @@ class PdfFactory:
             {
                 generic.NameObject("/Type"): generic.NameObject("/Annot"),
                 generic.NameObject("/Subtype"): generic.NameObject("/FreeText"),
-                generic.NameObject("/Rect"): generic.ArrayObject([generic.NumberObject(n) for n in (50, 50, 300, 100)]),
+                generic.NameObject("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (50, 50, 300, 100)]
+                ),
                 generic.NameObject("/Contents"): generic.TextStringObject("อนุมัติแล้ว"),
                 generic.NameObject("/DA"): generic.TextStringObject("/Helv 12 Tf 0 g"),
             }

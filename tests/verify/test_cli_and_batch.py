@@ -22,7 +22,11 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     full_env = {**os.environ, **(env or {})}
     full_env.pop("THAISIGN_DEBUG", None)
     return subprocess.run(
-        [sys.executable, "-m", "thaisign", "verify", *args], capture_output=True, text=True, env=full_env, timeout=120
+        [sys.executable, "-m", "thaisign", "verify", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
     )
 
 
@@ -42,7 +46,15 @@ def inbox(tmp_path_factory: pytest.TempPathFactory, pdfs: PdfFactory, pki: TestP
 
 
 def test_cli_json_exit_codes_and_fields(inbox: Path, pki: TestPKI) -> None:
-    proc = _run(str(inbox / "b1.pdf"), "--trust", str(pki.root_pem), "--at", "2026-11-21T10:42+07:00", "--offline", "--json")
+    proc = _run(
+        str(inbox / "b1.pdf"),
+        "--trust",
+        str(pki.root_pem),
+        "--at",
+        "2026-11-21T10:42+07:00",
+        "--offline",
+        "--json",
+    )
     # offline and no revocation data in the file: indeterminate, hence exit 1
     assert proc.returncode == 1, proc.stderr
     (entry,) = json.loads(proc.stdout)["files"]
@@ -52,7 +64,14 @@ def test_cli_json_exit_codes_and_fields(inbox: Path, pki: TestPKI) -> None:
 
 
 def test_cli_online_passes_with_exit_0(inbox: Path, pki: TestPKI, pki_services) -> None:
-    proc = _run(str(inbox / "agency-a" / "a1.pdf"), "--trust", str(pki.root_pem), "--at", "2026-11-21T03:42Z", "--json")
+    proc = _run(
+        str(inbox / "agency-a" / "a1.pdf"),
+        "--trust",
+        str(pki.root_pem),
+        "--at",
+        "2026-11-21T03:42Z",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     sig = json.loads(proc.stdout)["files"][0]["signatures"][0]
     assert sig["indication"] == "TOTAL_PASSED"
@@ -62,7 +81,14 @@ def test_cli_online_passes_with_exit_0(inbox: Path, pki: TestPKI, pki_services) 
 def test_cli_folder_thai_text_summary_and_html(inbox: Path, pki: TestPKI, tmp_path: Path) -> None:
     html = tmp_path / "report.html"
     proc = _run(
-        str(inbox), "--trust", str(pki.root_pem), "--at", "2026-11-21T03:42Z", "--offline", "--html", str(html),
+        str(inbox),
+        "--trust",
+        str(pki.root_pem),
+        "--at",
+        "2026-11-21T03:42Z",
+        "--offline",
+        "--html",
+        str(html),
         env={"LANG": "th_TH.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""},
     )
     assert proc.returncode == 1
@@ -104,13 +130,17 @@ def test_verify_many_shares_revocation_answers_and_matches_single_files(
     assert cache.stats["revocation_checks"] == 12 and cache.stats["revocation_hits"] == 10  # one per signer
     fetched = sum(pki_services.hits.values()) - sum(before.values())
     assert fetched <= 6, pki_services.hits  # OCSP/CRL fetched per signer, not per letter
-    single = [verify_pdf(p, trust, at=fixed_time, revocation="online") for p in sorted(tmp_path.glob("*.pdf"))]
+    single = [
+        verify_pdf(p, trust, at=fixed_time, revocation="online") for p in sorted(tmp_path.glob("*.pdf"))
+    ]
     assert [r.to_dict() for r in batch] == [r.to_dict() for r in single]
     parallel = verify_many([tmp_path], trust, at=fixed_time, revocation="online", workers=2)
     assert [r.to_dict() for r in parallel] == [r.to_dict() for r in single]
 
 
-def test_sign_pdf_outputs_verify(pki: TestPKI, pki_services, trust: TrustStore, fixed_time: dt.datetime) -> None:
+def test_sign_pdf_outputs_verify(
+    pki: TestPKI, pki_services, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
     """Letters signed by thaisign.pades: two officers, certification, B-T and B-LT."""
     from thaisign import Signer
     from thaisign.pades import make_letter, sign_pdf_bytes
@@ -119,7 +149,9 @@ def test_sign_pdf_outputs_verify(pki: TestPKI, pki_services, trust: TrustStore, 
     somying = Signer.from_pkcs12(pki.officer_rsa.p12, "ทดสอบ-test-passphrase")
     letter = make_letter()
     first = sign_pdf_bytes(letter, somchai, signing_time=fixed_time, certify="form-filling", field="Director")
-    both = sign_pdf_bytes(first, somying, signing_time=fixed_time, level="B-T", tsa=pki_services.tsa_url, field="Clerk")
+    both = sign_pdf_bytes(
+        first, somying, signing_time=fixed_time, level="B-T", tsa=pki_services.tsa_url, field="Clerk"
+    )
     report = verify_pdf(both, trust, at=fixed_time, revocation="online")
     director, clerk = report.signatures
     assert report.verdict is Verdict.TOTAL_PASSED, [s.messages.en for s in report.signatures]
@@ -127,5 +159,9 @@ def test_sign_pdf_outputs_verify(pki: TestPKI, pki_services, trust: TrustStore, 
     assert clerk.level == "B-T" and clerk.signing_time_source == "timestamp"
     lt = sign_pdf_bytes(letter, somchai, signing_time=fixed_time, level="B-LT", tsa=pki_services.tsa_url)
     (sig,) = verify_pdf(lt, trust, at=fixed_time, revocation="offline").signatures
-    assert sig.level in ("B-LT", "B-LTA") and sig.revocation.status == "good" and sig.revocation.source == "embedded"
+    assert (
+        sig.level in ("B-LT", "B-LTA")
+        and sig.revocation.status == "good"
+        and sig.revocation.source == "embedded"
+    )
     assert sig.indication.value == "TOTAL_PASSED"

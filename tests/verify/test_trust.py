@@ -23,7 +23,9 @@ G1 = "Thailand National Root Certification Authority - G1"
 
 def _self_signed(cn: str) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "TH"), x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    name = x509.Name(
+        [x509.NameAttribute(NameOID.COUNTRY_NAME, "TH"), x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -11,8 +11,8 @@ from conftest import PdfFactory, minimal_pdf
 from support.pki import TestPKI
 
 from thaisign.verify import TrustStore, verify_pdf
-from thaisign.verify.report import Coverage, Indication, Modifications, SubIndication, Verdict
 from thaisign.verify.render_json import reports_json
+from thaisign.verify.report import Coverage, Indication, Modifications, SubIndication, Verdict
 
 JSON_KEYS = {
     "field",
@@ -62,7 +62,9 @@ def test_signed_letter_offline_without_revocation_data_is_indeterminate_not_inva
     assert "ตรวจสอบสถานะการเพิกถอน" in sig.messages.th[0]
 
 
-def test_json_document_has_exactly_the_design_fields(signed_ec: bytes, trust: TrustStore, fixed_time: dt.datetime) -> None:
+def test_json_document_has_exactly_the_design_fields(
+    signed_ec: bytes, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
     report = verify_pdf(signed_ec, trust, at=fixed_time, revocation="off", name="letter.pdf")
     doc = json.loads(reports_json([report]))
     (entry,) = doc["files"]

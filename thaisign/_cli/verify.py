@@ -42,11 +42,25 @@ def _quiet_libraries(debug: bool) -> None:
     type=click.Path(path_type=Path),
     help="Extra trust anchor: a PEM/DER root certificate or a folder of them (repeatable).",
 )
-@click.option("--at", "at_text", metavar="ISO_TIME", help="Validate as of this time (default: now; no zone = UTC+7).")
-@click.option("--offline", is_flag=True, help="Do not fetch OCSP/CRL; use only revocation data inside the file.")
+@click.option(
+    "--at", "at_text", metavar="ISO_TIME", help="Validate as of this time (default: now; no zone = UTC+7)."
+)
+@click.option(
+    "--offline", is_flag=True, help="Do not fetch OCSP/CRL; use only revocation data inside the file."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document of DESIGN.md instead of text.")
-@click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False), help="Also write a printable HTML report.")
-@click.option("--lang", type=click.Choice(["th", "en"]), default=None, help="Language of the report (default: th for a Thai locale).")
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a printable HTML report.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["th", "en"]),
+    default=None,
+    help="Language of the report (default: th for a Thai locale).",
+)
 @click.pass_context
 def verify(
     ctx: click.Context,

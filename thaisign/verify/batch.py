@@ -71,7 +71,9 @@ def verify_many(
 _WORKER: dict[str, object] = {}
 
 
-def _init_worker(anchors: Sequence[bytes], at: datetime | None, revocation: str, timeout: float | None) -> None:
+def _init_worker(
+    anchors: Sequence[bytes], at: datetime | None, revocation: str, timeout: float | None
+) -> None:
     import logging
 
     logging.disable(logging.WARNING)
@@ -108,7 +110,10 @@ def _parallel(
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     reports: list[VerificationReport] = []
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(anchors, at, revocation, timeout)
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(anchors, at, revocation, timeout),
     ) as pool:
         for report in pool.map(_work, [str(f) for f in files], chunksize=chunk):
             reports.append(report)

@@ -16,8 +16,7 @@ PASSED: Sentence = (
 PASSED_ALLOWED: Sentence = (
     "The signature is valid; changes made after signing are of a permitted kind "
     "(form filling, further signatures or time-stamps).",
-    "ลายมือชื่อถูกต้อง การเปลี่ยนแปลงหลังการลงนามเป็นประเภทที่อนุญาต "
-    "(กรอกแบบฟอร์ม ลงนามเพิ่ม หรือประทับเวลา)",
+    "ลายมือชื่อถูกต้อง การเปลี่ยนแปลงหลังการลงนามเป็นประเภทที่อนุญาต (กรอกแบบฟอร์ม ลงนามเพิ่ม หรือประทับเวลา)",
 )
 REVOCATION_OFF: Sentence = (
     "Revocation was not checked because checking was switched off.",
@@ -26,8 +25,7 @@ REVOCATION_OFF: Sentence = (
 TIMESTAMP_UNTRUSTED: Sentence = (
     "The time-stamp in the signature is not from a trusted time-stamping authority; "
     "the signing time shown is the signer's own clock.",
-    "การประทับเวลาในลายมือชื่อไม่ได้มาจากผู้ให้บริการประทับเวลาที่เชื่อถือได้ "
-    "เวลาที่แสดงเป็นเวลาตามเครื่องของผู้ลงนามเอง",
+    "การประทับเวลาในลายมือชื่อไม่ได้มาจากผู้ให้บริการประทับเวลาที่เชื่อถือได้ เวลาที่แสดงเป็นเวลาตามเครื่องของผู้ลงนามเอง",
 )
 
 _BY_SUB: dict[str, Sentence] = {
@@ -44,8 +42,7 @@ _BY_SUB: dict[str, Sentence] = {
     "FORMAT_FAILURE": (
         "The signature is malformed or the document was changed in a way its signature does not "
         "allow. Do not rely on it; ask the sender to send the letter again.",
-        "ลายมือชื่อมีโครงสร้างผิดรูปแบบ หรือเอกสารถูกแก้ไขในลักษณะที่ไม่อนุญาต "
-        "อย่าใช้เอกสารนี้ ขอให้ผู้ส่งส่งหนังสือมาใหม่",
+        "ลายมือชื่อมีโครงสร้างผิดรูปแบบ หรือเอกสารถูกแก้ไขในลักษณะที่ไม่อนุญาต อย่าใช้เอกสารนี้ ขอให้ผู้ส่งส่งหนังสือมาใหม่",
     ),
     "REVOKED": (
         "The signer's certificate was revoked before the document was signed. Do not accept it.",
@@ -54,8 +51,7 @@ _BY_SUB: dict[str, Sentence] = {
     "REVOKED_NO_POE": (
         "The signer's certificate has been revoked and nothing proves the signature was made "
         "before that. Ask the sender's agency to confirm.",
-        "ใบรับรองของผู้ลงนามถูกเพิกถอนแล้ว และไม่มีหลักฐานว่าลงนามก่อนการเพิกถอน "
-        "โปรดสอบถามหน่วยงานผู้ส่ง",
+        "ใบรับรองของผู้ลงนามถูกเพิกถอนแล้ว และไม่มีหลักฐานว่าลงนามก่อนการเพิกถอน โปรดสอบถามหน่วยงานผู้ส่ง",
     ),
     "REVOKED_CA_NO_POE": (
         "A certification authority in the signer's chain has been revoked. Ask the sender's agency.",
@@ -99,16 +95,14 @@ _BY_SUB: dict[str, Sentence] = {
     "CHAIN_CONSTRAINTS_FAILURE": (
         "The signer's certificate is not allowed to sign documents (key usage or policy). "
         "Ask the sender's agency.",
-        "ใบรับรองของผู้ลงนามไม่ได้รับอนุญาตให้ใช้ลงนามเอกสาร (การใช้งานกุญแจหรือนโยบาย) "
-        "โปรดสอบถามหน่วยงานผู้ส่ง",
+        "ใบรับรองของผู้ลงนามไม่ได้รับอนุญาตให้ใช้ลงนามเอกสาร (การใช้งานกุญแจหรือนโยบาย) โปรดสอบถามหน่วยงานผู้ส่ง",
     ),
     "CERTIFICATE_CHAIN_GENERAL_FAILURE": (
         "The signer's certificate chain could not be validated. Ask your IT officer.",
         "ตรวจสอบสายใบรับรองของผู้ลงนามไม่ผ่าน โปรดสอบถามเจ้าหน้าที่ไอที",
     ),
     "CRYPTO_CONSTRAINTS_FAILURE": (
-        "The signature uses an algorithm that is no longer considered secure. Ask the sender "
-        "to sign again.",
+        "The signature uses an algorithm that is no longer considered secure. Ask the sender to sign again.",
         "ลายมือชื่อใช้อัลกอริทึมที่ไม่ปลอดภัยแล้ว ขอให้ผู้ส่งลงนามใหม่",
     ),
     "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": (
@@ -133,14 +127,12 @@ _BY_SUB: dict[str, Sentence] = {
 MODIFIED_DISALLOWED: Sentence = (
     "The document was changed after signing in a way the signature does not allow (for "
     "example page content replaced or hidden). Do not rely on it; ask the sender for the original.",
-    "เอกสารถูกแก้ไขหลังการลงนามในลักษณะที่ไม่อนุญาต (เช่น เปลี่ยนหรือซ่อนเนื้อหาในหน้า) "
-    "อย่าใช้เอกสารนี้ ขอต้นฉบับจากผู้ส่ง",
+    "เอกสารถูกแก้ไขหลังการลงนามในลักษณะที่ไม่อนุญาต (เช่น เปลี่ยนหรือซ่อนเนื้อหาในหน้า) อย่าใช้เอกสารนี้ ขอต้นฉบับจากผู้ส่ง",
 )
 PARTIAL_COVERAGE: Sentence = (
     "The signature does not cover the whole document: parts of the file are unsigned. "
     "Do not rely on it; ask the sender for the original.",
-    "ลายมือชื่อไม่ครอบคลุมเอกสารทั้งหมด มีบางส่วนของไฟล์ที่ไม่ได้ลงนาม "
-    "อย่าใช้เอกสารนี้ ขอต้นฉบับจากผู้ส่ง",
+    "ลายมือชื่อไม่ครอบคลุมเอกสารทั้งหมด มีบางส่วนของไฟล์ที่ไม่ได้ลงนาม อย่าใช้เอกสารนี้ ขอต้นฉบับจากผู้ส่ง",
 )
 TIMESTAMP_BROKEN: Sentence = (
     "The time-stamp attached to the signature does not match it. Ask the sender for the original.",

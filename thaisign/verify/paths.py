@@ -61,9 +61,9 @@ def validate_certificate(
     building it. Policy arguments are RFC 5280's initial policy inputs.
     """
     from pyhanko_certvalidator import ValidationContext
+    from pyhanko_certvalidator.authority import CertTrustAnchor
     from pyhanko_certvalidator.errors import PathBuildingError, ValidationError
     from pyhanko_certvalidator.path import ValidationPath
-    from pyhanko_certvalidator.authority import CertTrustAnchor
     from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy, PKIXValidationParams
     from pyhanko_certvalidator.validate import async_validate_path
 
@@ -71,7 +71,9 @@ def validate_certificate(
     vc = ValidationContext(
         trust_roots=trust.certificates,
         other_certs=[_cert(c) for c in other_certs],
-        crls=[c if isinstance(c, asn1_crl.CertificateList) else asn1_crl.CertificateList.load(c) for c in crls],
+        crls=[
+            c if isinstance(c, asn1_crl.CertificateList) else asn1_crl.CertificateList.load(c) for c in crls
+        ],
         moment=at,
         revocation_mode=revocation_mode,
         algorithm_usage_policy=DisallowWeakAlgorithmsPolicy(
@@ -93,7 +95,9 @@ def validate_certificate(
             try:
                 paths = await vc.path_builder.async_build_paths(leaf)
             except PathBuildingError as exc:
-                return PathResult(False, error="PathBuildingError", message=str(exc), error_kinds=("PathBuildingError",))
+                return PathResult(
+                    False, error="PathBuildingError", message=str(exc), error_kinds=("PathBuildingError",)
+                )
         failures: list[tuple[ValidationError, str]] = []
         for path in paths:
             try:
@@ -103,10 +107,10 @@ def validate_certificate(
                 continue
             chain = tuple(str(c.subject.human_friendly) for c in path.iter_certs(include_root=True))
             return PathResult(True, chain=tuple(reversed(chain)), path_length=len(path))
-        exc, message = failures[0]
-        kinds = tuple(k.__name__ for k in type(exc).__mro__ if issubclass(k, ValidationError))
+        first, message = failures[0]
+        kinds = tuple(k.__name__ for k in type(first).__mro__ if issubclass(k, ValidationError))
         return PathResult(
-            False, error=type(exc).__name__, message=message, path_length=len(paths[0]), error_kinds=kinds
+            False, error=type(first).__name__, message=message, path_length=len(paths[0]), error_kinds=kinds
         )
 
     return asyncio.run(_run())

@@ -12,7 +12,6 @@ a strict /ByteRange check, a revocation answer that says "could not be checked" 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import io
@@ -82,9 +81,7 @@ def _time_budget(seconds: float | None) -> Iterator[None]:
 
 def _check_mode(revocation: str) -> None:
     if revocation not in MODES:
-        raise UsageError(
-            f"unknown revocation mode {revocation!r}", hint="use 'online', 'offline' or 'off'"
-        )
+        raise UsageError(f"unknown revocation mode {revocation!r}", hint="use 'online', 'offline' or 'off'")
 
 
 def verify_pdf(
@@ -150,10 +147,9 @@ def _verify_bytes(data: bytes, cache: BatchCache) -> list[SignatureReport]:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import enumerate_sig_fields
 
-    if not data.lstrip()[:5].startswith(b"%PDF"):
-        # pyHanko tolerates junk before the header; a clerk's file should start with %PDF
-        if b"%PDF-" not in data[:1024]:
-            raise ValueError("the file does not start with a PDF header")
+    # pyHanko tolerates junk before the header, but a PDF must have one near the start
+    if b"%PDF-" not in data[:1024]:
+        raise ValueError("the file does not start with a PDF header")
     reader = PdfFileReader(io.BytesIO(data), strict=False)
     if reader.encrypted:
         from pyhanko.pdf_utils.crypt import AuthStatus
@@ -183,9 +179,7 @@ def _verify_bytes(data: bytes, cache: BatchCache) -> list[SignatureReport]:
     for rev, fq_name, emb in sigs:
         later_doc_ts = any(r > rev for r in doc_ts_revisions)
         try:
-            reports.append(
-                cache.run(_verify_signature(data, emb, session, embedded, later_doc_ts))
-            )
+            reports.append(cache.run(_verify_signature(data, emb, session, embedded, later_doc_ts)))
         except _Timeout:
             raise
         except Exception as exc:
@@ -303,7 +297,9 @@ async def _verify_signature(
             coverage=Coverage.PARTIAL,
             modifications=Modifications.NONE,
             trusted=False,
-            messages=Messages((msg.UNSUPPORTED[0] + f" ({subfilter})",), (msg.UNSUPPORTED[1] + f" ({subfilter})",)),
+            messages=Messages(
+                (msg.UNSUPPORTED[0] + f" ({subfilter})",), (msg.UNSUPPORTED[1] + f" ({subfilter})",)
+            ),
             subfilter=subfilter,
         )
     br = check_byte_range(data, list(emb.byte_range), emb.pkcs7_content)
@@ -381,7 +377,9 @@ def _chain(status: Any) -> tuple[ChainEntry, ...]:
         if leaf is not None and all(c.dump() != leaf.dump() for c in certs):
             certs.append(leaf)
         certs.reverse()  # signer first, anchor last
-        return tuple(ChainEntry(str(c.subject.human_friendly), _sha256(c), _name_attr(c, "common_name")) for c in certs)
+        return tuple(
+            ChainEntry(str(c.subject.human_friendly), _sha256(c), _name_attr(c, "common_name")) for c in certs
+        )
     cert = status.signing_cert
     return (ChainEntry(str(cert.subject.human_friendly), _sha256(cert), _name_attr(cert, "common_name")),)
 
@@ -390,9 +388,7 @@ def _self_signed_untrusted(cert: Any, session: Any) -> bool:
     return cert.self_signed != "no" and session.cache.trust.find(_sha256(cert)) is None
 
 
-def _level(
-    subfilter: str, has_sig_ts: bool, embedded: EmbeddedRevinfo, later_doc_ts: bool
-) -> str | None:
+def _level(subfilter: str, has_sig_ts: bool, embedded: EmbeddedRevinfo, later_doc_ts: bool) -> str | None:
     if subfilter not in ("/ETSI.CAdES.detached", "/PBAD.PAdES"):
         return None
     if not (has_sig_ts or later_doc_ts):
@@ -415,7 +411,7 @@ async def _to_report(
 ) -> SignatureReport:
     from pyhanko.sign.ades.report import AdESIndeterminate
 
-    from thaisign.verify.revocation import revoked_facts, signer_revocation
+    from thaisign.verify.revocation import revoked_facts
 
     coverage = _coverage(status, br.ok, br.covers_file, _tail_junk(data, emb))
     mods = _modifications(status, coverage, _later_revisions(emb))
@@ -432,6 +428,7 @@ async def _to_report(
             bool(ts_status.intact and ts_status.valid),
             bool(ts_status.trusted),
         )
+    time_source: str | None
     if is_doc_ts:
         signing_time, time_source = status.timestamp, "timestamp"
     elif ts_facts is not None and ts_facts.intact and ts_facts.trusted:
@@ -450,9 +447,7 @@ async def _to_report(
             cert, status.revocation_details.revocation_date, embedded, session.fetchers
         )
     elif trusted and status.validation_path is not None:
-        answer = await session.cache.revocation(
-            cert, status.validation_path, session, embedded
-        )
+        answer = await session.cache.revocation(cert, status.validation_path, session, embedded)
         revocation = answer.facts
         revocation_unknown = answer.facts.status == "unknown"
 

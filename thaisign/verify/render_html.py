@@ -14,7 +14,8 @@ from thaisign.verify.report import SignatureReport, VerificationReport
 _CSS = """
 body { font-family: 'Sarabun', 'TH Sarabun New', sans-serif; font-size: 15pt; margin: 2em; color: #111; }
 h1 { font-size: 20pt; margin-bottom: 0.2em; } h2 { font-size: 16pt; margin: 1em 0 0.3em; }
-.file { border: 1px solid #999; border-radius: 6px; padding: 0.6em 1em; margin: 1em 0; page-break-inside: avoid; }
+.file { border: 1px solid #999; border-radius: 6px; padding: 0.6em 1em; margin: 1em 0;
+        page-break-inside: avoid; }
 .v-TOTAL_PASSED { color: #0a6b1f; } .v-TOTAL_FAILED, .v-ERROR { color: #a10000; }
 .v-INDETERMINATE, .v-NO_SIGNATURE { color: #8a5a00; }
 table { border-collapse: collapse; width: 100%; } td { padding: 2px 6px; vertical-align: top; }
@@ -36,8 +37,8 @@ def _font_face() -> str:
         if path.exists():
             b64 = base64.b64encode(path.read_bytes()).decode("ascii")
             faces.append(
-                "@font-face { font-family: 'Sarabun'; font-weight: %s; "
-                "src: url(data:font/ttf;base64,%s) format('truetype'); }" % (weight, b64)
+                f"@font-face {{ font-family: 'Sarabun'; font-weight: {weight}; "
+                f"src: url(data:font/ttf;base64,{b64}) format('truetype'); }}"
             )
     return "\n".join(faces)
 

@@ -33,12 +33,18 @@ _VERDICT = {
 }
 _COVERAGE = {
     "ENTIRE_FILE": ("the whole file", "ทั้งไฟล์"),
-    "ENTIRE_REVISION": ("the whole document as it was signed; later additions follow", "เอกสารทั้งฉบับ ณ เวลาที่ลงนาม (มีส่วนที่เพิ่มภายหลัง)"),
+    "ENTIRE_REVISION": (
+        "the whole document as it was signed; later additions follow",
+        "เอกสารทั้งฉบับ ณ เวลาที่ลงนาม (มีส่วนที่เพิ่มภายหลัง)",
+    ),
     "PARTIAL": ("only part of the file", "เพียงบางส่วนของไฟล์"),
 }
 _MODS = {
     "NONE": ("none", "ไม่มี"),
-    "ALLOWED": ("only permitted changes (form filling, signatures, time-stamps)", "มีเฉพาะที่อนุญาต (กรอกแบบฟอร์ม ลงนามเพิ่ม ประทับเวลา)"),
+    "ALLOWED": (
+        "only permitted changes (form filling, signatures, time-stamps)",
+        "มีเฉพาะที่อนุญาต (กรอกแบบฟอร์ม ลงนามเพิ่ม ประทับเวลา)",
+    ),
     "DISALLOWED": ("CHANGES THAT ARE NOT ALLOWED", "มีการแก้ไขที่ไม่อนุญาต"),
 }
 _REVOCATION = {
@@ -108,8 +114,10 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
     i = _i(lang)
     L = {k: v[i] for k, v in _LABELS.items()}
     head = L[sig.kind] if sig.kind in L else L["signature"]
-    lines = [f"  {head} {index} ({sig.field}): {_VERDICT[sig.indication.value][i]} [{sig.indication.value}"
-             + (f"/{sig.sub_indication.value}]" if sig.sub_indication else "]")]
+    lines = [
+        f"  {head} {index} ({sig.field}): {_VERDICT[sig.indication.value][i]} [{sig.indication.value}"
+        + (f"/{sig.sub_indication.value}]" if sig.sub_indication else "]")
+    ]
     if sig.signer is not None:
         lines.append(f"    {L['signer']}: {sig.signer.name or L['unknown']}")
         if sig.signer.position:
@@ -118,7 +126,11 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
             lines.append(f"    {L['agency']}: {sig.signer.organization}")
     when = format_time(sig.signing_time, lang)
     if sig.signing_time_source == "timestamp":
-        tsa = sig.timestamp.tsa if sig.timestamp and sig.timestamp.tsa else (sig.signer.name if sig.signer else "")
+        tsa = (
+            sig.timestamp.tsa
+            if sig.timestamp and sig.timestamp.tsa
+            else (sig.signer.name if sig.signer else "")
+        )
         when += f" ({L['by_ts']} {tsa})" if sig.kind == "signature" else ""
     elif sig.signing_time_source == "claimed":
         when += f" ({L['by_claim']})"
@@ -128,7 +140,10 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
     if sig.trusted and sig.chain:
         names = " → ".join(c.common_name or c.subject for c in sig.chain)
         lines.append(f"    {L['chain']}: {names}")
-        lines.append(f"    {L['anchor']}: {sig.chain[-1].common_name or sig.chain[-1].subject} (SHA-256 {sig.chain[-1].sha256[:16]}…)")
+        anchor = sig.chain[-1]
+        lines.append(
+            f"    {L['anchor']}: {anchor.common_name or anchor.subject} (SHA-256 {anchor.sha256[:16]}…)"
+        )
     else:
         lines.append(f"    {L['chain']}: {L['untrusted']}")
     rev = _REVOCATION.get(sig.revocation.status, (sig.revocation.status,) * 2)[i]
@@ -149,7 +164,10 @@ def report_text(report: VerificationReport, lang: str = "en") -> str:
 
     i = _i(lang)
     verdict = report.verdict.value
-    lines = [f"{_LABELS['file'][i]}: {report.file}", f"{_LABELS['verdict'][i]}: {_VERDICT[verdict][i]} [{verdict}]"]
+    lines = [
+        f"{_LABELS['file'][i]}: {report.file}",
+        f"{_LABELS['verdict'][i]}: {_VERDICT[verdict][i]} [{verdict}]",
+    ]
     if report.error is not None:
         lines.append(f"  → {msg.FILE_ERROR[i]} ({report.error})")
     elif not report.signatures:

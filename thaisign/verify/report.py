@@ -7,8 +7,9 @@ signature or document timestamp, each with an ETSI EN 319 102-1 :class:`Indicati
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -137,7 +138,7 @@ class SignatureReport:
     timestamp: TimestampFacts | None = None
     revocation: RevocationFacts = RevocationFacts("not-checked", "none")
     level: str | None = None
-    messages: Messages = field(default_factory=Messages)
+    messages: Messages = dataclasses.field(default_factory=Messages)
     subfilter: str | None = None
 
     @property

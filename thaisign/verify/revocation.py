@@ -106,9 +106,7 @@ def _crl_issuers(crls: Iterable[asn1_crl.CertificateList]) -> set[bytes]:
     return out
 
 
-def _answer_source(
-    cert: asn1_x509.Certificate, embedded: EmbeddedRevinfo, fetchers: Fetchers | None
-) -> str:
+def _answer_source(cert: asn1_x509.Certificate, embedded: EmbeddedRevinfo, fetchers: Fetchers | None) -> str:
     if cert.serial_number in _ocsp_serials(embedded.ocsps) or cert.issuer.dump() in _crl_issuers(
         embedded.crls
     ):

@@ -17,9 +17,7 @@ if TYPE_CHECKING:
 def key_usage() -> Any:
     from pyhanko.sign.validation.settings import KeyUsageConstraints
 
-    return KeyUsageConstraints(
-        key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
-    )
+    return KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False)
 
 
 async def validate_signature(emb: Any, session: FileSession, *, sha1: bool = False) -> Any:
@@ -85,4 +83,3 @@ def integrity_then_differences(emb: Any, session: FileSession) -> None:
         emb.diff_result = emb.evaluate_modifications(session.diff_policy)
     except Exception as exc:
         emb.diff_result = SuspiciousModification(f"later revision cannot be analysed: {exc}")
-
