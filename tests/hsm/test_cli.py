@@ -183,3 +183,17 @@ def test_bad_uri_is_one_line(hsm_setup: HsmSetup, bad: str) -> None:
     r = hsm_setup.cli("hsm", "keygen", bad)
     _one_error_line(r)
     assert "1234" not in r.stderr
+
+
+def test_list_shows_slots_and_mechanisms(hsm_setup: HsmSetup) -> None:
+    r = hsm_setup.cli("hsm", "list", "--mechanisms", "--json", pin=False)
+    assert r.returncode == 0, r.stderr
+    slots = json.loads(r.stdout)["slots"]
+    free = [s for s in slots if s["token"] is None]
+    assert free, "SoftHSM2 always offers one slot with an uninitialised token"
+    mine = next(s for s in slots if s["token"] and s["token"]["label"] == TOKEN)
+    assert "CKM_ECDSA" in mine["mechanisms"] and "CKM_ECDSA_SHA256" not in mine["mechanisms"]
+    assert mine["token"]["logged_in"] is False
+    assert all(o["kind"] != "private-key" for o in mine["token"]["objects"])
+    text = hsm_setup.cli("hsm", "list", pin=False).stdout
+    assert "(no initialised token)" in text and f"token {TOKEN!r}" in text

@@ -53,13 +53,15 @@ def hsm() -> None:
 @_module_option
 @_pin_file_option
 @click.option("--login", is_flag=True, help="Log in (ask for the PIN) to list private keys too.")
+@click.option("--mechanisms", is_flag=True, help="Also list each slot's mechanisms.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(
-    uri: str | None, module: str | None, pin_file: Path | None, login: bool, as_json: bool
+    uri: str | None, module: str | None, pin_file: Path | None, login: bool, mechanisms: bool, as_json: bool
 ) -> None:
-    """List tokens, and the keys and certificates on them, with their URIs.
+    """List slots, tokens, and the keys and certificates on them, with their URIs.
 
     Private keys are listed when a PIN is available (--login, --pin-file or THAISIGN_PIN).
+    Give a URI (pkcs11:token=...) to list one token only.
 
     \b
     Example:
@@ -67,31 +69,45 @@ def list_command(
       THAISIGN_PIN=... thaisign hsm list 'pkcs11:token=Agency' --json
     """
     parsed = _hsm.Pkcs11Uri.parse(uri) if uri else _hsm.Pkcs11Uri()
-    tokens = _hsm.list_tokens(module=module, uri=parsed)
+    slots = _hsm.list_slots(module=module, uri=parsed, mechanisms=mechanisms)
     if parsed.token or parsed.serial:
-        tokens = [_hsm.find_token_info(parsed, module=module)]
-    result = []
-    for token in tokens:
-        token_uri = token.uri.replace(module_path=parsed.module_path, module_name=parsed.module_name)
-        pin = _hsm.resolve_pin(
-            token_uri.replace(pin_source=parsed.pin_source), pin_file=pin_file, required=login
-        )
-        objects = _hsm.list_objects(token_uri, pin=pin, module=module)
-        result.append((token, objects, pin is not None))
+        wanted = _hsm.find_token_info(parsed, module=module)
+        slots = [s for s in slots if s.token is not None and s.token.serial == wanted.serial]
+    listing = []
+    for slot in slots:
+        objects: list[_hsm.ObjectInfo] = []
+        logged = False
+        if slot.token is not None:
+            token_uri = slot.token.uri.replace(module_path=parsed.module_path, module_name=parsed.module_name)
+            pin = _hsm.resolve_pin(
+                token_uri.replace(pin_source=parsed.pin_source), pin_file=pin_file, required=login
+            )
+            objects = _hsm.list_objects(token_uri, pin=pin, module=module)
+            logged = pin is not None
+        listing.append((slot, objects, logged))
     if as_json:
-        _echo_json(
-            {
-                "tokens": [
-                    {**t.as_dict(), "logged_in": logged, "objects": [o.as_dict() for o in objs]}
-                    for t, objs, logged in result
-                ]
-            }
-        )
+        slots_json = []
+        for slot, objs, logged in listing:
+            entry = slot.as_dict()
+            if entry["token"] is not None:
+                entry["token"] = {
+                    **entry["token"],
+                    "logged_in": logged,
+                    "objects": [o.as_dict() for o in objs],
+                }
+            slots_json.append(entry)
+        _echo_json({"slots": slots_json, "tokens": [s["token"] for s in slots_json if s["token"]]})
         return
-    if not result:
-        click.echo("no initialised tokens found")
-    for token, objects, logged in result:
-        click.echo(f"slot {token.slot_id}: {token.slot_description}")
+    if not listing:
+        click.echo("the module has no slots")
+    for slot, objects, logged in listing:
+        click.echo(f"slot {slot.slot_id}: {slot.description}")
+        if slot.mechanisms:
+            click.echo(f"  mechanisms: {', '.join(slot.mechanisms)}")
+        token = slot.token
+        if token is None:
+            click.echo("  (no initialised token)" if slot.token_present else "  (empty)")
+            continue
         click.echo(f"  token {token.label!r}  {token.manufacturer} {token.model}  serial {token.serial}")
         click.echo(f"  PIN: {token.pin_status}{'' if logged else ' (not logged in: private keys hidden)'}")
         click.echo(f"  {token.uri}")

@@ -25,7 +25,16 @@ from __future__ import annotations
 from .csr import build_csr, officer_name
 from .keygen import KEY_CHOICES, GeneratedKey, generate_key
 from .module import MODULE_ENV, load_module, refresh_module, resolve_module_path, unload_module
-from .objects import ObjectInfo, TokenInfo, find_token_info, import_certificate, list_objects, list_tokens
+from .objects import (
+    ObjectInfo,
+    SlotInfo,
+    TokenInfo,
+    find_token_info,
+    import_certificate,
+    list_objects,
+    list_slots,
+    list_tokens,
+)
 from .pin import resolve_pin
 from .session import TokenSession, forget_sessions
 from .signer import Pkcs11OpenSpec, Pkcs11Signer
@@ -39,6 +48,7 @@ __all__ = [
     "Pkcs11OpenSpec",
     "Pkcs11Signer",
     "Pkcs11Uri",
+    "SlotInfo",
     "TokenInfo",
     "TokenSession",
     "build_csr",
@@ -47,6 +57,7 @@ __all__ = [
     "generate_key",
     "import_certificate",
     "list_objects",
+    "list_slots",
     "list_tokens",
     "load_module",
     "officer_name",

@@ -16,7 +16,7 @@ from pkcs11 import Attribute, CertificateType, ObjectClass
 from thaisign.errors import CertificateError, TokenError
 from thaisign.keys import key_spec_of
 
-from .diagnostics import token_errors
+from .diagnostics import mechanism_names, token_errors
 from .module import load_module, open_token, resolve_module_path
 from .session import TokenSession
 from .signer import find_private_key, public_key_of
@@ -111,20 +111,63 @@ def _token_info(token: Any) -> TokenInfo:
     )
 
 
-def list_tokens(*, module: str | None = None, uri: str | Pkcs11Uri | None = None) -> list[TokenInfo]:
-    """Every initialised token the module sees."""
+@dataclass(frozen=True)
+class SlotInfo:
+    """A slot of the module, with the token in it (``None`` when empty or not initialised)."""
+
+    slot_id: int
+    description: str
+    manufacturer: str
+    token_present: bool
+    token: TokenInfo | None
+    mechanisms: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "slot_id": self.slot_id,
+            "description": self.description,
+            "manufacturer": self.manufacturer,
+            "token_present": self.token_present,
+            "token": self.token.as_dict() if self.token else None,
+            "mechanisms": list(self.mechanisms),
+        }
+
+
+def list_slots(
+    *, module: str | None = None, uri: str | Pkcs11Uri | None = None, mechanisms: bool = False
+) -> list[SlotInfo]:
+    """Every slot the module has, with its token if one is present and initialised."""
     parsed = Pkcs11Uri.parse(uri) if isinstance(uri, str) else uri
     lib = load_module(resolve_module_path(parsed, module))
     out = []
     with token_errors(action="list slots"):
-        for slot in lib.get_slots(token_present=True):
-            try:
-                token = slot.get_token()
-            except (pkcs11.exceptions.TokenNotPresent, pkcs11.exceptions.TokenNotRecognised):
-                continue
-            if token.flags & pkcs11.TokenFlag.TOKEN_INITIALIZED:
-                out.append(_token_info(token))
+        for slot in lib.get_slots(token_present=False):
+            present = bool(slot.flags & pkcs11.SlotFlag.TOKEN_PRESENT)
+            info = None
+            if present:
+                try:
+                    token = slot.get_token()
+                except (pkcs11.exceptions.TokenNotPresent, pkcs11.exceptions.TokenNotRecognised):
+                    token = None
+                if token is not None and token.flags & pkcs11.TokenFlag.TOKEN_INITIALIZED:
+                    info = _token_info(token)
+            mechs = tuple(mechanism_names(slot.get_mechanisms())) if mechanisms and present else ()
+            out.append(
+                SlotInfo(
+                    int(slot.slot_id),
+                    str(slot.slot_description),
+                    str(slot.manufacturer_id),
+                    present,
+                    info,
+                    mechs,
+                )
+            )
     return out
+
+
+def list_tokens(*, module: str | None = None, uri: str | Pkcs11Uri | None = None) -> list[TokenInfo]:
+    """Every initialised token the module sees."""
+    return [s.token for s in list_slots(module=module, uri=uri) if s.token is not None]
 
 
 def _object_info(obj: Any, token_uri: Pkcs11Uri) -> ObjectInfo | None:
