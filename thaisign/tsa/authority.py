@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from asn1crypto import algos as asn1_algos
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
+from asn1crypto import tsp as _asn1_tsp  # noqa: F401 - registers signing_certificate_v2 in cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
