@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--letters", type=int, default=100, help="letters per one-process run")
     parser.add_argument("--batch", type=int, default=200, help="letters for the sign_many comparison")
     parser.add_argument("--certs", type=int, default=1000, help="certificates for the CA issuance rate")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary token and output folder")
     args = parser.parse_args(argv)
 
     if "pkcs11" in sys.modules:
@@ -286,7 +287,13 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(n):
             s.sign(b"x" * 1024)
         print(f"   {spec:8}: {n / (time.perf_counter() - t0):8.0f} signatures/s")
-    print(f"\nwork folder: {work}")
+    hsm.forget_sessions()
+    if args.keep:
+        print(f"\nwork folder: {work}")
+    else:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import select
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -188,3 +191,51 @@ def test_dropped_session_mid_batch_loses_no_letter(
 
         with out.open("rb") as fh:
             assert len(PdfFileReader(fh).embedded_signatures) == 1  # signed exactly once
+
+
+def test_batch_on_a_terminal_asks_for_the_pin_once(
+    hsm_setup: HsmSetup, token_officer: TokenOfficer, tmp_path: Path
+) -> None:
+    """``thaisign sign`` of several letters on a real terminal (a pty via script(1)): one PIN prompt."""
+    import shlex
+    import shutil
+    import sys
+
+    script = shutil.which("script")
+    assert script, "script(1) (util-linux) is needed"
+    inputs = [_letter(tmp_path, f"t{i}.pdf") for i in range(4)]
+    out_dir = tmp_path / "signed-tty"
+    out_dir.mkdir()
+    cmd = shlex.join(
+        [sys.executable, "-m", "thaisign", "sign", *map(str, inputs), "--out-dir", str(out_dir),
+         "--key-uri", token_officer.uri, "--level", "B-B"]
+    )  # fmt: skip
+    env = hsm_setup.env()
+    env.pop("THAISIGN_PIN", None)
+    proc = subprocess.Popen(
+        [script, "-qec", cmd, "/dev/null"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"PIN" not in seen and time.monotonic() < deadline:  # type only once asked, as a person would
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+    assert b"PIN" in seen, seen.decode(errors="replace")
+    time.sleep(0.2)  # the prompt is written just before echo is switched off
+    out, _ = proc.communicate((hsm_setup.pin + "\n").encode(), timeout=120)
+    text = (seen + out).decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert text.count("PIN") == 1, text  # asked once for the whole batch, workers never ask
+    assert hsm_setup.pin not in text  # not echoed
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(p.name for p in inputs)
+    for p in out_dir.iterdir():
+        _pdfsig_ok(p)
