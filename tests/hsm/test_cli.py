@@ -197,3 +197,9 @@ def test_list_shows_slots_and_mechanisms(hsm_setup: HsmSetup) -> None:
     assert all(o["kind"] != "private-key" for o in mine["token"]["objects"])
     text = hsm_setup.cli("hsm", "list", pin=False).stdout
     assert "(no initialised token)" in text and f"token {TOKEN!r}" in text
+
+
+def test_module_that_fails_to_initialise(hsm_setup: HsmSetup, tmp_path: Path) -> None:
+    r = hsm_setup.cli("hsm", "list", SOFTHSM2_CONF=str(tmp_path / "missing.conf"))
+    err = _one_error_line(r)
+    assert "failed to initialise" in err and "SOFTHSM2_CONF" in r.stderr

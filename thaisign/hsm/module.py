@@ -116,7 +116,11 @@ def load_module(path: str) -> Any:
                     f"{path} is not a PKCS#11 library (it has no C_GetFunctionList)",
                     hint="give the vendor's PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so",
                 ) from None
-            raise ModuleNotFoundError_(f"cannot load PKCS#11 module {path}: {text}") from None
+            reason = f"{type(exc).__name__}{': ' + text if text else ''}"
+            raise ModuleNotFoundError_(
+                f"the PKCS#11 module {path} failed to initialise ({reason})",
+                hint="check the module's configuration (for SoftHSM2: SOFTHSM2_CONF and its tokendir)",
+            ) from None
         _loaded[path] = (lib, pid)
         return lib
 
