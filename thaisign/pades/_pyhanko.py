@@ -6,16 +6,21 @@ adapter for the raw signature, which :meth:`thaisign.keys.Signer.sign` produces.
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
 import asn1crypto.pdf  # noqa: F401 - registers adbe-revocationInfoArchival and friends
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.sign.signers import pdf_cms
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from thaisign.errors import SigningError
-from thaisign.keys import Signer
+from thaisign.keys import Signer, hash_algorithm
+from thaisign.pades._fastcms import CmsTemplate
 
 
 def _refresh_attribute_names() -> None:
@@ -57,7 +62,71 @@ class PyHankoSigner(pdf_cms.Signer):
         key = signer.public_key
         size = getattr(key, "key_size", 256)
         # DER ECDSA-Sig-Value: two INTEGERs of up to size/8+1 bytes plus headers
+        self._cms_template: CmsTemplate | None = None
         self._dry_run_len = size // 8 if signer.key_type == "rsa" else 2 * (size // 8 + 1) + 8
+
+    async def async_sign(
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run: bool = False,
+        use_pades: bool = False,
+        timestamper: Any = None,
+        signed_attr_settings: Any = None,
+        is_pdf_sig: bool = True,
+        encap_content_info: Any = None,
+    ) -> cms.ContentInfo:
+        """A PAdES container from cached DER pieces (see ``_fastcms``); pyHanko's path otherwise."""
+        settings = signed_attr_settings
+        plain = (
+            use_pades
+            and is_pdf_sig
+            and encap_content_info is None
+            and digest_algorithm == self.hash_algorithm
+            and (
+                settings is None
+                or (settings.adobe_revinfo_attr is None and settings.cades_signed_attrs is None)
+            )
+            and self.signed_attr_prov_spec is None
+            and self.unsigned_attr_prov_spec is None
+        )
+        if not plain:
+            return await super().async_sign(
+                data_digest,
+                digest_algorithm,
+                dry_run=dry_run,
+                use_pades=use_pades,
+                timestamper=timestamper,
+                signed_attr_settings=signed_attr_settings,
+                is_pdf_sig=is_pdf_sig,
+                encap_content_info=encap_content_info,
+            )
+        template = self._template()
+        attributes = template.signed_attributes(data_digest)
+        tbs = template.to_be_signed(attributes)
+        signature = await self.async_sign_raw(tbs, digest_algorithm, dry_run=dry_run)
+        token = None
+        if timestamper is not None:
+            if dry_run:
+                response = await timestamper.async_dummy_response(digest_algorithm)
+            else:
+                h = hashes.Hash(hash_algorithm(digest_algorithm))
+                h.update(signature)
+                response = await timestamper.async_timestamp(h.finalize(), digest_algorithm)
+            token = response.dump()
+        return cms.ContentInfo.load(template.content_info(attributes, signature, token))
+
+    def _template(self) -> CmsTemplate:
+        if self._cms_template is None:
+            assert self.signing_cert is not None
+            chain = [c for c in self.cert_registry if c != self.signing_cert]
+            self._cms_template = CmsTemplate.build(
+                self.signing_cert,
+                chain,
+                self.hash_algorithm,
+                self.thaisign_signer.signature_algorithm(self.hash_algorithm),
+            )
+        return self._cms_template
 
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         if dry_run:
@@ -67,3 +136,16 @@ class PyHankoSigner(pdf_cms.Signer):
                 f"unexpected digest algorithm {digest_algorithm} (signer uses {self.hash_algorithm})"
             )
         return self.thaisign_signer.sign(data, hash_algorithm=self.hash_algorithm)
+
+
+_ADAPTERS: weakref.WeakKeyDictionary[Signer, dict[str, PyHankoSigner]] = weakref.WeakKeyDictionary()
+
+
+def adapter_for(signer: Signer, hash_algorithm: str) -> PyHankoSigner:
+    """The (cached) pyHanko adapter for ``signer``: certificates converted and the CMS
+    template encoded once per signer, not once per letter."""
+    per_hash = _ADAPTERS.setdefault(signer, {})
+    adapter = per_hash.get(hash_algorithm)
+    if adapter is None:
+        adapter = per_hash[hash_algorithm] = PyHankoSigner(signer, hash_algorithm=hash_algorithm)
+    return adapter

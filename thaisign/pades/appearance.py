@@ -11,6 +11,7 @@ code (drawn as vector squares) at the right.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -337,15 +338,18 @@ def render_appearance(
     return b"\n".join(ops), resources
 
 
-def _stamp_style(appearance: SignatureAppearance, lines: tuple[str, ...]) -> object:
-    """A pyHanko stamp style that draws this appearance into the signature field's box."""
+@functools.lru_cache(maxsize=1)
+def _stamp_classes() -> tuple[type, type]:
+    """pyHanko stamp classes drawing a :class:`SignatureAppearance` (made once, on first use,
+    so that importing this module does not import pyHanko)."""
     from pyhanko.pdf_utils import content, generic
     from pyhanko.stamp import BaseStamp, BaseStampStyle
 
-    class _ThaiStamp(BaseStamp):
+    class ThaiStamp(BaseStamp):
         def _render_inner_content(self) -> list[bytes]:
+            style = self.style
             ops, resources = render_appearance(
-                appearance, lines, float(self.box.width), float(self.box.height), self.writer
+                style.appearance, style.lines, float(self.box.width), float(self.box.height), self.writer
             )
             for category, entries in resources.items():
                 kind = content.ResourceType.FONT if category == "/Font" else content.ResourceType.XOBJECT
@@ -354,10 +358,17 @@ def _stamp_style(appearance: SignatureAppearance, lines: tuple[str, ...]) -> obj
             return [ops]
 
     @dataclass(frozen=True)
-    class _ThaiStampStyle(BaseStampStyle):
+    class ThaiStampStyle(BaseStampStyle):
         border_width: int = 0
+        appearance: SignatureAppearance = field(default_factory=SignatureAppearance)
+        lines: tuple[str, ...] = ()
 
         def create_stamp(self, writer, box, text_params):  # type: ignore[no-untyped-def,unused-ignore]
-            return _ThaiStamp(writer=writer, style=self, box=box)
+            return ThaiStamp(writer=writer, style=self, box=box)
 
-    return _ThaiStampStyle()
+    return ThaiStamp, ThaiStampStyle
+
+
+def _stamp_style(appearance: SignatureAppearance, lines: tuple[str, ...]) -> object:
+    """A pyHanko stamp style that draws this appearance into the signature field's box."""
+    return _stamp_classes()[1](appearance=appearance, lines=lines)

@@ -34,10 +34,11 @@ def make_letter(
     filler_bytes: int = 0,
     signer_name: str = "นายสมชาย ใจดี",
     position: str = "ผู้อำนวยการกอง",
+    xref_stream: bool = True,
 ) -> bytes:
     """A ``pages``-page A4 letter with Thai text and a ``ลงชื่อ`` line on the last page."""
     face = load_font()
-    w = PdfFileWriter()
+    w = PdfFileWriter(stream_xrefs=xref_stream)
     for number in range(1, pages + 1):
         painter = TextPainter(face)
         ops = [b"0 g"]

@@ -239,7 +239,7 @@ def _sign_into(
     from pyhanko.sign import signers, timestamps
     from pyhanko.sign.general import SigningError as PyHankoSigningError
 
-    from thaisign.pades._pyhanko import PyHankoSigner
+    from thaisign.pades._pyhanko import adapter_for
     from thaisign.pades.appearance import _stamp_style
 
     level = opts.effective_level()
@@ -307,7 +307,7 @@ def _sign_into(
     lines = opts.appearance.text_lines(signer.certificate, at) if visible else ()
     pdf_signer = signers.PdfSigner(
         meta,
-        PyHankoSigner(signer, hash_algorithm=hash_name),
+        adapter_for(signer, hash_name),
         timestamper=timestamper,
         stamp_style=_stamp_style(opts.appearance, lines),  # type: ignore[arg-type]
         new_field_spec=new_field,
