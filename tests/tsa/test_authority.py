@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
+import random
 import subprocess
 from pathlib import Path
 
@@ -85,7 +85,7 @@ def test_token_fields_signature_and_ess_binding(signer: SoftwareSigner, pki) -> 
     [
         (b"", "bad_data_format"),
         (b"\x30\x03\x02\x01\x01", "bad_data_format"),
-        (os.urandom(200), "bad_data_format"),
+        (random.Random(3161).randbytes(200), "bad_data_format"),
         (b"\x30\x80\x02\x01\x01\x00\x00", "bad_data_format"),  # indefinite length: not DER
         (b"\x30" * 20000, "bad_data_format"),  # oversized
         (_query(hashlib.sha1(b"x").digest(), "sha1"), "bad_alg"),
@@ -99,7 +99,11 @@ def test_token_fields_signature_and_ess_binding(signer: SoftwareSigner, pki) -> 
             "unaccepted_extensions",
         ),
     ],
-)
+    ids=[
+        "empty", "short", "random", "indefinite", "oversized", "sha1", "md5", "digest-length",
+        "version", "huge-nonce", "policy", "extension",
+    ],
+)  # fmt: skip
 def test_refusals(signer: SoftwareSigner, query: bytes, failure: str) -> None:
     reply = _tsa(signer).reply(query)
     assert not reply.granted and reply.failure == failure
