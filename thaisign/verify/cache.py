@@ -26,6 +26,16 @@ T = TypeVar("T")
 NETWORK_TIMEOUT = 5.0
 
 
+@dataclass(frozen=True)
+class TrustAnswer:
+    """The outcome of validating a signer certificate's path (pyHanko's fields)."""
+
+    path: Any
+    error_subindic: Any
+    revo_details: Any
+    error_time_horizon: Any
+
+
 @dataclass
 class FileSession:
     """What validating one file needs: its validation context plus the batch's shared parts."""
@@ -57,6 +67,9 @@ class BatchCache:
     ) -> None:
         from pyhanko_certvalidator.registry import SimpleTrustManager
 
+        from thaisign.verify import _speedups
+
+        _speedups.install()
         self.trust = trust
         self.moment = at or datetime.now(UTC)
         self.mode = revocation
@@ -69,7 +82,9 @@ class BatchCache:
             self.fetchers = RequestsFetcherBackend(per_request_timeout=network_timeout).get_fetchers()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._revocation: dict[tuple[str, str], RevocationAnswer] = {}
-        self.stats = {"revocation_checks": 0, "revocation_hits": 0}
+        self._trust: dict[tuple[str, str, str], TrustAnswer] = {}
+        self.stats = {"revocation_checks": 0, "revocation_hits": 0, "path_validations": 0, "path_hits": 0}
+        self._revinfo_key = ""
 
     def session_for(self, embedded: EmbeddedRevinfo) -> FileSession:
         """A fresh validation context for one file, wired to the shared parts."""
@@ -85,6 +100,7 @@ class BatchCache:
             fetchers=self.fetchers,
             revinfo_policy=tolerant_policy(self.mode),
         )
+        self._revinfo_key = _revinfo_key(embedded)
         return FileSession(vc, self, self.fetchers, self.mode, self.key_usage)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -107,6 +123,39 @@ class BatchCache:
             session.vc, path, mode=self.mode, embedded=embedded, fetchers=self.fetchers
         )
         self._revocation[key] = answer
+        return answer
+
+    async def signer_trust(self, cert: Any, other_certs: Any, session: FileSession) -> TrustAnswer:
+        """Path validation of a signer certificate: once per certificate, chain and revinfo set."""
+        from pyhanko.sign.validation.generic_cms import validate_cert_usage
+
+        others = hashlib.sha256(b"".join(sorted(c.dump() for c in other_certs))).hexdigest()
+        key = (hashlib.sha256(cert.dump()).hexdigest(), others, self._revinfo_key)
+        self.stats["path_validations"] += 1
+        hit = self._trust.get(key)
+        if hit is not None:
+            self.stats["path_hits"] += 1
+            return hit
+        vc = session.vc
+        vc.certificate_registry.register_multiple(other_certs)
+        try:
+            result = await validate_cert_usage(
+                cert,
+                vc,
+                key_usage_settings=self.key_usage,
+                paths=vc.path_builder.async_build_paths_lazy(cert),
+            )
+            answer = TrustAnswer(
+                result.success_result or result.error_path,
+                result.error_subindic,
+                result.revo_details,
+                result.error_time_horizon,
+            )
+        except ValueError:
+            from pyhanko.sign.ades.report import AdESIndeterminate
+
+            answer = TrustAnswer(None, AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE, None, None)
+        self._trust[key] = answer
         return answer
 
     def close(self) -> None:

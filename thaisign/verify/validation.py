@@ -42,24 +42,87 @@ async def validate_signature(emb: Any, session: FileSession, *, sha1: bool = Fal
     if sha1:
         # adbe.pkcs7.sha1: the CMS encapsulates the SHA-1 digest of the byte ranges
         econtent = signed_data["encap_content_info"]["content"]
-        status_kwargs = await generic_cms.cms_basic_validation(
-            signed_data,
-            raw_digest=None,
-            validation_context=vc,
-            status_kwargs=status_kwargs,
-            key_usage_settings=session.key_usage,
-        )
+        status_kwargs = await cms_validation(signed_data, None, session, status_kwargs)
         if econtent.native != emb.compute_digest("sha1"):
             status_kwargs["intact"] = False
     else:
-        status_kwargs = await generic_cms.cms_basic_validation(
-            signed_data,
-            raw_digest=emb.compute_digest(),
-            validation_context=vc,
-            status_kwargs=status_kwargs,
-            key_usage_settings=session.key_usage,
-        )
+        status_kwargs = await cms_validation(signed_data, emb.compute_digest(), session, status_kwargs)
     return PdfSignatureStatus(**status_kwargs)
+
+
+async def cms_validation(
+    signed_data: Any, raw_digest: bytes | None, session: FileSession, status_kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """pyHanko's ``cms_basic_validation``, with the trust step answered by the batch cache.
+
+    Integrity, algorithm policy and the signature value are checked for every file; the path
+    validation of the signer certificate (the expensive part) once per certificate, set of
+    embedded certificates and revocation data, per batch.
+    """
+    from asn1crypto import core
+    from cryptography.hazmat.primitives import hashes
+    from pyhanko.sign.ades.report import AdESFailure
+    from pyhanko.sign.general import CMSStructuralError, extract_signer_info
+    from pyhanko.sign.validation import errors, generic_cms
+    from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
+    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+    vc = session.vc
+    signer_info = extract_signer_info(signed_data)
+    cert_info = generic_cms.extract_certs_for_validation(signed_data)
+    cert, other_certs = cert_info.signer_cert, cert_info.other_certs
+    algorithm_policy = CMSAlgorithmUsagePolicy.lift_policy(vc.algorithm_policy)
+    mechanism = signer_info["signature_algorithm"]["algorithm"].native
+    md_algorithm = signer_info["digest_algorithm"]["algorithm"].native
+    eci = signed_data["encap_content_info"]
+    expected_content_type = eci["content_type"].native
+    if raw_digest is None:
+        md = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
+        md.update(bytes(eci["content"]))
+        raw_digest = md.finalize()
+    elif eci["content"] is not core.VOID:
+        raise errors.SignatureValidationError(
+            "CMS structural error: detached signatures should not have encapsulated data",
+            ades_subindication=AdESFailure.FORMAT_FAILURE,
+        )
+    ades_status = error_time_horizon = None
+    try:
+        generic_cms._enforce_algorithm_usage(
+            signer_info, cert, algorithm_usage_policy=algorithm_policy, time_indic=vc.best_signature_time
+        )
+    except errors.DisallowedAlgorithmError as exc:
+        ades_status, error_time_horizon = exc.ades_subindication, exc.time_horizon
+    try:
+        intact, valid = generic_cms.validate_sig_integrity(
+            signer_info,
+            cert,
+            expected_content_type=expected_content_type,
+            actual_digest=raw_digest,
+            sig_validator=vc.sig_validator,
+        )
+    except CMSStructuralError as exc:
+        raise errors.SignatureValidationError(
+            "CMS structural error: " + exc.failure_message, ades_subindication=AdESFailure.FORMAT_FAILURE
+        ) from exc
+    path = revo_details = None
+    if valid and ades_status is None:
+        trust = await session.cache.signer_trust(cert, other_certs, session)
+        ades_status, revo_details, path = trust.error_subindic, trust.revo_details, trust.path
+        error_time_horizon = trust.error_time_horizon
+    status_kwargs.update(
+        qualification_result=None,
+        validation_time=vc.moment,
+        intact=intact,
+        valid=valid,
+        signing_cert=cert,
+        md_algorithm=md_algorithm,
+        pkcs7_signature_mechanism=mechanism,
+        trust_problem_indic=ades_status,
+        validation_path=path,
+        revocation_details=revo_details,
+        error_time_horizon=error_time_horizon,
+    )
+    return status_kwargs
 
 
 async def validate_document_timestamp(emb: Any, session: FileSession) -> Any:

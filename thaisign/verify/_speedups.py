@@ -1,0 +1,87 @@
+"""Two hot spots of verification, made fast without changing results.
+
+1. pyHanko reads a PDF hex string (a signature's /Contents: ~16 kB of hex) one byte at a time,
+   several milliseconds per read, and a signature dictionary is read several times. The fast
+   reader takes the whole string at once; any string containing a comment (``%``) or anything
+   unusual is handed back to pyHanko's own reader, so the result is always pyHanko's.
+2. asn1crypto compares X.509 names by RFC 5280 string preparation of every attribute, which
+   pyHanko does many times per signature (issuer/serial matching). Names with identical DER are
+   equal under any rule, so that case answers at once; other pairs are compared by asn1crypto
+   once and the answer is remembered by the pair of DER encodings (a bounded cache).
+
+:func:`install` is idempotent and is called by :class:`thaisign.verify.cache.BatchCache`.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from typing import Any
+
+_installed = False
+_HEX_ONLY = re.compile(rb"[0-9A-Fa-f]*")
+_WS = b" \n\r\t\f\x00"
+
+
+def _fast_hex_reader(original: Any, pdf_string: Any) -> Any:
+    def read_hex_string_from_stream(stream: Any) -> Any:
+        start = stream.tell()
+        head = stream.read(1)
+        chunks: list[bytes] = []
+        while True:
+            chunk = stream.read(1 << 16)
+            if not chunk:
+                break
+            end = chunk.find(b">")
+            if end >= 0:
+                chunks.append(chunk[:end])
+                stream.seek(stream.tell() - (len(chunk) - end - 1))
+                raw = b"".join(chunks).translate(None, _WS)
+                if head == b"<" and _HEX_ONLY.fullmatch(raw):
+                    if len(raw) % 2:
+                        raw += b"0"
+                    return pdf_string(binascii.unhexlify(raw))
+                break
+            chunks.append(chunk)
+        stream.seek(start)  # comments, bad tokens, truncation: pyHanko decides (and reports)
+        return original(stream)
+
+    read_hex_string_from_stream.__doc__ = original.__doc__
+    read_hex_string_from_stream._thaisign_fast = True  # type: ignore[attr-defined]
+    return read_hex_string_from_stream
+
+
+def install() -> None:
+    """Install both speed-ups (once per process)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils import generic
+
+    if not getattr(generic.read_hex_string_from_stream, "_thaisign_fast", False):
+        generic.read_hex_string_from_stream = _fast_hex_reader(  # type: ignore[assignment]
+            generic.read_hex_string_from_stream, generic.pdf_string
+        )
+
+    name_eq = asn1_x509.Name.__eq__
+    if not getattr(name_eq, "_thaisign_fast", False):
+        cache: dict[tuple[bytes, bytes], bool] = {}
+
+        def __eq__(self: Any, other: object) -> bool:
+            if not isinstance(other, asn1_x509.Name):
+                return bool(name_eq(self, other))
+            a, b = self.dump(), other.dump()
+            if a == b:
+                return True
+            key = (a, b)
+            hit = cache.get(key)
+            if hit is None:
+                if len(cache) > 4096:
+                    cache.clear()
+                hit = cache[key] = bool(name_eq(self, other))
+            return hit
+
+        __eq__._thaisign_fast = True  # type: ignore[attr-defined]
+        asn1_x509.Name.__eq__ = __eq__  # type: ignore[method-assign,assignment]
