@@ -42,7 +42,8 @@ def make_inbox(out: Path, letters: int, signers: int) -> tuple[Path, Path]:
     if done.exists():
         return out / "letters", out / "pki" / "root.pem"
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers as ph_signers
+    from pyhanko.sign import fields
+    from pyhanko.sign import signers as ph_signers
     from support.pki import PASSPHRASE, build_test_pki
 
     from thaisign.pades import make_letter
@@ -154,30 +155,25 @@ def main() -> None:
     out = ROOT / "benchmarks" / "out" / f"verify-{args.letters}x{args.signers}"
     letters_dir, root_pem = make_inbox(out, args.letters, args.signers)
     files = sorted(letters_dir.glob("*.pdf"))
-    print(
-        f"{len(files)} letters, {args.signers} signers, load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores"
-    )
+    load = os.getloadavg()[0]
+    print(f"{len(files)} letters, {args.signers} signers, load average {load:.2f}, {os.cpu_count()} cores")
+
+    def row(label: str, seconds: float, base: float | None = None) -> None:
+        per = 1000 * seconds / len(files)
+        speed = f"  ({base / seconds:.1f}x)" if base else ""
+        print(f"{label:42}: {seconds:7.2f} s  {per:6.2f} ms/letter{speed}")
 
     t_ph, v_ph = pyhanko_per_file(files, root_pem)
-    print(
-        f"pyHanko validate_pdf_signature per file : {t_ph:7.2f} s  {1000 * t_ph / len(files):6.2f} ms/letter"
-    )
+    row("pyHanko validate_pdf_signature per file", t_ph)
     t_one, v_one = thaisign_batch(files, root_pem, 1)
-    print(
-        f"thaisign verify_many, 1 process          : {t_one:7.2f} s  {1000 * t_one / len(files):6.2f} ms/letter"
-        f"  ({t_ph / t_one:.1f}x)"
-    )
+    row("thaisign verify_many, 1 process", t_one, t_ph)
     t_par, v_par = thaisign_batch(files, root_pem, args.workers)
-    print(
-        f"thaisign verify_many, {args.workers} processes        : {t_par:7.2f} s  "
-        f"{1000 * t_par / len(files):6.2f} ms/letter  ({t_ph / t_par:.1f}x)"
-    )
+    row(f"thaisign verify_many, {args.workers} processes", t_par, t_ph)
     same = v_ph == v_one == v_par
     print(f"identical verdicts: {same} (passed: pyHanko {sum(v_ph)}, thaisign {sum(v_one)}/{sum(v_par)})")
     single = single_process(files[0], root_pem)
-    print(
-        f"one 'thaisign verify' process: median {1000 * statistics.median(single):.0f} ms (min {1000 * min(single):.0f})"
-    )
+    med, low = 1000 * statistics.median(single), 1000 * min(single)
+    print(f"one 'thaisign verify' process: median {med:.0f} ms (min {low:.0f})")
     ph = pyhanko_process(files[0], root_pem)
     print(f"one minimal pyHanko validation process: median {1000 * statistics.median(ph):.0f} ms")
 

@@ -61,7 +61,7 @@ def install() -> None:
     from pyhanko.pdf_utils import generic
 
     if not getattr(generic.read_hex_string_from_stream, "_thaisign_fast", False):
-        generic.read_hex_string_from_stream = _fast_hex_reader(  # type: ignore[assignment]
+        generic.read_hex_string_from_stream = _fast_hex_reader(
             generic.read_hex_string_from_stream, generic.pdf_string
         )
 
@@ -84,4 +84,4 @@ def install() -> None:
             return hit
 
         __eq__._thaisign_fast = True  # type: ignore[attr-defined]
-        asn1_x509.Name.__eq__ = __eq__  # type: ignore[method-assign,assignment]
+        asn1_x509.Name.__eq__ = __eq__
