@@ -224,3 +224,34 @@ def test_bad_arguments_raise_usage_errors(signed_ec: bytes, trust: TrustStore) -
         verify_pdf(signed_ec, trust, revocation="sometimes")
     with pytest.raises(UsageError):
         verify_pdf(signed_ec, trust, at=dt.datetime(2026, 11, 21))
+
+
+def test_expired_certificate_long_term_validation(
+    pki: TestPKI, pki_services, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    """Signed B-LT in 2026 by a certificate that expired in 2027: still valid in 2028; B-B is not.
+
+    In 2028 the TSA's own certificate is still valid and its status is fetched fresh (the test
+    services answer as of 2028); the officer's status comes from the OCSP response embedded at
+    signing time.
+    """
+    from thaisign import Signer
+    from thaisign.pades import sign_pdf_bytes
+
+    issued = pki.issue_officer(
+        "short-lived", cn="นายอดีต ข้าราชการ", not_after=dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    )
+    signer = Signer.from_pkcs12(issued.p12, "ทดสอบ-test-passphrase")
+    later = dt.datetime(2028, 6, 1, tzinfo=dt.UTC)
+    lt = sign_pdf_bytes(
+        minimal_pdf(), signer, signing_time=fixed_time, level="B-LT", tsa=pki_services.tsa_url
+    )
+    with pki_services.at(later):
+        (sig,) = verify_pdf(lt, trust, at=later, revocation="online").signatures
+    assert sig.indication is Indication.TOTAL_PASSED, sig.messages.en
+    assert sig.revocation.status == "good" and sig.revocation.source == "embedded"
+    assert any("expired since" in m for m in sig.messages.en)
+    bb = sign_pdf_bytes(minimal_pdf(), signer, signing_time=fixed_time)
+    (sig,) = verify_pdf(bb, trust, at=later, revocation="offline").signatures
+    assert sig.indication is Indication.INDETERMINATE
+    assert sig.sub_indication is SubIndication.OUT_OF_BOUNDS_NO_POE

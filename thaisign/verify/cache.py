@@ -158,6 +158,41 @@ class BatchCache:
         self._trust[key] = answer
         return answer
 
+    async def past_validation(
+        self, cert: Any, other_certs: Any, when: datetime, embedded: EmbeddedRevinfo
+    ) -> tuple[Any, RevocationAnswer] | None:
+        """Chain and revocation of ``cert`` as of ``when`` (a trusted time-stamp's time).
+
+        Returns the path and a revocation answer that is "good" or "revoked"/"unknown", or None
+        when the certificate cannot be validated at that time at all.
+        """
+        from pyhanko.sign.validation.generic_cms import validate_cert_usage
+        from pyhanko_certvalidator import ValidationContext
+
+        vc = ValidationContext(
+            trust_manager=self.trust_manager,
+            other_certs=[*embedded.certs, *other_certs],
+            crls=embedded.crls,
+            ocsps=embedded.ocsps,
+            moment=when,
+            allow_fetching=self.fetchers is not None,
+            fetchers=self.fetchers,
+            revinfo_policy=tolerant_policy(self.mode),
+        )
+        paths = vc.path_builder.async_build_paths_lazy(cert)
+        try:
+            result = await validate_cert_usage(cert, vc, key_usage_settings=self.key_usage, paths=paths)
+        except ValueError:
+            return None
+        if result.success_result is None:
+            return None
+        answer = await signer_revocation(
+            vc, result.success_result, mode=self.mode, embedded=embedded, fetchers=self.fetchers
+        )
+        if answer.facts.status not in ("good", "not-checked"):
+            return None
+        return result.success_result, answer
+
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.close()

@@ -22,6 +22,11 @@ REVOCATION_OFF: Sentence = (
     "Revocation was not checked because checking was switched off.",
     "ไม่ได้ตรวจสอบสถานะการเพิกถอนใบรับรอง เนื่องจากปิดการตรวจสอบไว้",
 )
+EXPIRED_SINCE: Sentence = (
+    "The signer's certificate has expired since, but a trusted time-stamp proves the letter was "
+    "signed while it was valid and not revoked.",
+    "ใบรับรองของผู้ลงนามหมดอายุแล้วในภายหลัง แต่การประทับเวลาที่เชื่อถือได้พิสูจน์ว่าลงนามขณะใบรับรองยังใช้ได้และไม่ถูกเพิกถอน",
+)
 TIMESTAMP_UNTRUSTED: Sentence = (
     "The time-stamp in the signature is not from a trusted time-stamping authority; "
     "the signing time shown is the signer's own clock.",

@@ -13,6 +13,7 @@ a strict /ByteRange check, a revocation answer that says "could not be checked" 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import logging
@@ -369,6 +370,12 @@ def _sha256(cert: Any) -> str:
     return hashlib.sha256(cert.dump()).hexdigest()
 
 
+@dataclasses.dataclass(frozen=True)
+class _PathHolder:
+    validation_path: Any
+    signing_cert: Any
+
+
 def _chain(status: Any) -> tuple[ChainEntry, ...]:
     path = status.validation_path
     if path is not None:
@@ -450,6 +457,23 @@ async def _to_report(
         answer = await session.cache.revocation(cert, status.validation_path, session, embedded)
         revocation = answer.facts
         revocation_unknown = answer.facts.status == "unknown"
+    chain_source = status
+    expired_since = False
+    if (
+        trust_problem == AdESIndeterminate.OUT_OF_BOUNDS_NO_POE
+        and time_source == "timestamp"
+        and signing_time is not None
+        and not is_doc_ts
+    ):
+        # long-term validation: the certificate has expired since, but a trusted time-stamp
+        # proves when the letter was signed; validate the chain and revocation at that time
+        past = await session.cache.past_validation(cert, emb.other_embedded_certs, signing_time, embedded)
+        if past is not None:
+            path, past_revocation = past
+            trust_problem, trusted, expired_since = None, True, True
+            revocation = past_revocation.facts
+            revocation_unknown = revocation.status == "unknown"
+            chain_source = _PathHolder(path, cert)
 
     # --- indication -----------------------------------------------------------------------------
     en: list[str] = []
@@ -478,12 +502,13 @@ async def _to_report(
         indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
         say(msg.MODIFIED_DISALLOWED)
     elif revocation.status == "revoked":
+        # ETSI: revoked at or before the signing time -> FAILED/REVOKED; otherwise nothing proves
+        # the signature predates the revocation -> INDETERMINATE/REVOKED_NO_POE. A claimed time
+        # after the revocation is the signer's own admission, so it counts too.
         when = revocation.revoked_at
-        before = when is not None and (
-            time_source != "timestamp" or (signing_time is not None and when <= signing_time)
-        )
-        indication = Indication.TOTAL_FAILED if before else Indication.INDETERMINATE
-        sub = SubIndication.REVOKED if before else SubIndication.REVOKED_NO_POE
+        after = when is not None and signing_time is not None and when <= signing_time
+        indication = Indication.TOTAL_FAILED if after else Indication.INDETERMINATE
+        sub = SubIndication.REVOKED if after else SubIndication.REVOKED_NO_POE
         say(msg.for_sub_indication(sub))
     elif trust_problem is not None:
         indication, sub = _from_ades(trust_problem)
@@ -505,6 +530,8 @@ async def _to_report(
         say(msg.TIMESTAMP_BROKEN)
     if indication is Indication.TOTAL_PASSED:
         say(msg.PASSED if mods is Modifications.NONE else msg.PASSED_ALLOWED)
+    if expired_since:
+        say(msg.EXPIRED_SINCE)
     if ts_facts is not None and ts_facts.intact and not ts_facts.trusted:
         say(msg.TIMESTAMP_UNTRUSTED)
     if revocation.status == "not-checked" and session.mode == "off":
@@ -525,7 +552,7 @@ async def _to_report(
         coverage=coverage,
         modifications=mods,
         trusted=trusted,
-        chain=_chain(status),
+        chain=_chain(chain_source),
         signer=signer,
         signing_time=signing_time,
         signing_time_source=time_source,
