@@ -255,3 +255,22 @@ def test_expired_certificate_long_term_validation(
     (sig,) = verify_pdf(bb, trust, at=later, revocation="offline").signatures
     assert sig.indication is Indication.INDETERMINATE
     assert sig.sub_indication is SubIndication.OUT_OF_BOUNDS_NO_POE
+
+
+def test_unreachable_revocation_services_mean_try_later_not_invalid(
+    tmp_path, fixed_time: dt.datetime
+) -> None:
+    """Online, but OCSP/CRL URLs point at a closed port: INDETERMINATE/TRY_LATER, quickly."""
+    from conftest import PdfFactory
+    from support.pki import build_test_pki
+    from support.servers import free_port
+
+    closed = build_test_pki(tmp_path / "pki", f"http://127.0.0.1:{free_port()}")
+    signed = PdfFactory(closed).sign(minimal_pdf())
+    started = time.monotonic()
+    report = verify_pdf(signed, TrustStore.from_paths([closed.root_pem]), at=fixed_time, revocation="online")
+    assert time.monotonic() - started < 15
+    (sig,) = report.signatures
+    assert sig.indication is Indication.INDETERMINATE and sig.sub_indication is SubIndication.TRY_LATER
+    assert sig.revocation.status == "unknown" and sig.intact and sig.trusted
+    assert "not the same as invalid" in sig.messages.en[0]

@@ -48,6 +48,7 @@ def _fast_hex_reader(original: Any, pdf_string: Any) -> Any:
 
     read_hex_string_from_stream.__doc__ = original.__doc__
     read_hex_string_from_stream._thaisign_fast = True  # type: ignore[attr-defined]
+    read_hex_string_from_stream._thaisign_original = original  # type: ignore[attr-defined]
     return read_hex_string_from_stream
 
 
