@@ -569,27 +569,33 @@ class CertificateStore:
 
     @contextlib.contextmanager
     def _raw_write(self) -> Iterator[Any]:
-        """A serialised write transaction on the pooled DB-API connection."""
+        """A serialised write transaction on the pooled DB-API connection.
+
+        On PostgreSQL the statements go through psycopg's pipeline mode, so a single issuance
+        costs two round trips (lock + insert + read the chain head; audit insert + commit).
+        """
         with self._errors():
             raw = self._engine.raw_connection()
         try:
             cur = raw.cursor()
             if self.is_sqlite:
-                cur.execute("BEGIN IMMEDIATE")
-            else:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
-            try:
-                yield cur
-            except BaseException:
-                if self.is_sqlite:
-                    cur.execute("ROLLBACK")
-                else:
-                    raw.rollback()
-                raise
-            if self.is_sqlite:
+                try:
+                    cur.execute("BEGIN IMMEDIATE")
+                    yield cur
+                except BaseException:
+                    if raw.driver_connection.in_transaction:
+                        cur.execute("ROLLBACK")
+                    raise
                 cur.execute("COMMIT")
             else:
-                raw.commit()
+                try:
+                    with raw.driver_connection.pipeline():
+                        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
+                        yield cur
+                        raw.commit()
+                except BaseException:
+                    raw.rollback()
+                    raise
             cur.close()
         finally:
             raw.close()  # back to the pool
