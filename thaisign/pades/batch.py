@@ -162,6 +162,10 @@ def sign_many(
             signer.close()
         return [results[i] for i in range(len(pairs))]
     key.load().close()  # fail fast, with one clear error, on a wrong passphrase or PIN
+    if opts.rect is not None or opts.anchor_text is not None or opts.field is not None:
+        from thaisign.pades._shaping import load_font
+
+        load_font(opts.appearance.font)  # parsed once here, inherited by every forked worker
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
