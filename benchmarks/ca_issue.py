@@ -247,8 +247,11 @@ def bench_crl(base: Path) -> None:
             ]
             (d / "index.txt").write_text("".join(lines))
             cmd = ["openssl", "ca", "-config", str(d / "openssl.cnf"), "-passin", f"pass:{PASS}", "-gencrl"]
-            seconds = timed(lambda d=d, cmd=cmd: subprocess.run([*cmd, "-out", str(d / "o.crl")], check=True,
-                                                                 capture_output=True))  # fmt: skip
+            seconds = timed(
+                lambda d=d, cmd=cmd: subprocess.run(
+                    [*cmd, "-out", str(d / "o.crl")], check=True, capture_output=True
+                )
+            )
             report(f"openssl ca -gencrl: {target:,} revoked", target, seconds, unit="")
             # cryptography's builder, same entries (software key)
             key = load_pem_private_key((ca.directory / "ca-key.pem").read_bytes(), PASS.encode())

@@ -74,8 +74,16 @@ def test_batch_reports_bad_rows_and_skips_issued_on_rerun(tmp_path: Path) -> Non
     assert not list(out.glob(".*"))  # no pending or temporary files left
     # re-run: nothing new is issued; a deleted certificate file is rewritten from the store
     (out / "E1.pem").unlink()
-    r = run_cli("ca", "issue-batch", str(ca_dir), str(tmp_path / "officers.csv"), "--out-dir", str(out), "--json",
-                env=ENV)  # fmt: skip
+    r = run_cli(
+        "ca",
+        "issue-batch",
+        str(ca_dir),
+        str(tmp_path / "officers.csv"),
+        "--out-dir",
+        str(out),
+        "--json",
+        env=ENV,
+    )
     result = json.loads(r.stdout)
     assert result["issued"] == [] and {s["employee_id"] for s in result["skipped"]} == {"E1", "E2"}
     assert result["restored_files"] == 1 and (out / "E1.pem").exists()
@@ -117,7 +125,7 @@ def test_eight_processes_issue_at_once(
             ],
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for n in range(8)
     ]
     for p in procs:
@@ -143,10 +151,21 @@ def test_batch_killed_with_sigkill_leaves_store_consistent(tmp_path: Path) -> No
     out = tmp_path / "out"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("THAISIGN_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "thaisign", "ca", "issue-batch", str(ca_dir), str(tmp_path / "big.csv"),
-         "--out-dir", str(out)],
-        env={**base_env, **ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "thaisign",
+            "ca",
+            "issue-batch",
+            str(ca_dir),
+            str(tmp_path / "big.csv"),
+            "--out-dir",
+            str(out),
+        ],
+        env={**base_env, **ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(out.glob("*.pem"))) < 200:
         time.sleep(0.02)
@@ -171,8 +190,9 @@ def test_batch_killed_with_sigkill_leaves_store_consistent(tmp_path: Path) -> No
 
     issued_before = check_consistent()
     assert 0 < len(issued_before) < 1200
-    r = run_cli("ca", "issue-batch", str(ca_dir), str(tmp_path / "big.csv"), "--out-dir", str(out), "--json",
-                env=ENV)  # fmt: skip
+    r = run_cli(
+        "ca", "issue-batch", str(ca_dir), str(tmp_path / "big.csv"), "--out-dir", str(out), "--json", env=ENV
+    )
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert len(result["issued"]) + len(result["skipped"]) == 1200

@@ -42,10 +42,20 @@ def cli_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pw.write_text(CA_PASSPHRASE + "\n")
     ca_dir = base / "ca"
     r = run_cli(
-        "ca", "init", str(ca_dir), "--name-th", "กรมส่งเสริมการปกครองท้องถิ่น", "--name-en",
-        "Department of Local Administration", "--org-id", "NTRTH-0994000000000", "--base-url",
-        "http://127.0.0.1:9/", "--passphrase-file", str(pw),
-    )  # fmt: skip
+        "ca",
+        "init",
+        str(ca_dir),
+        "--name-th",
+        "กรมส่งเสริมการปกครองท้องถิ่น",
+        "--name-en",
+        "Department of Local Administration",
+        "--org-id",
+        "NTRTH-0994000000000",
+        "--base-url",
+        "http://127.0.0.1:9/",
+        "--passphrase-file",
+        str(pw),
+    )
     assert r.returncode == 0, r.stderr
     assert (ca_dir / "ca-key.pem").stat().st_mode & 0o777 == 0o600
     assert b"ENCRYPTED PRIVATE KEY" in (ca_dir / "ca-key.pem").read_bytes()
@@ -59,19 +69,47 @@ def test_issue_list_show_revoke_crl_audit(cli_ca: Path, tmp_path: Path) -> None:
     csr, _ = make_csr()
     (tmp_path / "s.csr").write_bytes(csr)
     out = tmp_path / "somchai.pem"
-    r = run_cli("ca", "issue", str(cli_ca), "--csr", str(tmp_path / "s.csr"), *OFFICER, "--employee-id", "E1",
-                "--email", "somchai@dla.go.th", "--out-cert", str(out), env=ENV)  # fmt: skip
+    r = run_cli(
+        "ca",
+        "issue",
+        str(cli_ca),
+        "--csr",
+        str(tmp_path / "s.csr"),
+        *OFFICER,
+        "--employee-id",
+        "E1",
+        "--email",
+        "somchai@dla.go.th",
+        "--out-cert",
+        str(out),
+        env=ENV,
+    )
     assert r.returncode == 0, r.stderr
     cert = x509.load_pem_x509_certificate(out.read_bytes())
     at = openssl_attime(cert.not_valid_before_utc + dt.timedelta(hours=1))
-    v = subprocess.run([openssl, "verify", "-attime", at, "-CAfile", str(cli_ca / "ca.pem"), str(out)],
-                       capture_output=True, text=True)  # fmt: skip
+    v = subprocess.run(
+        [openssl, "verify", "-attime", at, "-CAfile", str(cli_ca / "ca.pem"), str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert v.returncode == 0, v.stderr
 
     p12 = tmp_path / "somying.p12"
-    r = run_cli("ca", "issue", str(cli_ca), "--out-p12", str(p12), "--key", "rsa-2048", "--name-th",
-                "นางสาวสมหญิง รักไทย", "--position", "นักจัดการงานทั่วไป", "--json",
-                env={**ENV, "THAISIGN_PASSPHRASE": "p12-รหัส"})  # fmt: skip
+    r = run_cli(
+        "ca",
+        "issue",
+        str(cli_ca),
+        "--out-p12",
+        str(p12),
+        "--key",
+        "rsa-2048",
+        "--name-th",
+        "นางสาวสมหญิง รักไทย",
+        "--position",
+        "นักจัดการงานทั่วไป",
+        "--json",
+        env={**ENV, "THAISIGN_PASSPHRASE": "p12-รหัส"},
+    )
     assert r.returncode == 0, r.stderr
     issued = json.loads(r.stdout)
     assert issued["key_type"] == "rsa-2048" and issued["source"] == "new-key"
@@ -84,8 +122,11 @@ def test_issue_list_show_revoke_crl_audit(cli_ca: Path, tmp_path: Path) -> None:
         x509.load_pem_x509_certificate((cli_ca / "ca.pem").read_bytes()).subject
     ]
     # OpenSSL reads the PKCS#12 too
-    o = subprocess.run([openssl, "pkcs12", "-in", str(p12), "-nokeys", "-passin", "pass:p12-รหัส"],
-                       capture_output=True, text=True)  # fmt: skip
+    o = subprocess.run(
+        [openssl, "pkcs12", "-in", str(p12), "-nokeys", "-passin", "pass:p12-รหัส"],
+        capture_output=True,
+        text=True,
+    )
     assert o.returncode == 0 and "BEGIN CERTIFICATE" in o.stdout, o.stderr
 
     listed = json.loads(run_cli("ca", "list", str(cli_ca), "--json").stdout)
@@ -111,8 +152,22 @@ def test_issue_list_show_revoke_crl_audit(cli_ca: Path, tmp_path: Path) -> None:
     crl_der, crl_pem = tmp_path / "ca.crl", tmp_path / "ca-crl.pem"
     assert run_cli("ca", "crl", str(cli_ca), "-o", str(crl_der), env=ENV).returncode == 0
     assert run_cli("ca", "crl", str(cli_ca), "-o", str(crl_pem), "--pem", env=ENV).returncode == 0
-    c = subprocess.run([openssl, "crl", "-inform", "DER", "-in", str(crl_der), "-CAfile", str(cli_ca / "ca.pem"),
-                        "-noout", "-text"], capture_output=True, text=True)  # fmt: skip
+    c = subprocess.run(
+        [
+            openssl,
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            str(crl_der),
+            "-CAfile",
+            str(cli_ca / "ca.pem"),
+            "-noout",
+            "-text",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert c.returncode == 0 and "verify OK" in c.stdout + c.stderr and serial.upper() in c.stdout
     n1 = x509.load_der_x509_crl(crl_der.read_bytes()).extensions.get_extension_for_class(x509.CRLNumber).value
     n2 = x509.load_pem_x509_crl(crl_pem.read_bytes()).extensions.get_extension_for_class(x509.CRLNumber).value
@@ -144,10 +199,22 @@ def test_bad_input_is_one_line_without_store_change(cli_ca: Path, tmp_path: Path
     assert_one_line_error(run_cli(*issue, "--csr", str(tmp_path / "bad.csr"), env=ENV), "signature")
     assert_one_line_error(run_cli(*issue, "--csr", str(tmp_path / "missing.csr"), env=ENV), "not found")
     assert_one_line_error(
-        run_cli("ca", "issue", str(cli_ca), "--csr", str(tmp_path / "ok.csr"), "--name-th", "นายสมชาย ใจดี",
-                "--position", "ผู้อำนวยการกอง", "--employee-id", "3100503020129", env=ENV),
+        run_cli(
+            "ca",
+            "issue",
+            str(cli_ca),
+            "--csr",
+            str(tmp_path / "ok.csr"),
+            "--name-th",
+            "นายสมชาย ใจดี",
+            "--position",
+            "ผู้อำนวยการกอง",
+            "--employee-id",
+            "3100503020129",
+            env=ENV,
+        ),
         "citizen ID",
-    )  # fmt: skip
+    )
     assert _counts(cli_ca) == before
     assert_one_line_error(run_cli("ca", "init", str(cli_ca), "--name-th", "ซ้ำ", env=ENV), "not empty")
     assert_one_line_error(run_cli("ca", "list", str(tmp_path / "nowhere")), "not found")
@@ -176,8 +243,19 @@ def test_corrupt_profile_and_unreachable_database(cli_ca: Path, tmp_path: Path) 
 def test_subordinate_ca_via_csr(pki: TestPKI, tmp_path: Path) -> None:
     """--csr-only, then the parent (the test PKI root, built with cryptography) signs, then install-cert."""
     sub = tmp_path / "sub"
-    r = run_cli("ca", "init", str(sub), "--name-th", "สำนักงานจังหวัดตัวอย่าง", "--name-en", "Example Provincial Office", "--csr-only", "--key", "ec-p256",
-                env=ENV)  # fmt: skip
+    r = run_cli(
+        "ca",
+        "init",
+        str(sub),
+        "--name-th",
+        "สำนักงานจังหวัดตัวอย่าง",
+        "--name-en",
+        "Example Provincial Office",
+        "--csr-only",
+        "--key",
+        "ec-p256",
+        env=ENV,
+    )
     assert r.returncode == 0, r.stderr
     assert not (sub / "ca.pem").exists()
     csr = x509.load_pem_x509_csr((sub / "ca.csr").read_bytes())
@@ -209,10 +287,20 @@ def test_subordinate_ca_via_csr(pki: TestPKI, tmp_path: Path) -> None:
     r = run_cli(*issue, "--out-cert", str(tmp_path / "x.pem"), env={**ENV, "THAISIGN_PASSPHRASE": "x"})
     assert r.returncode == 0, r.stderr
     v = subprocess.run(
-        [require_tool("openssl"), "verify", "-attime", openssl_attime(now + dt.timedelta(hours=1)),
-         "-CAfile", str(pki.root_pem), "-untrusted", str(sub / "chain.pem"), str(tmp_path / "x.pem")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            require_tool("openssl"),
+            "verify",
+            "-attime",
+            openssl_attime(now + dt.timedelta(hours=1)),
+            "-CAfile",
+            str(pki.root_pem),
+            "-untrusted",
+            str(sub / "chain.pem"),
+            str(tmp_path / "x.pem"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert v.returncode == 0, v.stdout + v.stderr
 
 

@@ -20,8 +20,7 @@ from ca_helpers import (  # noqa: F401 - fixtures are used by name
 )
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 from cryptography.x509.oid import ExtensionOID, ObjectIdentifier
 
 from thaisign import errors

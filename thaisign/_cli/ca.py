@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,11 @@ from thaisign._progress import progress
 from thaisign._secrets import CA_PASSPHRASE_ENV, PASSPHRASE_ENV, PIN_ENV, resolve_secret
 from thaisign.errors import AuditChainError, OutputError, UsageError
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.hashes import HashAlgorithm
+
+    from thaisign.ca import Authority
+
 _KEYS = click.Choice(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"])
 
 
@@ -21,26 +26,21 @@ def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _ca_secret(directory: Path, passphrase_file: str | None, pin_file: str | None) -> dict[str, str | None]:
-    """The CA passphrase, or the token PIN when profile.toml names a key URI."""
+def _open(
+    directory: Path, passphrase_file: str | None = None, pin_file: str | None = None, *, key: bool = True
+) -> Authority:
+    """Open the CA; with its key, ask for the passphrase (or the PIN when profile.toml names a token)."""
+    from thaisign.ca import Authority
     from thaisign.ca.profiles import PROFILE_FILE, CaProfile
 
     profile_path = directory / PROFILE_FILE
-    if profile_path.exists() and CaProfile.load(profile_path).key_uri is not None:
-        return {"pin": resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")}
-    return {"passphrase": resolve_secret(file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA passphrase")}
-
-
-def _open(
-    directory: Path, passphrase_file: str | None = None, pin_file: str | None = None, *, key: bool = True
-):  # type: ignore[no-untyped-def]
-    from thaisign.ca import Authority
-
-    if not key:
-        return Authority.open(directory, load_key=False)
-    if not directory.is_dir():
-        return Authority.open(directory, load_key=False)  # raises the one-line "not found" error
-    return Authority.open(directory, **_ca_secret(directory, passphrase_file, pin_file))
+    if not key or not profile_path.exists():
+        return Authority.open(directory, load_key=False)  # (or the one-line "not a CA folder" error)
+    if CaProfile.load(profile_path).key_uri is not None:
+        pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
+        return Authority.open(directory, pin=pin)
+    passphrase = resolve_secret(file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA passphrase")
+    return Authority.open(directory, passphrase=passphrase)
 
 
 _dir_arg = click.argument("directory", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
@@ -65,7 +65,8 @@ def ca() -> None:
     Example:
       export THAISIGN_CA_PASSPHRASE=...   # or --passphrase-file
       thaisign ca init ./ca --name-th "กรมส่งเสริมการปกครองท้องถิ่น" --base-url http://ca.example.go.th
-      thaisign ca issue ./ca --csr somchai.csr --name-th "นายสมชาย ใจดี" --position "ผู้อำนวยการกอง" --out-cert somchai.pem
+      thaisign ca issue ./ca --csr somchai.csr --name-th "นายสมชาย ใจดี" \\
+        --position "ผู้อำนวยการกอง" --out-cert somchai.pem
     """
 
 
@@ -164,7 +165,7 @@ def init(
         click.echo(f"  store: {'PostgreSQL' if not authority.store.is_sqlite else directory / 'ca.db'}")
 
 
-def _sha256():  # type: ignore[no-untyped-def]
+def _sha256() -> HashAlgorithm:
     from cryptography.hazmat.primitives import hashes
 
     return hashes.SHA256()
@@ -252,7 +253,8 @@ def issue(
       thaisign ca issue ./ca --csr somchai.csr --name-th "นายสมชาย ใจดี" \\
         --given-name สมชาย --surname ใจดี --position "ผู้อำนวยการกอง" \\
         --employee-id E0042 --email somchai@dla.go.th --out-cert somchai.pem
-      THAISIGN_PASSPHRASE=... thaisign ca issue ./ca --out-p12 somchai.p12 --name-th "นายสมชาย ใจดี" --position "ผู้อำนวยการกอง"
+      THAISIGN_PASSPHRASE=... thaisign ca issue ./ca --out-p12 somchai.p12 \\
+        --name-th "นายสมชาย ใจดี" --position "ผู้อำนวยการกอง"
     """
     from thaisign.ca import OfficerProfile
     from thaisign.keys import Signer
@@ -305,7 +307,10 @@ def issue(
         return
     if out_cert is None and out_p12 is None:
         click.echo(issued.pem().decode("ascii"), nl=False)
-    msg = f"issued {record.serial_hex} to {record.name_th} ({record.position}), valid until {record.not_after:%Y-%m-%d}"
+    msg = (
+        f"issued {record.serial_hex} to {record.name_th} ({record.position}), "
+        f"valid until {record.not_after:%Y-%m-%d}"
+    )
     click.echo(msg, err=out_cert is None and out_p12 is None)
     for label, path in (("certificate", out_cert), ("key + certificate (PKCS#12)", out_p12)):
         if path:

@@ -90,7 +90,7 @@ def name_text(attributes: list[tuple[str, int, str]]) -> str:
 
 def key_identifier(spki_der: bytes) -> bytes:
     """RFC 5280 method 1: SHA-1 of the subjectPublicKey bits."""
-    return hashlib.sha1(_der.spki_key_bits(spki_der)).digest()  # noqa: S324 - identifier, not security
+    return hashlib.sha1(_der.spki_key_bits(spki_der)).digest()
 
 
 @dataclass(frozen=True)

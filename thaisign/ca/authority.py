@@ -101,7 +101,9 @@ class IssuedOfficer:
         )
 
 
-def _spki(public_key: PublicKey) -> bytes:
+def _spki(public_key: object) -> bytes:
+    if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise CertificateError(f"unsupported key type {type(public_key).__name__}; use RSA or ECDSA")
     return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -373,7 +375,7 @@ class Authority:
         issuer = _subject_der(cert)
         return _tbs.OfficerTemplate.for_ca(
             self.profile, issuer, _spki(cert.public_key()), self.signer, self.hash_algorithm
-        )  # type: ignore[arg-type]
+        )
 
     def _check_key(self, public_key: object) -> str:
         try:
@@ -443,7 +445,7 @@ class Authority:
             _spki(parsed.public_key()),
             cert.not_before,
             cert.not_after,
-            email,  # type: ignore[arg-type]
+            email,
         )
         from dataclasses import replace
 
@@ -517,7 +519,7 @@ class Authority:
         return CrlTemplate(
             signature_algorithm=self.signer.signature_algorithm(self.hash_algorithm).dump(),
             issuer=_subject_der(cert),
-            authority_key_id=_tbs.key_identifier(_spki(cert.public_key())),  # type: ignore[arg-type]
+            authority_key_id=_tbs.key_identifier(_spki(cert.public_key())),
             hash_algorithm=self.hash_algorithm,
         )
 

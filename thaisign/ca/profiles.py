@@ -81,12 +81,12 @@ class OfficerProfile:
         if employee_id is not None:
             if is_thai_citizen_id(employee_id.replace("-", "").replace(" ", "")):
                 raise ProfileError(
-                    "the employee ID looks like a 13-digit Thai citizen ID; it must not go into a certificate",
+                    "the employee ID looks like a 13-digit Thai citizen ID, never allowed in a certificate",
                     hint="use the agency's employee number or a pseudonymous ID instead",
                 )
             if not _PRINTABLE.match(employee_id):
                 raise ProfileError(
-                    f"employee ID {employee_id!r} may only hold A-Z, a-z, 0-9, space and ' ( ) + , - . / : = ?"
+                    f"employee ID {employee_id!r} may only hold letters A-Z, digits and ' ( ) + , - . / : = ?"
                 )
         email = _clean(self.email, "email", limit=128)
         if email is not None and (not _EMAIL.match(email) or not email.isascii()):

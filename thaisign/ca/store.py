@@ -576,6 +576,7 @@ class CertificateStore:
         """
         with self._errors():
             raw = self._engine.raw_connection()
+        driver: Any = raw.driver_connection
         try:
             cur = raw.cursor()
             if self.is_sqlite:
@@ -583,13 +584,13 @@ class CertificateStore:
                     cur.execute("BEGIN IMMEDIATE")
                     yield cur
                 except BaseException:
-                    if raw.driver_connection.in_transaction:
+                    if driver.in_transaction:
                         cur.execute("ROLLBACK")
                     raise
                 cur.execute("COMMIT")
             else:
                 try:
-                    with raw.driver_connection.pipeline():
+                    with driver.pipeline():
                         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
                         yield cur
                         raw.commit()
@@ -674,7 +675,7 @@ class CertificateStore:
             .where(CertificateRow.employee_id.is_not(None), RevocationRow.serial.is_(None))
         )
         with self._read() as conn:
-            return {r[0] for r in conn.execute(q)}
+            return {r[0] for r in conn.execute(q) if r[0]}
 
     def status_of(self, serial: int) -> CertificateStatus:
         """``good``, ``revoked`` (with time and reason) or ``unknown`` for a serial number."""
