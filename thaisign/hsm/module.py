@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pkcs11
 from pkcs11 import exceptions as p11x
 
-from thaisign.errors import ModuleNotFoundError_, TokenNotFoundError
+from thaisign.errors import ModuleNotFoundError_, TokenError, TokenNotFoundError
 
 from .diagnostics import token_errors
 from .uri import Pkcs11Uri
@@ -189,12 +190,30 @@ def find_token(lib: Any, uri: Pkcs11Uri) -> Any:
     )
 
 
+#: errors some modules (SoftHSM2's file store among them) return while another process rewrites
+#: a token: worth a re-initialisation and another try, unlike a wrong PIN or a missing key
+TRANSIENT: tuple[type[BaseException], ...] = (p11x.GeneralError, p11x.FunctionFailed, p11x.DeviceError)
+
+_TOKEN_ATTEMPTS = 4
+
+
 def open_token(uri: Pkcs11Uri, module: str | None = None) -> tuple[str, Any]:
-    """(module path, token) for ``uri``. When no token matches, the module is re-initialised once
-    to see tokens inserted (or created) since it was loaded, then searched again."""
+    """(module path, token) for ``uri``.
+
+    When no token matches, or the module fails transiently while listing, the module is
+    re-initialised and searched again (a few times, with a short pause): it then sees tokens
+    inserted or created since it was loaded, and rides out other processes rewriting the token.
+    """
     path = resolve_module_path(uri, module)
-    try:
-        return path, find_token(load_module(path), uri)
-    except TokenNotFoundError:
+    for attempt in range(_TOKEN_ATTEMPTS):
+        try:
+            return path, find_token(load_module(path), uri)
+        except TokenNotFoundError:
+            if attempt == _TOKEN_ATTEMPTS - 1:
+                raise
+        except TokenError as exc:
+            if attempt == _TOKEN_ATTEMPTS - 1 or not isinstance(exc.__cause__, TRANSIENT):
+                raise
+        time.sleep(0.02 * 2**attempt)
         refresh_module(path)
-        return path, find_token(load_module(path), uri)
+    raise AssertionError("unreachable")

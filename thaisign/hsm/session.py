@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,10 +21,12 @@ from pkcs11 import exceptions as p11x
 from thaisign.errors import PinError
 
 from .diagnostics import SESSION_LOST, pin_locked_error, translate
-from .module import open_token
+from .module import TRANSIENT, open_token
 from .uri import Pkcs11Uri
 
 T = TypeVar("T")
+
+_LOGIN_ATTEMPTS = 4
 
 _lock = threading.RLock()
 _sessions: dict[tuple[str, str, str, int], TokenSession] = {}
@@ -37,15 +40,26 @@ def forget_sessions(module_path: str | None = None) -> None:
 
 
 def _open(token: Any, *, pin: str | None, rw: bool) -> Any:
-    """Open a session, logging in when a PIN is given (tolerating an existing login)."""
-    if pin is None:
-        return token.open(rw=rw)
-    if token.flags & pkcs11.TokenFlag.USER_PIN_LOCKED:
+    """Open a session, logging in when a PIN is given (tolerating an existing login).
+
+    A transient module failure (e.g. SoftHSM2 while another process rewrites the token file) is
+    retried a few times with a short pause; a wrong PIN never is.
+    """
+    if pin is not None and token.flags & pkcs11.TokenFlag.USER_PIN_LOCKED:
         raise pin_locked_error(token.label)
-    try:
-        return token.open(rw=rw, user_pin=pin)
-    except p11x.UserAlreadyLoggedIn:
-        return token.open(rw=rw)  # another session of this process logged in already
+    for attempt in range(_LOGIN_ATTEMPTS):
+        try:
+            if pin is None:
+                return token.open(rw=rw)
+            try:
+                return token.open(rw=rw, user_pin=pin)
+            except p11x.UserAlreadyLoggedIn:
+                return token.open(rw=rw)  # another session of this process logged in already
+        except TRANSIENT:
+            if attempt == _LOGIN_ATTEMPTS - 1:
+                raise
+            time.sleep(0.02 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 class TokenSession:
@@ -127,7 +141,7 @@ class TokenSession:
         with self._lock:
             try:
                 return operation(self.session())
-            except SESSION_LOST:
+            except (*SESSION_LOST, *TRANSIENT):
                 self.reconnect()
             except p11x.PKCS11Error as exc:
                 raise translate(exc, token=self.token, action=action) from exc

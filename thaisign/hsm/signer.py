@@ -385,7 +385,10 @@ class Pkcs11Signer(Signer):
 
     def _mechanisms(self) -> frozenset[Any]:
         if self._mechs is None:
-            self._mechs = frozenset(self.token_session.token.slot.get_mechanisms())
+            ts = self.token_session
+            self._mechs = frozenset(
+                ts.run(lambda _: ts.token.slot.get_mechanisms(), action="list mechanisms")
+            )
         return self._mechs
 
     def _plan(self, h: str) -> tuple[Any, Any, bool]:
