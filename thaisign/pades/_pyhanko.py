@@ -149,3 +149,13 @@ def adapter_for(signer: Signer, hash_algorithm: str) -> PyHankoSigner:
     if adapter is None:
         adapter = per_hash[hash_algorithm] = PyHankoSigner(signer, hash_algorithm=hash_algorithm)
     return adapter
+
+
+async def run_releasing(coro: Any, *contexts: Any) -> Any:
+    """Await ``coro``, then close the network sessions pyHanko opened for ``contexts``
+    (pyHanko's ``run_and_release`` where it exists; older pyHanko has no such sessions)."""
+    try:
+        from pyhanko.sign._session_scope import run_and_release
+    except ImportError:  # pragma: no cover - older pyHanko
+        return await coro
+    return await run_and_release(coro, *contexts)

@@ -115,10 +115,10 @@ def extend_ltv(
             buf = out.getvalue()
         return buf
 
-    from pyhanko.sign._session_scope import run_and_release
+    from thaisign.pades._pyhanko import run_releasing
 
     try:
-        result = asyncio.run(run_and_release(run(), context))
+        result = asyncio.run(run_releasing(run(), context))
     except Exception as exc:
         raise NetworkError(
             f"cannot extend to {level}: {type(exc).__name__}: {exc}",

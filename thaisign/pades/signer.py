@@ -312,11 +312,11 @@ def _sign_into(
         stamp_style=_stamp_style(opts.appearance, lines),  # type: ignore[arg-type]
         new_field_spec=new_field,
     )
-    from pyhanko.sign._session_scope import run_and_release
+    from thaisign.pades._pyhanko import run_releasing
 
     try:
         reserved = _reserve_without_timestamp(signer) if timestamper is None and level == "B-B" else None
-        asyncio.run(run_and_release(_run(pdf_signer, writer, output, at, reserved), meta.validation_context))
+        asyncio.run(run_releasing(_run(pdf_signer, writer, output, at, reserved), meta.validation_context))
     except ThaisignError:
         raise
     except PyHankoSigningError as exc:
