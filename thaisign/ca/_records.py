@@ -1,0 +1,249 @@
+"""What the CA store holds: SQLAlchemy models and the small value objects read from them.
+
+Import these from :mod:`thaisign.ca.store`, which re-exports them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from thaisign.errors import SerialNotFoundError, StoreError
+
+#: RFC 5280 CRLReason names accepted by ``revoke`` and their codes.
+REVOCATION_REASONS: dict[str, int] = {
+    "unspecified": 0,
+    "keyCompromise": 1,
+    "cACompromise": 2,
+    "affiliationChanged": 3,
+    "superseded": 4,
+    "cessationOfOperation": 5,
+    "privilegeWithdrawn": 9,
+}
+
+CertStatus = Literal["good", "revoked", "unknown"]
+
+
+def normalize_reason(text: str) -> str:
+    """``key-compromise`` / ``key_compromise`` / ``keyCompromise`` -> ``keyCompromise``."""
+    squashed = text.replace("-", "").replace("_", "").replace(" ", "").lower()
+    for name in REVOCATION_REASONS:
+        if name.lower() == squashed:
+            return name
+    raise StoreError(
+        f"unknown revocation reason {text!r}",
+        hint="use one of " + ", ".join(_kebab(n) for n in REVOCATION_REASONS),
+    )
+
+
+def _kebab(name: str) -> str:
+    out = "".join("-" + c.lower() if c.isupper() else c for c in name)
+    return out.replace("c-a-", "ca-")
+
+
+def serial_hex(serial: int) -> str:
+    """The canonical text form of a serial number: lowercase hex, no leading zeros."""
+    return format(serial, "x")
+
+
+def parse_serial(text: str | int) -> int:
+    """A serial from hex text (``0x``, colons and spaces allowed) or an int."""
+    if isinstance(text, int):
+        return text
+    t = text.strip().lower().replace(":", "").replace(" ", "")
+    t = t.removeprefix("0x")
+    try:
+        return int(t, 16)
+    except ValueError:
+        raise SerialNotFoundError(
+            f"not a serial number: {text!r}", hint="give it in hex, as shown by 'thaisign ca list'"
+        ) from None
+
+
+def _naive(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _aware(t: dt.datetime | None) -> dt.datetime | None:
+    if t is None:
+        return None
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CaRow(Base):
+    __tablename__ = "ca"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    certificate: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class CertificateRow(Base):
+    __tablename__ = "certificates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(String(48), unique=True)
+    employee_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    name_th: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text, nullable=True)
+    position: Mapped[str | None] = mapped_column(Text, nullable=True)
+    email: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subject: Mapped[str] = mapped_column(Text)
+    key_type: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))  # csr | new-key | token
+    not_before: Mapped[dt.datetime] = mapped_column(DateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    sha256: Mapped[str] = mapped_column(String(64))
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RevocationRow(Base):
+    __tablename__ = "revocations"
+    serial: Mapped[str] = mapped_column(String(48), ForeignKey("certificates.serial"), primary_key=True)
+    revoked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(String(32))
+    crl_entry: Mapped[bytes] = mapped_column(LargeBinary)  # the DER revokedCertificates entry
+
+
+class CrlRow(Base):
+    __tablename__ = "crls"
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    this_update: Mapped[dt.datetime] = mapped_column(DateTime)
+    next_update: Mapped[dt.datetime] = mapped_column(DateTime)
+    entries: Mapped[int] = mapped_column(Integer)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    time: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(32))
+    serial: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# --- value objects ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertificateStatus:
+    """What OCSP and CRLs say about one serial."""
+
+    status: CertStatus
+    revoked_at: dt.datetime | None = None
+    reason: str | None = None  # RFC 5280 reason name, e.g. "keyCompromise"
+
+    @property
+    def reason_code(self) -> int | None:
+        return None if self.reason is None else REVOCATION_REASONS[self.reason]
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A certificate in the store, with its revocation if any."""
+
+    serial: int
+    name_th: str
+    name_en: str | None
+    position: str | None
+    email: str | None
+    employee_id: str | None
+    subject: str
+    key_type: str
+    source: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    issued_at: dt.datetime
+    sha256: str
+    der: bytes
+    revoked_at: dt.datetime | None = None
+    revocation_reason: str | None = None
+
+    @property
+    def serial_hex(self) -> str:
+        return serial_hex(self.serial)
+
+    def status(self, at: dt.datetime | None = None) -> str:
+        """``valid``, ``revoked`` or ``expired`` (at ``at``, default now)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if (at or utcnow()) > self.not_after else "valid"
+
+    def to_json(self, at: dt.datetime | None = None) -> dict[str, Any]:
+        return {
+            "serial": self.serial_hex,
+            "status": self.status(at),
+            "name_th": self.name_th,
+            "name_en": self.name_en,
+            "position": self.position,
+            "email": self.email,
+            "employee_id": self.employee_id,
+            "subject": self.subject,
+            "key_type": self.key_type,
+            "source": self.source,
+            "not_before": self.not_before.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "issued_at": self.issued_at.isoformat(),
+            "sha256": self.sha256,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revocation_reason": self.revocation_reason,
+        }
+
+
+@dataclass(frozen=True)
+class NewCertificate:
+    """A signed certificate about to be recorded (built by the authority)."""
+
+    serial: int
+    name_th: str
+    name_en: str | None
+    position: str | None
+    email: str | None
+    employee_id: str | None
+    subject: str
+    key_type: str
+    source: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    der: bytes
+
+    def row(self, issued_at: dt.datetime) -> dict[str, Any]:
+        return {
+            "serial": serial_hex(self.serial),
+            "employee_id": self.employee_id,
+            "name_th": self.name_th,
+            "name_en": self.name_en,
+            "position": self.position,
+            "email": self.email,
+            "subject": self.subject,
+            "key_type": self.key_type,
+            "source": self.source,
+            "not_before": _naive(self.not_before),
+            "not_after": _naive(self.not_after),
+            "issued_at": _naive(issued_at),
+            "sha256": hashlib.sha256(self.der).hexdigest(),
+            "der": self.der,
+        }
+
+
+class DuplicateSerialError(StoreError):
+    """A serial number is in the store already (the caller draws a new one and retries)."""
