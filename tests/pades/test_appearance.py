@@ -37,7 +37,9 @@ def test_thai_date_buddhist_era_and_digits() -> None:
 
 
 def test_default_lines_from_certificate(ec_signer: SoftwareSigner) -> None:
-    lines = SignatureAppearance().text_lines(ec_signer.certificate, FIXED_TIME)
+    lines = tuple(
+        x.replace("\u00a0", " ") for x in SignatureAppearance().text_lines(ec_signer.certificate, FIXED_TIME)
+    )
     assert lines == ("(นายสมชาย ใจดี)", "ผู้อำนวยการกอง", "กรมทดสอบระบบ", "ลงนามเมื่อ ๒๑ พฤศจิกายน ๒๕๖๙ ๑๐:๔๒ น.")
     custom = SignatureAppearance(position="ปลัดกระทรวง", agency="", show_date=False)
     assert custom.text_lines(ec_signer.certificate, FIXED_TIME) == ("(นายสมชาย ใจดี)", "ปลัดกระทรวง")

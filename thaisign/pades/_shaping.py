@@ -87,6 +87,10 @@ class FontFace:
             self._reverse.setdefault(name, []).append(cp)
         self._extent: dict[int, tuple[int, int]] = {}
 
+    def has_char(self, char: str) -> bool:
+        """Whether the font's cmap maps ``char``."""
+        return ord(char) in self._cmap
+
     def advance(self, gid: int) -> int:
         return int(self._advances.get(gid, 0))
 

@@ -22,8 +22,9 @@ from cryptography.x509.oid import NameOID
 
 from thaisign.errors import AppearanceError
 from thaisign.pades._shaping import FontFace, ShapedText, grapheme_breaks, load_font
-from thaisign.pades.thai_date import BANGKOK, Digits, format_thai_datetime
+from thaisign.pades.thai_date import BANGKOK, Digits, format_thai_date, format_thai_datetime
 
+NBSP = "\u00a0"  # keeps "๒๑ พฤศจิกายน ๒๕๖๙" and "๑๐:๔๒ น." together when a line wraps
 LINE_GAP_EM = 0.12  # clearance between the lowest ink of a line and the highest ink of the next
 MIN_PITCH_EM = 1.3  # never closer than this, even for lines without stacked marks
 
@@ -65,8 +66,9 @@ class SignatureAppearance:
             out.append(name if name.startswith("(") else f"({name})")
         out += [x for x in (position, agency) if x]
         if self.show_date:
-            when = format_thai_datetime(signing_time, digits=self.digits, tz=self.timezone)
-            out.append(f"{self.date_label} {when}".strip())
+            date = format_thai_date(signing_time, digits=self.digits, tz=self.timezone).replace(" ", NBSP)
+            time = format_thai_datetime(signing_time, digits=self.digits, tz=self.timezone)[len(date) + 1 :]
+            out.append(f"{self.date_label} {date} {time.replace(' ', NBSP)}".strip())
         return tuple(out)
 
 
@@ -103,7 +105,7 @@ class TextLayout:
 
 def _wrap(face: FontFace, text: str, width_units: float, allow_break_words: bool) -> list[str] | None:
     """Greedy wrap at spaces; words wider than the box are split at cluster boundaries if allowed."""
-    words = text.split()
+    words = [w for w in text.split(" ") if w]  # split at plain spaces only, never at NBSP
     lines: list[str] = []
     current = ""
     for word in words:
@@ -173,6 +175,8 @@ def layout_text(
     """Wrap and shrink ``paragraphs`` until they fit ``width`` x ``height`` points."""
     if not paragraphs:
         return TextLayout(max_size, (), 0.0)
+    if not face.has_char(NBSP):
+        paragraphs = tuple(p.replace(NBSP, " ") for p in paragraphs)
     if width <= 0 or height <= 0:
         raise AppearanceError("the signature box is too small for any text", hint="give a larger --rect")
     # prefer one line per paragraph at a readable size, then wrapping at spaces, then inside words

@@ -69,7 +69,7 @@ class TextPainter:
             self._widths[g.gid] = self.face.advance(g.gid)
             by_cluster.setdefault(g.cluster, []).append(g.gid)
         for cluster, gids in by_cluster.items():
-            chunk = text[cluster : ends[cluster]]
+            chunk = text[cluster : ends[cluster]].replace("\u00a0", " ")
             if len(gids) == 1:
                 self._to_unicode.setdefault(gids[0], chunk)
                 continue
@@ -89,7 +89,7 @@ class TextPainter:
             return b""
         self._remember(shaped)
         scale = size / self.face.units_per_em
-        actual = f"/Span <</ActualText <FEFF{_utf16_hex(shaped.text)}>>> BDC"
+        actual = f"/Span <</ActualText <FEFF{_utf16_hex(shaped.text.replace(chr(0xA0), ' '))}>>> BDC"
         ops = [f"{actual} BT {self.resource_name} {_fmt(size)} Tf"]
         pen = 0
         for g in shaped.glyphs:
