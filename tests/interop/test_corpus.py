@@ -28,7 +28,7 @@ pytestmark = pytest.mark.interop
 
 CORPUS = Path(os.environ.get("THAISIGN_CORPUS", Path(__file__).resolve().parents[3] / "shared" / "corpus"))
 MANIFEST = CORPUS / "manifest.tsv"
-PER_FILE_BUDGET = 15.0  # seconds; verify_pdf's own budget is below this
+PER_FILE_BUDGET = 60.0  # seconds: a hang detector, generous for a loaded 2-core CI machine
 PYHANKO_TIME = dt.datetime(2020, 11, 1, tzinfo=dt.UTC)  # pyHanko's frozen test time
 OTHER_TIME = dt.datetime(2026, 11, 21, 3, 42, tzinfo=dt.UTC)
 
@@ -147,7 +147,7 @@ def test_corpus_agreement(trust_pyhanko: TrustStore, capsys: pytest.CaptureFixtu
                 trust_pyhanko if pyhanko else nrca,
                 at=PYHANKO_TIME if pyhanko else OTHER_TIME,
                 revocation="offline",
-                timeout=PER_FILE_BUDGET - 3,
+                timeout=40,
             )
         except Exception as exc:  # the verifier must never raise for a bad file
             problems.append(f"{path}: raised {type(exc).__name__}: {exc}")

@@ -274,3 +274,19 @@ def test_unreachable_revocation_services_mean_try_later_not_invalid(
     assert sig.indication is Indication.INDETERMINATE and sig.sub_indication is SubIndication.TRY_LATER
     assert sig.revocation.status == "unknown" and sig.intact and sig.trusted
     assert "not the same as invalid" in sig.messages.en[0]
+
+
+def test_time_budget_gives_error_and_the_batch_goes_on(
+    signed_ec: bytes, pdfs: PdfFactory, pki: TestPKI, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    from thaisign.verify.cache import BatchCache
+
+    slow = pdfs.sign(pdfs.sign(signed_ec, pki.officer_rsa, field="Signature2"), field="Signature3")
+    cache = BatchCache(trust, at=fixed_time, revocation="off")
+    try:
+        report = verify_pdf(slow, trust, at=fixed_time, revocation="off", timeout=0.005, cache=cache)
+        assert report.verdict is Verdict.ERROR and "longer than" in (report.error or "")
+        again = verify_pdf(slow, trust, at=fixed_time, revocation="off", timeout=30, cache=cache)
+        assert again.verdict is Verdict.TOTAL_PASSED and len(again.signatures) == 3
+    finally:
+        cache.close()

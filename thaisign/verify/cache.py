@@ -193,6 +193,12 @@ class BatchCache:
             return None
         return result.success_result, answer
 
+    def reset_loop(self) -> None:
+        """Drop the event loop (after an interrupted run); a new one is made when needed."""
+        loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed() and not loop.is_running():
+            loop.close()
+
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.close()
