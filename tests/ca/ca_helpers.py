@@ -73,7 +73,9 @@ def make_csr(
         b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
         )
-    csr = b.sign(key, hashes.SHA256())
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    csr = b.sign(key, None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM), key
 
 

@@ -261,3 +261,54 @@ def test_pyhanko_validator_accepts_officer_for_signing(authority: Authority, fix
     )
     assert path.pkix_len == 1  # the officer below the trusted agency root
     assert path.leaf.dump() == issued.der
+
+
+def test_ca_certificate_profile(authority: Authority, tmp_path: Path) -> None:
+    ca = authority.certificate
+    assert ca is not None and ca.subject == ca.issuer
+    bc = ca.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and bc.value.ca and bc.value.path_length == 0
+    ku = ca.extensions.get_extension_for_class(x509.KeyUsage)
+    assert ku.critical and ku.value.key_cert_sign and ku.value.crl_sign
+    ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    aki = ca.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert (
+        aki.key_identifier == ski.digest == x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest
+    )  # type: ignore[arg-type]
+    assert ca.signature_hash_algorithm is not None and ca.signature_hash_algorithm.name == "sha384"
+    r = subprocess.run(
+        [
+            require_tool("openssl"),
+            "verify",
+            "-attime",
+            openssl_attime(ca.not_valid_before_utc + dt.timedelta(days=1)),
+            "-CAfile",
+            str(authority.directory / "ca.pem"),
+            str(authority.directory / "ca.pem"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    # the CA key is encrypted at rest, readable by the owner only
+    key_file = authority.directory / "ca-key.pem"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert b"ENCRYPTED PRIVATE KEY" in key_file.read_bytes()
+
+
+def test_unsupported_csr_keys_are_refused(authority: Authority, fixed_time: dt.datetime) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    before = len(authority.certificates())
+    with pytest.raises(errors.ProfileError, match="Ed25519"):
+        csr, _ = make_csr(ed25519.Ed25519PrivateKey.generate())  # type: ignore[arg-type]
+        authority.issue_officer(SOMCHAI, csr=csr, now=fixed_time)
+    with pytest.raises(errors.ProfileError, match="not allowed"):
+        authority.issue_officer(
+            SOMCHAI, csr=make_csr(ec.generate_private_key(ec.SECP521R1()))[0], now=fixed_time
+        )
+    with pytest.raises(errors.ProfileError, match="not allowed"):
+        authority.issue_officer(
+            SOMCHAI, csr=make_csr(rsa.generate_private_key(65537, 1024))[0], now=fixed_time
+        )
+    assert len(authority.certificates()) == before

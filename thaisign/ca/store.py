@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import getpass
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -95,6 +97,17 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _operator() -> str:
+    """Who acts, for the audit log: ``THAISIGN_OPERATOR``, else the login name."""
+    name = os.environ.get("THAISIGN_OPERATOR")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except Exception:
+        return f"uid {os.getuid()}"
 
 
 def _describe(url: str) -> str:
@@ -223,7 +236,9 @@ class CertificateStore:
         seq, prev = last if last else (0, GENESIS_HASH)
         time = (at or utcnow()).astimezone(dt.UTC).isoformat(timespec="microseconds")
         rows = []
-        for action, serial, details in events:
+        operator = _operator()
+        for action, serial, event_details in events:
+            details = {**event_details, "operator": operator}
             seq += 1
             h = entry_hash(seq, time, action, serial, details, prev)
             rows.append(
