@@ -290,3 +290,16 @@ def test_time_budget_gives_error_and_the_batch_goes_on(
         assert again.verdict is Verdict.TOTAL_PASSED and len(again.signatures) == 3
     finally:
         cache.close()
+
+
+def test_content_appended_without_a_revision_is_never_passed(
+    signed_ec: bytes, pdfs: PdfFactory, pki: TestPKI, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    """Incremental-saving style: objects appended after %%EOF with no xref/trailer."""
+    junk = b"\n5 0 obj\n<< /Length 30 >>\nstream\nBT (Pay 1,000,000 THB) Tj ET\nendstream\nendobj\n"
+    one = verify_pdf(signed_ec + junk, trust, at=fixed_time, revocation="off")
+    assert one.verdict is Verdict.TOTAL_FAILED and one.signatures[0].coverage is Coverage.PARTIAL
+    two = pdfs.sign(signed_ec, pki.officer_rsa, field="Signature2") + junk
+    report = verify_pdf(two, trust, at=fixed_time, revocation="off")
+    assert all(s.indication is not Indication.TOTAL_PASSED for s in report.signatures)
+    assert report.signatures[0].modifications is Modifications.DISALLOWED

@@ -97,6 +97,13 @@ def _tail_junk(data: bytes, emb: Any) -> bool:
     return bool(data[end:].strip()) and not _later_revisions(emb)
 
 
+def _file_tail_junk(data: bytes) -> bool:
+    """Content after the file's last %%EOF: no revision, invisible to the difference analysis,
+    yet some viewers repair and show it (an incremental-saving attack without an xref)."""
+    end = data.rfind(b"%%EOF")
+    return end >= 0 and bool(data[end + 5 :].strip())
+
+
 def _modifications(status: Any, coverage: Coverage, later_revisions: bool) -> Modifications:
     from pyhanko.sign.diff_analysis import ModificationLevel
 
@@ -177,6 +184,8 @@ async def to_report(
 
     coverage = _coverage(status, br.ok, br.covers_file, _tail_junk(data, emb))
     mods = _modifications(status, coverage, _later_revisions(emb))
+    if coverage is Coverage.ENTIRE_REVISION and _file_tail_junk(data):
+        mods = Modifications.DISALLOWED
     cert = status.signing_cert
     is_doc_ts = kind == "document-timestamp"
 
