@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -171,8 +172,9 @@ def find_text(reader: Any, needle: str, page_index: int) -> tuple[float, float, 
     else:
         start, end = pos, pos + len(needle) - 1
     first, last = chunks[owners[start]], chunks[owners[end]]
-    if owners[start] == owners[end]:
-        x_end = first.x + first.size * 0.55 * len(needle)
+    if owners[start] == owners[end]:  # one text run: estimate from the spacing characters
+        spacing = sum(1 for ch in needle if unicodedata.category(ch) not in ("Mn", "Me"))
+        x_end = first.x + first.size * 0.55 * spacing
     else:
         nxt = owners[end] + 1
         x_end = chunks[nxt].x if nxt < len(chunks) and chunks[nxt].y == last.y else last.x + last.size * 0.55

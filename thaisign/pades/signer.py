@@ -338,21 +338,21 @@ def _sign_into(
 def _refuse_if_locked(writer: Any, target: str | None) -> None:
     """Refuse what earlier signatures forbid: any change after a no-changes certification
     (DocMDP P=1), and signing a field that a signed field's FieldMDP lock covers."""
-    from pyhanko.sign.fields import enumerate_sig_fields
+    from pyhanko.sign.fields import MDPPerm, enumerate_sig_fields
 
-    reader = writer.prev
-    perms = reader.root.get("/Perms")
-    if perms is not None and "/DocMDP" in perms:
-        for ref in perms["/DocMDP"].get("/Reference", []):
-            params = ref.get_object().get("/TransformParams")
-            if params is not None and int(params.get_object().get("/P", 2)) == 1:
-                raise SigningError(
-                    "the letter is certified with no changes allowed: another signature would invalidate it",
-                    hint="ask the certifying officer to certify with --certify form-filling",
-                )
+    for sig in writer.prev.embedded_regular_signatures:
+        if sig.docmdp_level == MDPPerm.NO_CHANGES:
+            raise SigningError(
+                "the letter is certified with no changes allowed: another signature would invalidate it",
+                hint="ask the certifying officer to certify with --certify form-filling",
+            )
+        spec = sig.fieldmdp
+        if target is not None and spec is not None and sig.field_name != target and spec.is_locked(target):
+            raise SigningError(f"field {target!r} is locked by the signature in field {sig.field_name!r}")
     if target is None:
         return
-    for fname, value, ref in enumerate_sig_fields(reader):
+    # locks written on signed fields (/Lock) that the signature did not copy into its references
+    for fname, value, ref in enumerate_sig_fields(writer.prev):
         if value is None or fname == target:
             continue
         lock = ref.get_object().get("/Lock")
