@@ -206,9 +206,10 @@ class BatchCache:
 
 
 def _revinfo_key(embedded: EmbeddedRevinfo) -> str:
-    if not embedded.has_revinfo:
+    """Identity of a file's embedded validation data (DSS certificates, OCSP responses, CRLs)."""
+    if not (embedded.has_revinfo or embedded.certs):
         return ""
     h = hashlib.sha256()
-    for item in (*embedded.ocsps, *embedded.crls):
+    for item in (*embedded.certs, *embedded.ocsps, *embedded.crls):
         h.update(item.dump())
     return h.hexdigest()
