@@ -21,7 +21,7 @@ from pkcs11 import exceptions as p11x
 from thaisign.errors import PinError
 
 from .diagnostics import SESSION_LOST, pin_locked_error, translate
-from .module import TRANSIENT, open_token
+from .module import TRANSIENT, open_token, resolve_module_path
 from .uri import Pkcs11Uri
 
 T = TypeVar("T")
@@ -29,7 +29,8 @@ T = TypeVar("T")
 _LOGIN_ATTEMPTS = 4
 
 _lock = threading.RLock()
-_sessions: dict[tuple[str, str, str, int], TokenSession] = {}
+_sessions: dict[tuple[str, str, str, int], TokenSession] = {}  # (module, label, serial, pid)
+_by_uri: dict[tuple[str, str, int], TokenSession] = {}  # (module, token part of the URI, pid)
 
 
 def forget_sessions(module_path: str | None = None) -> None:
@@ -37,6 +38,8 @@ def forget_sessions(module_path: str | None = None) -> None:
     with _lock:
         for key in [k for k in _sessions if module_path is None or k[0] == module_path]:
             _sessions.pop(key).close()
+        for uri_key in [k for k in _by_uri if module_path is None or k[0] == module_path]:
+            del _by_uri[uri_key]
 
 
 def _open(token: Any, *, pin: str | None, rw: bool) -> Any:
@@ -75,26 +78,37 @@ class TokenSession:
         #: increases each time the session is re-opened; cached object handles are stale after it
         self.generation = 0
         self.reconnects = 0
+        self.key: tuple[str, str, str, int] | None = None  # its key in the process-wide cache
 
     @classmethod
     def for_uri(
         cls, uri: Pkcs11Uri, *, pin: str | None, module: str | None = None, rw: bool = False
     ) -> TokenSession:
-        """The shared session for ``uri``'s token in this process (read-only sessions are cached)."""
-        path, token = open_token(uri, module)
+        """The shared session for ``uri``'s token in this process (read-only sessions are cached).
+
+        A URI seen before in this process finds its session without asking the module again.
+        """
         if rw:
+            path, token = open_token(uri, module)
             return cls(path, token, pin, rw=True)
-        key = (path, token.label, token.serial.decode(errors="replace"), os.getpid())
+        path = resolve_module_path(uri, module)
+        pid = os.getpid()
+        uri_key = (path, str(uri.for_token().without_query()), pid)
         with _lock:
-            cached = _sessions.get(key)
-            if cached is not None:
-                if pin is not None and pin != cached._pin:
-                    cached._pin = pin  # e.g. a retry after a wrong PIN: log in again with this one
-                    cached._drop()
-                return cached
-            created = cls(path, token, pin)
-            _sessions[key] = created
-            return created
+            cached = _by_uri.get(uri_key)
+            if cached is None or cached.key is None or _sessions.get(cached.key) is not cached:
+                path, token = open_token(uri, module)
+                key = (path, token.label, token.serial.decode(errors="replace"), pid)
+                cached = _sessions.get(key)
+                if cached is None:
+                    cached = cls(path, token, pin)
+                    cached.key = key
+                    _sessions[key] = cached
+                _by_uri[uri_key] = cached
+            if pin is not None and pin != cached._pin:
+                cached._pin = pin  # e.g. a retry after a wrong PIN: log in again with this one
+                cached._drop()
+            return cached
 
     @property
     def label(self) -> str:
