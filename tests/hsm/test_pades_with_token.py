@@ -80,6 +80,8 @@ def _pyhanko_ok(path: Path, pki: TestPKI) -> None:
         reader = PdfFileReader(fh)
         assert reader.embedded_signatures
         for sig in reader.embedded_signatures:
+            if sig.sig_object_type == "/DocTimeStamp":
+                continue  # B-LTA's document timestamp: not the officer's signature
             vc = ValidationContext(
                 trust_roots=[to_asn1(pki.root.cert)],
                 other_certs=[to_asn1(pki.ca.cert)],
@@ -122,22 +124,34 @@ def test_sign_pdf_rsa_pss_with_token_key(hsm_setup: HsmSetup, pki: TestPKI, tmp_
         _pdfsig_ok(out)
 
 
-def test_sign_pdf_b_lt_through_token(
-    hsm_setup: HsmSetup, token_officer: TokenOfficer, pki: TestPKI, pki_services: object, tmp_path: Path
+@pytest.mark.parametrize("level", ["B-T", "B-LT", "B-LTA"])
+def test_sign_pdf_timestamped_levels_through_token(
+    hsm_setup: HsmSetup,
+    token_officer: TokenOfficer,
+    pki: TestPKI,
+    pki_services: object,
+    tmp_path: Path,
+    level: str,
 ) -> None:
     signer = Signer.from_pkcs11(token_officer.uri, pin=hsm_setup.pin, module=hsm_setup.module)
-    out = tmp_path / "signed-lt.pdf"
+    out = tmp_path / f"signed-{level}.pdf"
+    tsa_url = pki_services.tsa_url  # type: ignore[attr-defined]
     result = pades.sign_pdf(
-        _letter(tmp_path),
-        out,
-        signer,
-        level="B-LT",
-        tsa=pki_services.tsa_url,
-        rect=(330, 60, 560, 150),  # type: ignore[attr-defined]
+        _letter(tmp_path), out, signer, level=level, tsa=tsa_url, rect=(330, 60, 560, 150)
     )
-    assert result.level == "B-LT"
+    assert result.level == level
     _pyhanko_ok(out, pki)
-    _pdfsig_ok(out, whole=False)
+    # B-LT and B-LTA add revisions (DSS, document timestamp) after the signature
+    _pdfsig_ok(out, whole=level == "B-T")
+    with out.open("rb") as fh:
+        from pyhanko.pdf_utils.reader import PdfFileReader
+
+        sigs = PdfFileReader(fh).embedded_signatures
+        assert len(sigs) == (2 if level == "B-LTA" else 1)
+        unsigned = sigs[0].signer_info["unsigned_attrs"].native or []
+        assert any(a["type"] == "signature_time_stamp_token" for a in unsigned)  # B-T and up
+        if level == "B-LTA":
+            assert sigs[1].sig_object_type == "/DocTimeStamp"
 
 
 def test_sign_cli_with_key_uri(hsm_setup: HsmSetup, token_officer: TokenOfficer, tmp_path: Path) -> None:
