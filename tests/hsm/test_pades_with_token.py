@@ -169,7 +169,7 @@ def test_sign_cli_with_key_uri(hsm_setup: HsmSetup, token_officer: TokenOfficer,
     assert not bad.exists()
 
 
-def test_sign_many_over_token_logs_in_once_per_worker(
+def test_sign_many_over_token_with_two_workers(
     hsm_setup: HsmSetup, token_officer: TokenOfficer, pki: TestPKI, tmp_path: Path
 ) -> None:
     inputs = [_letter(tmp_path, f"letter-{i:02}.pdf") for i in range(12)]
