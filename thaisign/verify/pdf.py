@@ -37,7 +37,7 @@ from thaisign.verify.report import (
 )
 from thaisign.verify.revocation import MODES, EmbeddedRevinfo
 from thaisign.verify.trust import TrustStore
-from thaisign.verify.verdict import broken_report, to_report
+from thaisign.verify.verdict import broken_report, coverage_facts, to_report
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +265,11 @@ async def _verify_signature(
         else:
             status = await validate_signature(emb, session, sha1=subfilter == "/adbe.pkcs7.sha1")
     except SignatureValidationError as exc:
-        return broken_report(emb.field_name, emb.sig_object, exc)
+        try:
+            coverage, mods = coverage_facts(data, emb, br)
+        except Exception:  # integrity was never computed: nothing is known
+            return broken_report(emb.field_name, emb.sig_object, exc)
+        return broken_report(emb.field_name, emb.sig_object, exc, coverage=coverage, modifications=mods)
     return await to_report(data, emb, status, session, embedded, br, kind, subfilter, later_doc_ts)
 
 

@@ -28,7 +28,14 @@ from thaisign.verify.report import (
 from thaisign.verify.revocation import EmbeddedRevinfo
 
 
-def broken_report(fq_name: str, sig_obj: Any, exc: Exception) -> SignatureReport:
+def broken_report(
+    fq_name: str,
+    sig_obj: Any,
+    exc: Exception,
+    *,
+    coverage: Coverage = Coverage.PARTIAL,
+    modifications: Modifications = Modifications.DISALLOWED,
+) -> SignatureReport:
     """A signature that cannot even be parsed: FORMAT_FAILURE (or its own AdES indication)."""
     kind = "signature"
     with contextlib.suppress(Exception):
@@ -46,11 +53,23 @@ def broken_report(fq_name: str, sig_obj: Any, exc: Exception) -> SignatureReport
         indication=indication,
         sub_indication=sub,
         intact=False,
-        coverage=Coverage.PARTIAL,
-        modifications=Modifications.DISALLOWED,
+        coverage=coverage,
+        modifications=modifications,
         trusted=False,
         messages=Messages((f"{why[0]} ({detail})",), (f"{why[1]} ({detail})",)),
     )
+
+
+def coverage_facts(data: bytes, emb: Any, br: Any) -> tuple[Coverage, Modifications]:
+    """Coverage and later changes of a signature whose CMS could not be validated."""
+    from pyhanko.sign.validation.status import ModificationInfo
+
+    info = ModificationInfo(**emb.summarise_integrity_info())
+    coverage = _coverage(info, br.ok, br.covers_file, _tail_junk(data, emb))
+    mods = _modifications(info, coverage, _later_revisions(emb))
+    if coverage is Coverage.ENTIRE_REVISION and _file_tail_junk(data):
+        mods = Modifications.DISALLOWED
+    return coverage, mods
 
 
 def _from_ades(ades: Any) -> tuple[Indication, SubIndication]:
