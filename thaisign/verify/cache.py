@@ -85,6 +85,8 @@ class BatchCache:
         self._trust: dict[tuple[str, str, str], TrustAnswer] = {}
         self.stats = {"revocation_checks": 0, "revocation_hits": 0, "path_validations": 0, "path_hits": 0}
         self._revinfo_key = ""
+        #: small facts derived from certificates and paths (signer names, chain entries)
+        self.memo: dict[Any, Any] = {}
 
     def session_for(self, embedded: EmbeddedRevinfo) -> FileSession:
         """A fresh validation context for one file, wired to the shared parts."""

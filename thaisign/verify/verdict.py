@@ -147,6 +147,19 @@ def _name_attr(cert: Any, key: str) -> str | None:
     return None if value is None else str(value)
 
 
+def _signer_facts(cert: Any, memo: dict[Any, Any]) -> SignerFacts:
+    der = cert.dump()
+    facts = memo.get(("signer", der))
+    if facts is None:
+        facts = memo[("signer", der)] = SignerFacts(
+            _name_attr(cert, "common_name"),
+            _name_attr(cert, "title"),
+            _name_attr(cert, "organization_name"),
+            hashlib.sha256(der).hexdigest(),
+        )
+    return facts
+
+
 def _sha256(cert: Any) -> str:
     return hashlib.sha256(cert.dump()).hexdigest()
 
@@ -157,7 +170,21 @@ class _PathHolder:
     signing_cert: Any
 
 
-def _chain(status: Any) -> tuple[ChainEntry, ...]:
+def _chain(status: Any, memo: dict[Any, Any] | None = None) -> tuple[ChainEntry, ...]:
+    """Signer first, anchor last; remembered per path in ``memo`` (the batch's)."""
+    path = status.validation_path
+    key = ("chain", id(path), status.signing_cert.dump())
+    if memo is not None and path is not None:
+        hit = memo.get(key)
+        if hit is not None and hit[0] is path:
+            return hit[1]
+    entries = _chain_uncached(status)
+    if memo is not None and path is not None:
+        memo[key] = (path, entries)
+    return entries
+
+
+def _chain_uncached(status: Any) -> tuple[ChainEntry, ...]:
     path = status.validation_path
     if path is not None:
         certs = list(path.iter_certs(include_root=True))
@@ -320,12 +347,7 @@ async def to_report(
     if revocation.status == "not-checked" and session.mode == "off":
         say(msg.REVOCATION_OFF)
 
-    signer = SignerFacts(
-        _name_attr(cert, "common_name"),
-        _name_attr(cert, "title"),
-        _name_attr(cert, "organization_name"),
-        _sha256(cert),
-    )
+    signer = _signer_facts(cert, session.cache.memo)
     return SignatureReport(
         field=emb.field_name,
         kind=kind,
@@ -335,7 +357,7 @@ async def to_report(
         coverage=coverage,
         modifications=mods,
         trusted=trusted,
-        chain=_chain(chain_source),
+        chain=_chain(chain_source, session.cache.memo),
         signer=signer,
         signing_time=signing_time,
         signing_time_source=time_source,
