@@ -203,3 +203,20 @@ def test_module_that_fails_to_initialise(hsm_setup: HsmSetup, tmp_path: Path) ->
     r = hsm_setup.cli("hsm", "list", SOFTHSM2_CONF=str(tmp_path / "missing.conf"))
     err = _one_error_line(r)
     assert "failed to initialise" in err and "SOFTHSM2_CONF" in r.stderr
+
+
+def test_import_cert_replace_after_renewal(hsm_setup: HsmSetup, pki: TestPKI, tmp_path: Path) -> None:
+    from thaisign.hsm import generate_key
+
+    made = generate_key(hsm_setup.uri("renewed"), "ec-p256", pin=hsm_setup.pin, module=hsm_setup.module)
+    old, new = tmp_path / "old.pem", tmp_path / "new.pem"
+    old.write_bytes(issue_for(pki, made.public_key).public_bytes(serialization.Encoding.PEM))
+    new_cert = issue_for(pki, made.public_key)
+    new.write_bytes(new_cert.public_bytes(serialization.Encoding.PEM))
+    assert hsm_setup.cli("hsm", "import-cert", str(made.uri), str(old)).returncode == 0
+    err = _one_error_line(hsm_setup.cli("hsm", "import-cert", str(made.uri), str(new)))
+    assert "already holds a certificate" in err
+    r = hsm_setup.cli("hsm", "import-cert", str(made.uri), str(new), "--replace")
+    assert r.returncode == 0, r.stderr
+    signer = Pkcs11Signer.open(str(made.uri), pin=hsm_setup.pin, module=hsm_setup.module)
+    assert signer.certificate == new_cert

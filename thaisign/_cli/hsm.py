@@ -247,7 +247,9 @@ def import_cert_command(
     extra = load_certificates_file(chain) if chain is not None else []
     parsed = _hsm.Pkcs11Uri.parse(uri)
     pin = _hsm.resolve_pin(parsed, pin_file=pin_file)
-    stored = _hsm.import_certificate(parsed, certs[0], [*certs[1:], *extra], pin=pin, module=module)
+    stored = _hsm.import_certificate(
+        parsed, certs[0], [*certs[1:], *extra], pin=pin, module=module, replace=replace
+    )
     if not stored:
         click.echo("nothing to store: the certificate and chain are on the token already")
     for o in stored:
