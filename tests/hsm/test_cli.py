@@ -220,3 +220,38 @@ def test_import_cert_replace_after_renewal(hsm_setup: HsmSetup, pki: TestPKI, tm
     assert r.returncode == 0, r.stderr
     signer = Pkcs11Signer.open(str(made.uri), pin=hsm_setup.pin, module=hsm_setup.module)
     assert signer.certificate == new_cert
+
+
+def test_csr_der_with_chosen_hash(hsm_setup: HsmSetup, tmp_path: Path) -> None:
+    out = tmp_path / "r.der"
+    r = hsm_setup.cli(
+        "hsm", "csr", hsm_setup.keys["rsa-2048"], "--name-th", "นางสาวสมหญิง รักไทย", "--hash", "sha512",
+        "--der", "-o", str(out), "--employee-id", "E0042",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    v = subprocess.run(
+        ["openssl", "req", "-inform", "DER", "-in", str(out), "-verify", "-noout", "-text"],
+        capture_output=True,
+        text=True,
+    )
+    assert v.returncode == 0 and "verify OK" in v.stdout + v.stderr
+    assert "sha512WithRSAEncryption" in v.stdout and "serialNumber=E0042" in v.stdout.replace(" = ", "=")
+
+
+def test_pin_file_beats_pin_source_beats_environment(
+    hsm_setup: HsmSetup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from thaisign.hsm import resolve_pin
+
+    a, b = tmp_path / "a.pin", tmp_path / "b.pin"
+    a.write_text("from-file\n")
+    b.write_text("from-uri\n")
+    monkeypatch.setenv("THAISIGN_PIN", "from-env")
+    uri = Pkcs11Uri(token="T", pin_source=f"file:{b}")
+    assert resolve_pin(uri, pin_file=a) == "from-file"
+    assert resolve_pin(uri) == "from-uri"
+    assert resolve_pin(Pkcs11Uri(token="T")) == "from-env"
+    monkeypatch.delenv("THAISIGN_PIN")
+    assert resolve_pin(Pkcs11Uri(token="T"), required=False) is None
+    with pytest.raises(errors.PinError, match="no PIN given for token 'T'"):
+        resolve_pin(Pkcs11Uri(token="T"))
