@@ -19,7 +19,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,8 @@ def verify_pdf(
             data = Path(source).read_bytes()
         except OSError as exc:
             return VerificationReport(label, error=f"cannot read file: {exc.strerror or exc}")
+    if cache is not None and (cache.mode != revocation or (at is not None and cache.moment != at)):
+        raise UsageError("the batch cache was made for another validation time or revocation mode")
     trust = trust if trust is not None else TrustStore.default()
     own_cache = cache is None
     cache = cache or BatchCache(trust, at=at, revocation=revocation)
@@ -271,7 +273,3 @@ async def _verify_signature(
             return broken_report(emb.field_name, emb.sig_object, exc)
         return broken_report(emb.field_name, emb.sig_object, exc, coverage=coverage, modifications=mods)
     return await to_report(data, emb, status, session, embedded, br, kind, subfilter, later_doc_ts)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
