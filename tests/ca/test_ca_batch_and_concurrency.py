@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -97,9 +98,15 @@ import sys
 from thaisign.ca import Authority, OfficerProfile
 ca = Authority.open(sys.argv[1], passphrase=sys.argv[2])
 csr = open(sys.argv[3], "rb").read()
+serials = []
 for i in range(int(sys.argv[4])):
-    ca.issue_officer(OfficerProfile(name_th="นายสมชาย ใจดี", position="ผู้อำนวยการกอง",
-                                    employee_id=f"W{sys.argv[5]}-{i}"), csr=csr)
+    issued = ca.issue_officer(OfficerProfile(name_th="นายสมชาย ใจดี", position="ผู้อำนวยการกอง",
+                                             employee_id=f"W{sys.argv[5]}-{i}"), csr=csr)
+    serials.append(issued.serial)
+    if i % 10 == 9:
+        ca.revoke(serials[i - 5], "superseded")
+    if i % 50 == 49:
+        ca.crl()
 ca.close()
 """
 
@@ -138,8 +145,19 @@ def test_eight_processes_issue_at_once(
         assert len({c.employee_id for c in certs}) == 800
         for c in certs[::97]:
             assert x509.load_der_x509_certificate(c.der).serial_number == c.serial
+        counts = store.counts()
+        assert counts["revocations"] == 80 and counts["crls"] == 16
         result = store.verify_audit()
-        assert result.entries == 801  # init + 800 issues, one linear chain
+        assert result.entries == 1 + 800 + 80 + 16  # init, issues, revocations, CRLs: one linear chain
+        # CRL numbers strictly increase with content: each CRL holds at least the previous one's entries
+        from sqlalchemy import select
+
+        from thaisign.ca.store import CrlRow
+
+        with store._engine.connect() as conn:
+            crls = conn.execute(select(CrlRow.number, CrlRow.entries).order_by(CrlRow.number)).all()
+        assert [n for n, _ in crls] == list(range(1, 17))
+        assert all(a[1] <= b[1] for a, b in itertools.pairwise(crls))
 
 
 def test_batch_killed_with_sigkill_leaves_store_consistent(tmp_path: Path) -> None:
