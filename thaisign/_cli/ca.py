@@ -75,7 +75,14 @@ def ca() -> None:
 @click.option("--name-th", required=True, help="The agency's name in Thai (subject O and CN).")
 @click.option("--name-en", help="The agency's name in English (the CN when the Thai name is long).")
 @click.option("--org-id", help="organizationIdentifier of the agency, e.g. NTRTH-0994000000000.")
-@click.option("--key", "key_type", type=_KEYS, default="ec-p384", show_default=True, help="CA key type.")
+@click.option(
+    "--key",
+    "key_type",
+    type=click.Choice(["ec-p384", "ec-p256", "rsa-3072", "rsa-4096"]),
+    default="ec-p384",
+    show_default=True,
+    help="CA key type.",
+)
 @click.option(
     "--key-uri", help="Use an existing key in a PKCS#11 token (RFC 7512 URI) instead of a key file."
 )
