@@ -166,3 +166,47 @@ def test_token_ca_certifies_token_officer_who_signs_a_letter(
     assert status.signing_cert.subject.native["common_name"] == "นายสมศักดิ์ รักงาน"
     pdfsig = subprocess.run(["pdfsig", "-nocert", str(signed)], capture_output=True, text=True)
     assert "Signature is Valid" in pdfsig.stdout
+
+
+def test_tsa_key_in_token_issued_by_token_ca(hsm_setup: HsmSetup, token_ca: Path, tmp_path: Path) -> None:
+    """thaisign tsa init --ca (token CA) --key-uri (token TSA key); openssl ts -verify checks a reply."""
+    pytest.importorskip("thaisign.tsa.setup")
+    from thaisign.tsa.server import tsa_app
+    from thaisign.tsa.setup import open_tsa
+
+    tsa_uri = hsm_setup.uri("agency-tsa")
+    assert hsm_setup.cli("hsm", "keygen", tsa_uri, "--key", "ec-p256").returncode == 0
+    tsa_dir = tmp_path / "tsa"
+    r = hsm_setup.cli(
+        "tsa", "init", str(tsa_dir), "--ca", str(token_ca), "--key-uri", tsa_uri, "--name-th", "TSA กรมทดสอบ",
+        "--pkcs11-module", hsm_setup.module,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert not (tsa_dir / "tsa.key").exists()
+    data = tmp_path / "letter.txt"
+    data.write_text("หนังสือราชการ ที่ มท ๐๘๐๑/๑๒๓", encoding="utf-8")
+    query, reply = tmp_path / "q.tsq", tmp_path / "r.tsr"
+    assert (
+        _openssl("ts", "-query", "-data", str(data), "-sha256", "-cert", "-out", str(query)).returncode == 0
+    )
+    authority, store = open_tsa(tsa_dir, pin=hsm_setup.pin)
+    app = tsa_app(authority)
+    try:
+        with serve_wsgi(app) as base:
+            import urllib.request
+
+            req = urllib.request.Request(
+                f"{base}/tsa",
+                data=query.read_bytes(),
+                headers={"Content-Type": "application/timestamp-query"},
+            )
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                reply.write_bytes(resp.read())
+    finally:
+        app.close()
+        store.close()
+    v = _openssl(
+        "ts", "-verify", "-data", str(data), "-in", str(reply), "-CAfile", str(token_ca / "ca.pem"),
+        "-untrusted", str(tsa_dir / "tsa.pem"),
+    )  # fmt: skip
+    assert v.returncode == 0 and "Verification: OK" in v.stdout, v.stdout + v.stderr
