@@ -8,6 +8,10 @@
    pyHanko does many times per signature (issuer/serial matching). Names with identical DER are
    equal under any rule, so that case answers at once; other pairs are compared by asn1crypto
    once and the answer is remembered by the pair of DER encodings (a bounded cache).
+3. pyHanko checks a signature's ESS signing-certificate attribute against the signer's
+   certificate twice per signature (hashing the certificate, matching issuer names). A
+   successful check is remembered by (certificate DER, attribute DER); failures are always
+   re-checked and raised by pyHanko itself.
 
 :func:`install` is idempotent and is called by :class:`thaisign.verify.cache.BatchCache`.
 """
@@ -52,14 +56,39 @@ def _fast_hex_reader(original: Any, pdf_string: Any) -> Any:
     return read_hex_string_from_stream
 
 
+def _memo_signing_certificate_check(original: Any, get_attr: Any) -> Any:
+    passed: set[tuple[bytes, bytes]] = set()
+
+    def _check_signing_certificate(cert: Any, signed_attrs: Any) -> None:
+        attr = get_attr(signed_attrs)
+        if attr is None:
+            return
+        key = (cert.dump(), attr.dump())
+        if key in passed:
+            return
+        original(cert, signed_attrs)
+        if len(passed) > 4096:
+            passed.clear()
+        passed.add(key)
+
+    _check_signing_certificate._thaisign_fast = True  # type: ignore[attr-defined]
+    return _check_signing_certificate
+
+
 def install() -> None:
-    """Install both speed-ups (once per process)."""
+    """Install the speed-ups (once per process)."""
     global _installed
     if _installed:
         return
     _installed = True
     from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils import generic
+    from pyhanko.sign.validation import generic_cms
+
+    if not getattr(generic_cms._check_signing_certificate, "_thaisign_fast", False):
+        generic_cms._check_signing_certificate = _memo_signing_certificate_check(
+            generic_cms._check_signing_certificate, generic_cms.get_signing_cert_attr
+        )
 
     if not getattr(generic.read_hex_string_from_stream, "_thaisign_fast", False):
         generic.read_hex_string_from_stream = _fast_hex_reader(

@@ -85,11 +85,25 @@ class BatchCache:
         self._trust: dict[tuple[str, str, str], TrustAnswer] = {}
         self.stats = {"revocation_checks": 0, "revocation_hits": 0, "path_validations": 0, "path_hits": 0}
         self._revinfo_key = ""
+        self._plain_session: FileSession | None = None
         #: small facts derived from certificates and paths (signer names, chain entries)
         self.memo: dict[Any, Any] = {}
 
     def session_for(self, embedded: EmbeddedRevinfo) -> FileSession:
-        """A fresh validation context for one file, wired to the shared parts."""
+        """A validation context for one file, wired to the shared parts.
+
+        Files that carry their own validation data (DSS, archived revocation info) get a fresh
+        context so that one file's data never vouches for another; the common case of a file
+        without any shares one context across the batch.
+        """
+        self._revinfo_key = _revinfo_key(embedded)
+        if not self._revinfo_key:
+            if self._plain_session is None:
+                self._plain_session = self._new_session(embedded)
+            return self._plain_session
+        return self._new_session(embedded)
+
+    def _new_session(self, embedded: EmbeddedRevinfo) -> FileSession:
         from pyhanko_certvalidator import ValidationContext
 
         vc = ValidationContext(
@@ -102,7 +116,6 @@ class BatchCache:
             fetchers=self.fetchers,
             revinfo_policy=tolerant_policy(self.mode),
         )
-        self._revinfo_key = _revinfo_key(embedded)
         return FileSession(vc, self, self.fetchers, self.mode, self.key_usage)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
