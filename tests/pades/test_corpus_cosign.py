@@ -68,3 +68,23 @@ def test_qpdf_accepts_cosigned_corpus_file(tmp_path: Path, ec_signer: SoftwareSi
     out = tmp_path / "cosigned.pdf"
     sign_pdf(src, out, ec_signer, signing_time=FIXED_TIME, rect=(50, 50, 250, 120))
     qpdf_check(out)
+
+
+def test_every_corpus_pdf_signs_or_fails_cleanly(tmp_path: Path, ec_signer: SoftwareSigner) -> None:
+    """Hostile and damaged PDFs give a thaisign error (one line), never an internal error."""
+    from thaisign.errors import ThaisignError
+
+    files = sorted((CORPUS / "pdf").rglob("*.pdf"))
+    if not files:
+        pytest.skip("corpus not available")
+    signed = 0
+    for i, f in enumerate(files):
+        out = tmp_path / f"{i}.pdf"
+        try:
+            sign_pdf(f, out, ec_signer, signing_time=FIXED_TIME)
+            signed += 1
+        except ThaisignError as exc:
+            assert "\n" not in str(exc)
+            assert not out.exists()  # no output for a refused file
+    assert signed >= len(files) // 2
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -16,6 +16,17 @@ from thaisign.errors import UsageError
 PDF_PASSWORD_ENV = "THAISIGN_PDF_PASSWORD"
 
 
+def _quiet_libraries() -> None:
+    """pyHanko and fontTools log warnings (with tracebacks) about oddities in other people's
+    signatures; a user of the CLI gets one clear line from thaisign instead."""
+    import logging
+    import os
+
+    if os.environ.get("THAISIGN_DEBUG", "") in ("", "0"):
+        for name in ("pyhanko", "pyhanko_certvalidator", "fontTools", "pypdf"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def _rect(value: str | None) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
@@ -256,6 +267,7 @@ def sign(
       thaisign sign inbox/ --out-dir signed/ --p12 somchai.p12 --json
       thaisign sign letter.pdf -o signed.pdf --key-uri 'pkcs11:token=Agency;object=somchai' --field ผู้ลงนาม1
     """
+    _quiet_libraries()
     from thaisign._progress import progress
     from thaisign.pades.appearance import SignatureAppearance
     from thaisign.pades.batch import sign_many
@@ -389,6 +401,7 @@ def fields_add(
     Example:
       thaisign fields add letter.pdf -o out.pdf --name ผู้ลงนาม1 --page 1 --rect 330,120,530,190 --lock all
     """
+    _quiet_libraries()
     from thaisign.pades.fields import add_signature_field
 
     locks: Any = None
@@ -416,6 +429,7 @@ def fields_list(input: Path, as_json: bool) -> None:
     Example:
       thaisign fields list letter.pdf --json
     """
+    _quiet_libraries()
     from thaisign.pades.fields import list_signature_fields
 
     infos = list_signature_fields(input)
@@ -447,6 +461,7 @@ def ltv(
     Example:
       thaisign ltv signed.pdf -o signed-lta.pdf --level B-LTA --tsa http://tsa.example.go.th/tsa
     """
+    _quiet_libraries()
     from thaisign.pades.ltv import extend_ltv
 
     result = extend_ltv(input, output, level=level, tsa=tsa, trust_roots=_trust(trust))  # type: ignore[arg-type]

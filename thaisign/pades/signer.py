@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import os
 import tempfile
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -134,8 +135,10 @@ def _open_writer(stream: IO[bytes], password: str | None) -> Any:
 
     try:
         writer = IncrementalPdfFileWriter(stream, strict=False)
-    except (PyHankoPdfError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise PdfError(f"not a readable PDF: {exc}", hint="check that the file is a complete PDF") from None
+    except (PyHankoPdfError, OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise PdfError(
+            f"not a readable PDF: {_one_line(exc)}", hint="check that the file is a complete PDF"
+        ) from None
     if writer.prev.encrypted:
         if password is None:
             raise PdfError(
@@ -335,6 +338,44 @@ def _sign_into(
     return name, visible
 
 
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception as one short line (library messages can span lines or quote huge numbers)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_LIBRARIES = ("/pyhanko/", "/pyhanko_certvalidator/", "/asn1crypto/", "/pypdf/")
+
+
+def _unusable_pdf(exc: Exception) -> PdfError | None:
+    """A :class:`PdfError` when ``exc`` was raised inside the PDF/ASN.1 libraries while they read
+    the document (a damaged or unusual file), else ``None`` (then it is our bug: let it show)."""
+    from pyhanko.pdf_utils.misc import PdfError as PyHankoPdfError
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    inside = bool(frames) and any(lib in frames[-1].filename for lib in _LIBRARIES)
+    if isinstance(exc, PyHankoPdfError) or inside:
+        return PdfError(
+            f"cannot sign this PDF: its structure is damaged or unusual ({_one_line(exc)})",
+            hint="re-save it with a PDF tool, or ask the sender for a clean copy",
+        )
+    return None
+
+
+def _sign_converting(
+    writer: Any, output: IO[bytes], signer: Signer, opts: SigningOptions, at: dt.datetime
+) -> tuple[str, bool]:
+    try:
+        return _sign_into(writer, output, signer, opts, at)
+    except ThaisignError:
+        raise
+    except Exception as exc:
+        converted = _unusable_pdf(exc)
+        if converted is not None:
+            raise converted from None
+        raise
+
+
 def _refuse_if_locked(writer: Any, target: str | None) -> None:
     """Refuse what earlier signatures forbid: any change after a no-changes certification
     (DocMDP P=1), and signing a field that a signed field's FieldMDP lock covers."""
@@ -514,7 +555,7 @@ def sign_pdf(
     with fh:
         writer = _open_writer(fh, opts.pdf_password)
         with _atomic_rw(dst) as out:
-            name, visible = _sign_into(writer, out, signer, opts, at)
+            name, visible = _sign_converting(writer, out, signer, opts, at)
             size = os.fstat(out.fileno()).st_size
     return SignResult(dst, name, opts.effective_level(), at, visible, opts.certify is not None, size)
 
@@ -531,5 +572,5 @@ def sign_pdf_bytes(
         check_certificate(signer, at)
     writer = _open_writer(io.BytesIO(data), opts.pdf_password)
     out = io.BytesIO()
-    _sign_into(writer, out, signer, opts, at)
+    _sign_converting(writer, out, signer, opts, at)
     return out.getvalue()
