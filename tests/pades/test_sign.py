@@ -233,3 +233,44 @@ def test_hash_follows_key(tmp_path: Path, letter: Path, pki: TestPKI, key_type: 
     assert _sig_dict(out).md_algorithm == "sha256"
     cert = x509.load_pem_x509_certificate(pki.officer_ec.cert_pem.read_bytes())
     assert cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_cli_in_place_visible_default_box(tmp_path: Path, letter: Path, pki: TestPKI, nssdb: str) -> None:
+    import shutil
+
+    target = tmp_path / "letter.pdf"
+    shutil.copy(letter, target)
+    r = run_cli(
+        "sign",
+        str(target),
+        "--in-place",
+        "--p12",
+        str(pki.officer_ec.p12),
+        "--visible",
+        "--lock",
+        "all",
+        "--reason",
+        "อนุมัติ",
+        "--signing-time",
+        "2026-11-21T03:42Z",
+        env=CLI_ENV,
+    )
+    assert r.returncode == 0, r.stderr
+    assert target.read_bytes().startswith(letter.read_bytes())
+    assert_pdfsig_valid(target, nssdb, count=1)
+    from thaisign.pades import list_signature_fields
+
+    (info,) = list_signature_fields(target)
+    assert info.signed and info.rect is not None and info.page == 1
+    r = run_cli(
+        "sign",
+        str(target),
+        "-o",
+        str(tmp_path / "x.pdf"),
+        "--out-dir",
+        str(tmp_path),
+        "--p12",
+        str(pki.officer_ec.p12),
+        env=CLI_ENV,
+    )
+    assert r.returncode == 2 and "exactly one of" in r.stderr
