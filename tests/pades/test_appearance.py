@@ -92,6 +92,16 @@ def test_wrap_and_shrink_to_fit() -> None:
     assert layout.height <= 70
     with pytest.raises(AppearanceError):
         layout_text(face, (agency,) * 12, 40, 12, max_size=14, min_size=5)
+    # one long Thai word (no spaces) in a narrow box: cut only between clusters
+    import unicodedata
+
+    word = "กรมส่งเสริมการปกครองท้องถิ่นจังหวัดเชียงใหม่"
+    narrow = layout_text(face, (word,), 45, 200, max_size=12, min_size=8)
+    texts = [p.shaped.text for p in narrow.lines]
+    assert len(texts) >= 3 and "".join(texts) == word
+    for t in texts:
+        assert unicodedata.category(t[0]) != "Mn" and t[-1] not in "เแโใไ"  # no orphaned marks or vowels
+        assert face.shape(t).advance * narrow.size / face.units_per_em <= 45.01
 
 
 def _crop_text(pdf: Path, rect: tuple[float, float, float, float]) -> str:

@@ -103,6 +103,27 @@ class TextLayout:
     height: float
 
 
+def _break_word(face: FontFace, word: str, width_units: float) -> list[str] | None:
+    """``word`` cut at Thai cluster boundaries into pieces that each fit, or None if one cluster
+    alone is wider than the box."""
+    pieces: list[str] = []
+    start = 0
+    fits_until: int | None = None
+    for cut in [*grapheme_breaks(word), len(word)]:
+        if face.shape(word[start:cut]).advance <= width_units:
+            fits_until = cut
+            continue
+        if fits_until is None:
+            return None
+        pieces.append(word[start:fits_until])
+        start = fits_until
+        fits_until = cut if face.shape(word[start:cut]).advance <= width_units else None
+        if fits_until is None:
+            return None
+    pieces.append(word[start:])
+    return pieces
+
+
 def _wrap(face: FontFace, text: str, width_units: float, allow_break_words: bool) -> list[str] | None:
     """Greedy wrap at spaces; words wider than the box are split at cluster boundaries if allowed."""
     words = [w for w in text.split(" ") if w]  # split at plain spaces only, never at NBSP
@@ -118,26 +139,11 @@ def _wrap(face: FontFace, text: str, width_units: float, allow_break_words: bool
         if face.shape(word).advance <= width_units:
             current = word
             continue
-        if not allow_break_words:
+        pieces = _break_word(face, word, width_units) if allow_break_words else None
+        if pieces is None:
             return None
-        current = ""
-        piece_start = 0
-        breaks = [*grapheme_breaks(word), len(word)]
-        last_ok = None
-        for b in breaks:
-            if face.shape(word[piece_start:b]).advance <= width_units:
-                last_ok = b
-                continue
-            if last_ok is None:
-                return None  # a single cluster is wider than the box
-            lines.append(word[piece_start:last_ok])
-            piece_start, last_ok = (
-                last_ok,
-                (b if face.shape(word[last_ok:b]).advance <= width_units else None),
-            )
-            if last_ok is None:
-                return None
-        current = word[piece_start:]
+        lines += pieces[:-1]
+        current = pieces[-1]
     if current:
         lines.append(current)
     return lines
