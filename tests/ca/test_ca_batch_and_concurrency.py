@@ -39,6 +39,33 @@ def _write_csv(
     path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
 
 
+def test_batch_in_worker_processes_matches_single_process(tmp_path: Path) -> None:
+    from thaisign.ca.batch import CaOpener, issue_batch
+
+    csr, _ = make_csr()
+    (tmp_path / "o.csr").write_bytes(csr)
+    rows = [f"P{i:04d},นายสมชาย ใจดี,ผู้อำนวยการกอง,,{'o.csr' if i % 7 else ''}," for i in range(40)]
+    rows.append("P9999,นายสมชาย ใจดี,,,o.csr,")  # no position: a bad row, found by a worker
+    _write_csv(tmp_path / "o.csv", rows)
+    ca_dir = _new_ca(tmp_path / "ca", None)
+    with Authority.open(ca_dir, passphrase=CA_PASSPHRASE) as ca:
+        result = issue_batch(
+            ca,
+            tmp_path / "o.csv",
+            tmp_path / "out",
+            passphrase="p12-pass",
+            chunk=8,
+            workers=2,
+            opener=CaOpener(ca_dir, CA_PASSPHRASE),
+        )
+        assert [e.line for e in result.errors] == [42]
+        assert [line for line, _, _ in result.issued] == list(range(2, 42))  # in CSV order
+        assert len(ca.certificates()) == 40
+        ca.verify_audit()
+    assert len(list((tmp_path / "out").glob("*.pem"))) == 40
+    assert len(list((tmp_path / "out").glob("*.p12"))) == 6
+
+
 def test_batch_reports_bad_rows_and_skips_issued_on_rerun(tmp_path: Path) -> None:
     ca_dir = _new_ca(tmp_path / "ca", None)
     csr, _ = make_csr()
@@ -179,6 +206,8 @@ def test_batch_killed_with_sigkill_leaves_store_consistent(tmp_path: Path) -> No
             str(tmp_path / "big.csv"),
             "--out-dir",
             str(out),
+            "--workers",
+            "2",  # signing in two worker processes; the killed parent records and writes
         ],
         env={**base_env, **ENV},
         stdout=subprocess.DEVNULL,

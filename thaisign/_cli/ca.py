@@ -26,21 +26,28 @@ def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def _ca_secret(
+    directory: Path, passphrase_file: str | None, pin_file: str | None
+) -> tuple[str | None, str | None]:
+    """(passphrase, PIN) of the CA key: the PIN when profile.toml names a token, else the passphrase."""
+    from thaisign.ca.profiles import PROFILE_FILE, CaProfile
+
+    if CaProfile.load(directory / PROFILE_FILE).key_uri is not None:
+        return None, resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
+    return resolve_secret(file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA passphrase"), None
+
+
 def _open(
     directory: Path, passphrase_file: str | None = None, pin_file: str | None = None, *, key: bool = True
 ) -> Authority:
     """Open the CA; with its key, ask for the passphrase (or the PIN when profile.toml names a token)."""
     from thaisign.ca import Authority
-    from thaisign.ca.profiles import PROFILE_FILE, CaProfile
+    from thaisign.ca.profiles import PROFILE_FILE
 
-    profile_path = directory / PROFILE_FILE
-    if not key or not profile_path.exists():
+    if not key or not (directory / PROFILE_FILE).exists():
         return Authority.open(directory, load_key=False)  # (or the one-line "not a CA folder" error)
-    if CaProfile.load(profile_path).key_uri is not None:
-        pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
-        return Authority.open(directory, pin=pin)
-    passphrase = resolve_secret(file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA passphrase")
-    return Authority.open(directory, passphrase=passphrase)
+    passphrase, pin = _ca_secret(directory, passphrase_file, pin_file)
+    return Authority.open(directory, passphrase=passphrase, pin=pin)
 
 
 _dir_arg = click.argument("directory", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
@@ -338,6 +345,12 @@ def issue(
     type=click.Path(dir_okay=False),
     help=f"Passphrase for new PKCS#12 files (else ${PASSPHRASE_ENV}).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=0,
+    help="Processes that sign (default: one per CPU for 1,000 rows or more, else 1).",
+)
 @_passphrase_file
 @_pin_file
 @_json
@@ -346,6 +359,7 @@ def issue_batch(
     csv_file: str,
     out_dir: Path,
     p12_passphrase_file: str | None,
+    workers: int,
     passphrase_file: str | None,
     pin_file: str | None,
     as_json: bool,
@@ -362,8 +376,9 @@ def issue_batch(
     Example:
       thaisign ca issue-batch ./ca officers.csv --out-dir ./issued
     """
+    from thaisign.ca import Authority
+    from thaisign.ca.batch import CaOpener, read_rows
     from thaisign.ca.batch import issue_batch as run_batch
-    from thaisign.ca.batch import read_rows
 
     rows, _ = read_rows(Path(csv_file))
     p12_pass = None
@@ -371,11 +386,24 @@ def issue_batch(
         p12_pass = resolve_secret(
             file=p12_passphrase_file, env=PASSPHRASE_ENV, prompt="Passphrase for new PKCS#12 files"
         )
+    if not directory.is_dir():
+        Authority.open(directory, load_key=False)  # the one-line "CA folder not found"
+    ca_pass, pin = _ca_secret(directory, passphrase_file, pin_file)
+    if workers == 0:
+        workers = (os.cpu_count() or 1) if len(rows) >= 1000 else 1
     with (
-        _open(directory, passphrase_file, pin_file) as authority,
+        Authority.open(directory, passphrase=ca_pass, pin=pin) as authority,
         progress(len(rows), "issuing", enabled=not as_json) as bar,
     ):
-        result = run_batch(authority, csv_file, out_dir, passphrase=p12_pass, on_progress=bar.advance)
+        result = run_batch(
+            authority,
+            csv_file,
+            out_dir,
+            passphrase=p12_pass,
+            on_progress=bar.advance,
+            workers=workers,
+            opener=CaOpener(directory, ca_pass, pin),
+        )
     if as_json:
         _echo_json(result.to_json())
     else:

@@ -23,7 +23,7 @@ import datetime as dt
 import io
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,6 +189,93 @@ def _recover_pending(ca: Authority, out_dir: Path, passphrase: str | None) -> in
     return restored
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One row signed and ready to record: the certificate, or the row's error."""
+
+    row: BatchRow
+    cert: NewCertificate | None
+    error: str | None = None
+    p12: bytes | None = None  # the new key with this certificate, encrypted with the batch passphrase
+
+
+def prepare_rows(
+    ca: Authority, rows: list[BatchRow], now: dt.datetime | None, passphrase: str | None
+) -> list[Prepared]:
+    """Check CSRs / make keys and sign the certificates of ``rows`` (nothing recorded yet)."""
+    chain = list(ca.chain)
+    out: list[Prepared] = []
+    for row in rows:
+        try:
+            key = None
+            if row.csr_path is not None:
+                public = load_csr(read_input(row.csr_path, "CSR")).public_key()
+                source = "csr"
+            else:
+                if str(row.key) not in ca.profile.allowed_keys:
+                    raise InputError(f"{row.key} keys are not allowed by this CA's profile")
+                key = row.key.generate()
+                public = key.public_key()
+                source = "new-key"
+            if not isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+                raise InputError("the CSR's key is neither RSA nor ECDSA")
+            cert = ca.prepare_officer(row.officer, public, source=source, now=now)
+            p12 = None
+            if key is not None:
+                issued = IssuedOfficer(cert.serial, cert.der, key)
+                p12 = issued.pkcs12(passphrase or "", chain, name=row.officer.name_th)
+            out.append(Prepared(row, cert, p12=p12))
+        except ThaisignError as exc:
+            out.append(Prepared(row, None, exc.message))
+    return out
+
+
+@dataclass(frozen=True)
+class CaOpener:
+    """How a worker process opens the same CA (its own key handle and store connection)."""
+
+    directory: Path
+    passphrase: str | None = None
+    pin: str | None = None
+
+
+_worker_ca: Authority | None = None
+
+
+def _worker_init(opener: CaOpener) -> None:
+    global _worker_ca
+    _worker_ca = Authority.open(opener.directory, passphrase=opener.passphrase, pin=opener.pin)
+
+
+def _worker_prepare(job: tuple[list[BatchRow], dt.datetime | None, str | None]) -> list[Prepared]:
+    assert _worker_ca is not None
+    rows, now, passphrase = job
+    return prepare_rows(_worker_ca, rows, now, passphrase)
+
+
+def _prepared_chunks(
+    ca: Authority,
+    todo: list[BatchRow],
+    chunk: int,
+    now: dt.datetime | None,
+    passphrase: str | None,
+    workers: int,
+    opener: CaOpener | None,
+) -> Iterator[list[Prepared]]:
+    """Signed chunks in order: in this process, or from ``workers`` processes (spawned, not forked:
+    an open database connection must not cross a fork)."""
+    jobs = [(todo[i : i + chunk], now, passphrase) for i in range(0, len(todo), chunk)]
+    if workers <= 1 or opener is None or len(jobs) < 2:
+        for rows, when, pw in jobs:
+            yield prepare_rows(ca, rows, when, pw)
+        return
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(min(workers, len(jobs)), initializer=_worker_init, initargs=(opener,)) as pool:
+        yield from pool.imap(_worker_prepare, jobs)
+
+
 def issue_batch(
     ca: Authority,
     csv_path: str | os.PathLike[str],
@@ -198,10 +285,14 @@ def issue_batch(
     now: dt.datetime | None = None,
     on_progress: Callable[[int], None] | None = None,
     chunk: int = CHUNK,
+    workers: int = 1,
+    opener: CaOpener | None = None,
 ) -> BatchResult:
     """Issue a certificate for every row of ``csv_path`` that does not hold one yet.
 
     ``passphrase`` encrypts the PKCS#12 files of rows without a CSR (required if there are any).
+    With ``workers`` > 1 and an ``opener`` (the CA folder and its passphrase or PIN), that many
+    processes sign while this one records and writes files.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -225,56 +316,33 @@ def issue_batch(
         else:
             todo.append(row)
     chain = list(ca.chain)
-    for start in range(0, len(todo), chunk):
-        part = todo[start : start + chunk]
-        prepared: list[
-            tuple[BatchRow, NewCertificate, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None]
-        ] = []
-        for row in part:
-            try:
-                key = None
-                if row.csr_path is not None:
-                    public = load_csr(read_input(row.csr_path, "CSR")).public_key()
-                    source = "csr"
-                else:
-                    if str(row.key) not in ca.profile.allowed_keys:
-                        raise InputError(f"{row.key} keys are not allowed by this CA's profile")
-                    key = row.key.generate()
-                    public = key.public_key()
-                    source = "new-key"
-                if not isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-                    raise InputError("the CSR's key is neither RSA nor ECDSA")
-                prepared.append((row, ca.prepare_officer(row.officer, public, source=source, now=now), key))
-            except ThaisignError as exc:
-                result.errors.append(RowError(row.line, exc.message))
+    for part in _prepared_chunks(ca, todo, chunk, now, passphrase, workers, opener):
+        result.errors.extend(RowError(p.row.line, p.error) for p in part if p.error is not None)
+        ready = [p for p in part if p.cert is not None]
         # 1. keys first, to hidden pending files (nothing a user would take for a finished output)
-        for row, cert, key in prepared:
-            if key is not None:
-                stem = file_stem(row.officer.employee_id or "")
-                issued = IssuedOfficer(cert.serial, cert.der, key)
+        for p in ready:
+            if p.p12 is not None:
                 atomic_write(
-                    out / f".{stem}{_PENDING_SUFFIX}",
-                    issued.pkcs12(passphrase or "", chain, name=row.officer.name_th),
-                    mode=0o600,
+                    out / f".{file_stem(p.row.officer.employee_id or '')}{_PENDING_SUFFIX}", p.p12, 0o600
                 )
         # 2. the store, in one transaction
-        recorded = ca.record([c for _, c, _ in prepared], now=now)
+        recorded = ca.record([p.cert for p in ready if p.cert is not None], now=now)
         # 3. outputs into place
-        for (row, original, key), cert in zip(prepared, recorded, strict=True):
-            stem = file_stem(row.officer.employee_id or "")
-            if key is not None:
+        for p, cert in zip(ready, recorded, strict=True):
+            stem = file_stem(p.row.officer.employee_id or "")
+            if p.p12 is not None:
                 pending = out / f".{stem}{_PENDING_SUFFIX}"
-                if cert.serial != original.serial:  # re-drawn after a serial collision
+                if p.cert is not None and cert.serial != p.cert.serial:  # re-drawn after a collision
+                    key, _, _ = pkcs12.load_key_and_certificates(p.p12, (passphrase or "").encode())
+                    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+                        raise InputError("cannot re-read a new key after a serial collision")
+                    issued = IssuedOfficer(cert.serial, cert.der, key)
                     atomic_write(
-                        pending,
-                        IssuedOfficer(cert.serial, cert.der, key).pkcs12(
-                            passphrase or "", chain, row.officer.name_th
-                        ),
-                        mode=0o600,
+                        pending, issued.pkcs12(passphrase or "", chain, p.row.officer.name_th), 0o600
                     )
                 os.replace(pending, out / f"{stem}.p12")
             _write_quick(out / f"{stem}.pem", _pem(cert.der))
-            result.issued.append((row.line, row.officer.employee_id or "", format(cert.serial, "x")))
+            result.issued.append((p.row.line, p.row.officer.employee_id or "", format(cert.serial, "x")))
         _sync_dir(out)
         if on_progress:
             on_progress(len(part))
