@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import NameOID  # noqa: E402
 
 from thaisign.ca import Authority, CaProfile, OfficerProfile  # noqa: E402
-from thaisign.ca.batch import issue_batch  # noqa: E402
+from thaisign.ca.batch import CaOpener, issue_batch  # noqa: E402
 from thaisign.ca.crl import revoked_entry  # noqa: E402
 from thaisign.ca.store import CertificateRow, RevocationRow, serial_hex  # noqa: E402
 
@@ -81,7 +81,12 @@ def new_ca(folder: Path, key: str, db: str | None) -> Authority:
 
 
 def bench_thaisign(
-    label: str, base: Path, key: str, new_db: Callable[[], str | None], csrs: list[Path]
+    label: str,
+    base: Path,
+    key: str,
+    new_db: Callable[[], str | None],
+    csrs: list[Path],
+    parallel: bool = False,
 ) -> None:
     data = [p.read_bytes() for p in csrs]
     with new_ca(base / f"{label}-single", key, new_db()) as ca:
@@ -103,6 +108,15 @@ def bench_thaisign(
         out = base / f"{label}-out"
         seconds = timed(lambda: issue_batch(ca, csv, out, now=NOW))
         report(f"thaisign {label}: issue_batch from CSV (+ cert files)", len(csrs), seconds)
+    if parallel:
+        workers = os.cpu_count() or 1
+        db = new_db()
+        with new_ca(base / f"{label}-parallel", key, db) as ca:
+            opener = CaOpener(ca.directory, PASS)
+            seconds = timed(
+                lambda: issue_batch(ca, csv, base / f"{label}-pout", now=NOW, workers=workers, opener=opener)
+            )
+            report(f"thaisign {label}: issue_batch, {workers} signing processes", len(csrs), seconds)
 
 
 OPENSSL_CNF = """
@@ -290,7 +304,7 @@ def main() -> None:
         base = Path(tmp)
         csrs = make_csrs(base / "csrs", args.n)
         print("issuing from CSRs (P-256 officer keys):")
-        bench_thaisign("P-384 CA, SQLite", base, "ec-p384", lambda: None, csrs)
+        bench_thaisign("P-384 CA, SQLite", base, "ec-p384", lambda: None, csrs, parallel=True)
         bench_thaisign("RSA-3072 CA, SQLite", base, "rsa-3072", lambda: None, csrs)
         if not args.no_postgres:
             from support.servers import run_postgres
@@ -303,6 +317,7 @@ def main() -> None:
                     "ec-p384",
                     lambda: pg.new_database(f"bench{next(names)}"),
                     csrs,
+                    parallel=True,
                 )
         with new_ca(base / "openssl-src", "ec-p384", None) as ca:
             bench_openssl(base, ca, csrs, args.openssl_n)
