@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import io
 import os
 import tempfile
 import traceback
@@ -38,6 +39,9 @@ Certify = Literal["no-changes", "form-filling", "annotations"]
 SubFilter = Literal["pades", "adbe"]
 LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
 Rect = tuple[float, float, float, float]
+
+#: Inputs up to this size are signed in memory; larger ones stream through the output file.
+IN_MEMORY_LIMIT = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -553,10 +557,20 @@ def sign_pdf(
     except OSError as exc:
         raise InputError(f"cannot read {src}: {exc.strerror}") from None
     with fh:
-        writer = _open_writer(fh, opts.pdf_password)
-        with _atomic_rw(dst) as out:
-            name, visible = _sign_converting(writer, out, signer, opts, at)
-            size = os.fstat(out.fileno()).st_size
+        if os.fstat(fh.fileno()).st_size <= IN_MEMORY_LIMIT:
+            # small letters: sign in memory (pyHanko hashes a buffer much faster than it
+            # re-reads a file), then write the result once
+            writer = _open_writer(io.BytesIO(fh.read()), opts.pdf_password)
+            buffer = io.BytesIO()
+            name, visible = _sign_converting(writer, buffer, signer, opts, at)
+            with _atomic_rw(dst) as out:
+                out.write(buffer.getbuffer())
+            size = buffer.getbuffer().nbytes
+        else:  # large files stream through the temporary output file: memory stays flat
+            writer = _open_writer(fh, opts.pdf_password)
+            with _atomic_rw(dst) as out:
+                name, visible = _sign_converting(writer, out, signer, opts, at)
+                size = os.fstat(out.fileno()).st_size
     return SignResult(dst, name, opts.effective_level(), at, visible, opts.certify is not None, size)
 
 
@@ -564,8 +578,6 @@ def sign_pdf_bytes(
     data: bytes, signer: Signer, options: SigningOptions | None = None, **overrides: Any
 ) -> bytes:
     """Sign a PDF held in memory and return the signed bytes."""
-    import io
-
     opts = replace(options or SigningOptions(), **overrides)
     at = opts.signing_time or dt.datetime.now(dt.UTC)
     if opts.check_certificate:
