@@ -86,12 +86,24 @@ async def cms_validation(
             ades_subindication=AdESFailure.FORMAT_FAILURE,
         )
     ades_status = error_time_horizon = None
-    try:
-        generic_cms._enforce_algorithm_usage(
-            signer_info, cert, algorithm_usage_policy=algorithm_policy, time_indic=vc.best_signature_time
-        )
-    except errors.DisallowedAlgorithmError as exc:
-        ades_status, error_time_horizon = exc.ades_subindication, exc.time_horizon
+    # the algorithm policy's answer depends only on the algorithms, the key and the time:
+    # a pass is remembered for the batch, a refusal is always re-derived
+    memo = session.cache.memo
+    alg_key = (
+        "algorithms",
+        signer_info["signature_algorithm"].dump(),
+        signer_info["digest_algorithm"].dump(),
+        cert.public_key.dump(),
+        vc.best_signature_time,
+    )
+    if alg_key not in memo:
+        try:
+            generic_cms._enforce_algorithm_usage(
+                signer_info, cert, algorithm_usage_policy=algorithm_policy, time_indic=vc.best_signature_time
+            )
+            memo[alg_key] = True
+        except errors.DisallowedAlgorithmError as exc:
+            ades_status, error_time_horizon = exc.ades_subindication, exc.time_horizon
     try:
         intact, valid = generic_cms.validate_sig_integrity(
             signer_info,
