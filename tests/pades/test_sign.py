@@ -274,3 +274,23 @@ def test_cli_in_place_visible_default_box(tmp_path: Path, letter: Path, pki: Tes
         env=CLI_ENV,
     )
     assert r.returncode == 2 and "exactly one of" in r.stderr
+
+
+def test_large_file_path_streams_and_signs_validly(
+    tmp_path: Path,
+    letter3: Path,
+    ec_signer: SoftwareSigner,
+    pki: TestPKI,
+    nssdb: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Files above the in-memory limit go through the streaming path; same result."""
+    from thaisign.pades import signer as signer_module
+
+    monkeypatch.setattr(signer_module, "IN_MEMORY_LIMIT", 0)
+    out = tmp_path / "streamed.pdf"
+    result = sign_pdf(letter3, out, ec_signer, signing_time=FIXED_TIME, rect=(300, 45, 560, 145))
+    assert result.size == out.stat().st_size
+    assert_pdfsig_valid(out, nssdb, count=1)
+    qpdf_check(out)
+    assert_pyhanko_ok(out, pki)
