@@ -34,10 +34,10 @@ def list_signature_fields(input: str | os.PathLike[str]) -> list[FieldInfo]:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import enumerate_sig_fields
 
-    from thaisign.pades.signer import _open_writer
+    from thaisign.pades._document import open_writer
 
     with Path(input).open("rb") as fh:
-        writer = _open_writer(fh, None)
+        writer = open_writer(fh, None)
         reader: PdfFileReader = writer.prev
         pages = {ref.idnum: i + 1 for i, ref in enumerate(_page_refs(reader))}
         out = []
@@ -78,7 +78,7 @@ def add_signature_field(
     """
     from pyhanko.sign import fields as pf
 
-    from thaisign.pades.signer import _atomic_rw, _open_writer, _page_count, _page_index, _validated_rect
+    from thaisign.pades._document import atomic_rw, open_writer, page_count, to_page_index, validated_rect
 
     src, dst = Path(input), Path(output)
     if not src.is_file():
@@ -88,12 +88,12 @@ def add_signature_field(
     if not name.strip() or "." in name:
         raise UsageError(f"invalid field name {name!r}", hint="a field name must not be empty or contain '.'")
     with src.open("rb") as fh:
-        writer = _open_writer(fh, pdf_password)
+        writer = open_writer(fh, pdf_password)
         existing = [n for n, _, _ in pf.enumerate_sig_fields(writer.prev)]
         if name in existing:
             raise UsageError(f"the PDF already has a field named {name!r}")
-        index = _page_index(page, _page_count(writer))
-        box = _validated_rect(rect, writer, index) if rect is not None else None
+        index = to_page_index(page, page_count(writer))
+        box = validated_rect(rect, writer, index) if rect is not None else None
         field_mdp = None
         if lock is not None:
             field_mdp = (
@@ -108,7 +108,7 @@ def add_signature_field(
             field_mdp_spec=field_mdp,
         )
         pf.append_signature_field(writer, spec)
-        with _atomic_rw(dst) as out:
+        with atomic_rw(dst) as out:
             writer.write(out)
     return FieldInfo(name, False, index + 1, box)
 

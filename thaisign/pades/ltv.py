@@ -71,8 +71,8 @@ def extend_ltv(
     from pyhanko.sign import signers, timestamps
     from pyhanko.sign.validation.dss import async_add_validation_info
 
+    from thaisign.pades._document import atomic_rw
     from thaisign.pades._pyhanko import to_asn1
-    from thaisign.pades.signer import _atomic_rw
 
     if level not in ("B-LT", "B-LTA"):
         raise UsageError(f"unknown level {level!r}; use B-LT or B-LTA")
@@ -124,6 +124,6 @@ def extend_ltv(
             f"cannot extend to {level}: {type(exc).__name__}: {exc}",
             hint="check that the TSA, OCSP responder and CRL distribution points can be reached",
         ) from None
-    with _atomic_rw(dst) as fh:
+    with atomic_rw(dst) as fh:
         fh.write(result)
     return LtvResult(dst, level, len(embedded), level == "B-LTA")

@@ -8,14 +8,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import io
 import os
-import tempfile
-import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -26,12 +22,19 @@ from thaisign.errors import (
     CertificateError,
     InputError,
     OutputError,
-    PdfError,
     SigningError,
     ThaisignError,
     UsageError,
 )
 from thaisign.keys import Signer
+from thaisign.pades._document import (
+    atomic_rw,
+    open_writer,
+    page_count,
+    to_page_index,
+    unusable_pdf,
+    validated_rect,
+)
 from thaisign.pades.appearance import SignatureAppearance
 
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
@@ -133,45 +136,6 @@ def check_certificate(signer: Signer, at: dt.datetime) -> x509.Certificate:
 # --- opening the PDF ------------------------------------------------------------------------
 
 
-def _open_writer(stream: IO[bytes], password: str | None) -> Any:
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.misc import PdfError as PyHankoPdfError
-
-    try:
-        writer = IncrementalPdfFileWriter(stream, strict=False)
-    except (PyHankoPdfError, OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-        raise PdfError(
-            f"not a readable PDF: {_one_line(exc)}", hint="check that the file is a complete PDF"
-        ) from None
-    if writer.prev.encrypted:
-        if password is None:
-            raise PdfError(
-                "the PDF is password-protected",
-                hint="give its password with --pdf-password (prompt or THAISIGN_PDF_PASSWORD) "
-                "or --pdf-password-file",
-            )
-        from pyhanko.pdf_utils.crypt import AuthStatus
-
-        try:
-            result = writer.encrypt(password.encode("utf-8"))
-        except Exception as exc:
-            raise PdfError(f"cannot decrypt the PDF: {exc}") from None
-        if result.status == AuthStatus.FAILED:
-            raise PdfError("wrong password for the PDF", hint="check the PDF's password")
-    return writer
-
-
-def _page_count(writer: Any) -> int:
-    return int(writer.root["/Pages"]["/Count"])
-
-
-def _page_index(page: int, count: int) -> int:
-    index = page - 1 if page > 0 else count + page
-    if page == 0 or not 0 <= index < count:
-        raise UsageError(f"page {page} does not exist: the PDF has {count} page(s)")
-    return index
-
-
 def _existing_fields(writer: Any) -> dict[str, bool]:
     """Signature field names -> already signed?"""
     from pyhanko.sign.fields import enumerate_sig_fields
@@ -184,36 +148,6 @@ def _unique_field_name(existing: dict[str, bool]) -> str:
     while f"Signature{n}" in existing:
         n += 1
     return f"Signature{n}"
-
-
-def _media_box(writer: Any, page_index: int) -> tuple[float, float, float, float]:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    reader: PdfFileReader = writer.prev
-    page_obj = reader.find_page_for_modification(page_index)[0].get_object()
-    node = page_obj
-    while node is not None:
-        if "/MediaBox" in node:
-            return tuple(float(v) for v in node["/MediaBox"])  # type: ignore[return-value]
-        node = node.get("/Parent")
-        node = node.get_object() if node is not None else None
-    return (0.0, 0.0, 595.0, 842.0)
-
-
-def _validated_rect(rect: Rect, writer: Any, page_index: int) -> Rect:
-    x1, y1, x2, y2 = (float(v) for v in rect)
-    x1, x2 = min(x1, x2), max(x1, x2)
-    y1, y2 = min(y1, y2), max(y1, y2)
-    if x2 - x1 < 10 or y2 - y1 < 10:
-        raise UsageError(f"signature box {rect} is too small", hint="give --rect X1,Y1,X2,Y2 in points")
-    bx1, by1, bx2, by2 = _media_box(writer, page_index)
-    if x1 < bx1 - 1 or y1 < by1 - 1 or x2 > bx2 + 1 or y2 > by2 + 1:
-        raise UsageError(
-            f"signature box {x1:g},{y1:g},{x2:g},{y2:g} lies outside the page "
-            f"({bx1:g},{by1:g},{bx2:g},{by2:g})",
-            hint="coordinates are points from the lower-left corner of the page",
-        )
-    return (x1, y1, x2, y2)
 
 
 # --- signing --------------------------------------------------------------------------------
@@ -251,7 +185,7 @@ def _sign_into(
 
     level = opts.effective_level()
     existing = _existing_fields(writer)
-    page_index = _page_index(opts.page, _page_count(writer))
+    page_index = to_page_index(opts.page, page_count(writer))
     rect = opts.rect
     if opts.anchor_text is not None:
         if rect is not None:
@@ -276,7 +210,7 @@ def _sign_into(
     else:
         name = name or _unique_field_name(existing)
         if rect is not None:
-            rect = _validated_rect(rect, writer, page_index)
+            rect = validated_rect(rect, writer, page_index)
         lock = None
         if opts.lock_fields is not None:
             lock = (
@@ -342,30 +276,6 @@ def _sign_into(
     return name, visible
 
 
-def _one_line(exc: BaseException, limit: int = 160) -> str:
-    """An exception as one short line (library messages can span lines or quote huge numbers)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-_LIBRARIES = ("/pyhanko/", "/pyhanko_certvalidator/", "/asn1crypto/", "/pypdf/")
-
-
-def _unusable_pdf(exc: Exception) -> PdfError | None:
-    """A :class:`PdfError` when ``exc`` was raised inside the PDF/ASN.1 libraries while they read
-    the document (a damaged or unusual file), else ``None`` (then it is our bug: let it show)."""
-    from pyhanko.pdf_utils.misc import PdfError as PyHankoPdfError
-
-    frames = traceback.extract_tb(exc.__traceback__)
-    inside = bool(frames) and any(lib in frames[-1].filename for lib in _LIBRARIES)
-    if isinstance(exc, PyHankoPdfError) or inside:
-        return PdfError(
-            f"cannot sign this PDF: its structure is damaged or unusual ({_one_line(exc)})",
-            hint="re-save it with a PDF tool, or ask the sender for a clean copy",
-        )
-    return None
-
-
 def _sign_converting(
     writer: Any, output: IO[bytes], signer: Signer, opts: SigningOptions, at: dt.datetime
 ) -> tuple[str, bool]:
@@ -374,7 +284,7 @@ def _sign_converting(
     except ThaisignError:
         raise
     except Exception as exc:
-        converted = _unusable_pdf(exc)
+        converted = unusable_pdf(exc)
         if converted is not None:
             raise converted from None
         raise
@@ -498,33 +408,6 @@ async def _run(
     await post.post_signature_processing(res_output)
 
 
-@contextlib.contextmanager
-def _atomic_rw(path: Path) -> Iterator[IO[bytes]]:
-    """A read-write temporary file beside ``path``, renamed over it only on success.
-
-    (pyHanko reads the output back to hash the byte ranges, so ``_fs.atomic_open``'s
-    write-only handle does not serve here.)
-    """
-    directory = path.parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except FileNotFoundError:
-        raise OutputError(f"output folder does not exist: {directory}") from None
-    except PermissionError:
-        raise OutputError(f"cannot write into {directory}: permission denied") from None
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w+b") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def sign_pdf(
     input: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -560,15 +443,15 @@ def sign_pdf(
         if os.fstat(fh.fileno()).st_size <= IN_MEMORY_LIMIT:
             # small letters: sign in memory (pyHanko hashes a buffer much faster than it
             # re-reads a file), then write the result once
-            writer = _open_writer(io.BytesIO(fh.read()), opts.pdf_password)
+            writer = open_writer(io.BytesIO(fh.read()), opts.pdf_password)
             buffer = io.BytesIO()
             name, visible = _sign_converting(writer, buffer, signer, opts, at)
-            with _atomic_rw(dst) as out:
+            with atomic_rw(dst) as out:
                 out.write(buffer.getbuffer())
             size = buffer.getbuffer().nbytes
         else:  # large files stream through the temporary output file: memory stays flat
-            writer = _open_writer(fh, opts.pdf_password)
-            with _atomic_rw(dst) as out:
+            writer = open_writer(fh, opts.pdf_password)
+            with atomic_rw(dst) as out:
                 name, visible = _sign_converting(writer, out, signer, opts, at)
                 size = os.fstat(out.fileno()).st_size
     return SignResult(dst, name, opts.effective_level(), at, visible, opts.certify is not None, size)
@@ -582,7 +465,7 @@ def sign_pdf_bytes(
     at = opts.signing_time or dt.datetime.now(dt.UTC)
     if opts.check_certificate:
         check_certificate(signer, at)
-    writer = _open_writer(io.BytesIO(data), opts.pdf_password)
+    writer = open_writer(io.BytesIO(data), opts.pdf_password)
     out = io.BytesIO()
     _sign_converting(writer, out, signer, opts, at)
     return out.getvalue()
