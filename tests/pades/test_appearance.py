@@ -305,3 +305,46 @@ def test_rendered_image_is_png_bytes_too(tmp_path: Path, letter: Path, ec_signer
             rect=BOX,
             appearance=SignatureAppearance(image=b"not a png"),
         )
+
+
+def test_cli_anchor_box_size_and_offset(tmp_path: Path, letter: Path, pki: TestPKI, nssdb: str) -> None:
+    from pades_checks import CLI_ENV, run_cli
+
+    out = tmp_path / "a.pdf"
+    r = run_cli(
+        "sign",
+        str(letter),
+        "-o",
+        str(out),
+        "--p12",
+        str(pki.officer_ec.p12),
+        "--anchor-text",
+        "ลงชื่อ",
+        "--anchor-box",
+        "200,60",
+        "--anchor-offset",
+        "10,-20",
+        "--signing-time",
+        "2026-11-21T03:42Z",
+        env=CLI_ENV,
+    )
+    assert r.returncode == 0, r.stderr
+    (info,) = list_signature_fields(out)
+    assert info.rect is not None
+    x1, y1, x2, y2 = info.rect
+    assert (round(x2 - x1), round(y2 - y1)) == (200, 60) and round(y1) == 230 - 20
+    assert_pdfsig_valid(out, nssdb, count=1)
+    r = run_cli(
+        "sign",
+        str(letter),
+        "-o",
+        str(tmp_path / "b.pdf"),
+        "--p12",
+        str(pki.officer_ec.p12),
+        "--anchor-text",
+        "ลงชื่อ",
+        "--anchor-box",
+        "wide",
+        env=CLI_ENV,
+    )
+    assert r.returncode == 2 and "two numbers" in r.stderr

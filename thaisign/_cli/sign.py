@@ -39,6 +39,16 @@ def _rect(value: str | None) -> tuple[float, float, float, float] | None:
     return (parts[0], parts[1], parts[2], parts[3])
 
 
+def _pair(value: str | None, option: str, default: tuple[float, float]) -> tuple[float, float]:
+    if value is None:
+        return default
+    try:
+        a, b = (float(v) for v in value.replace(" ", "").split(","))
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not two numbers", hint=f"e.g. {option} 170,52") from None
+    return (a, b)
+
+
 def _time(value: str | None) -> dt.datetime | None:
     if value is None:
         return None
@@ -179,6 +189,10 @@ def _key_options(f: Any) -> Any:
 )
 @click.option("--field", metavar="NAME", help="Sign into this (empty) field, or create it.")
 @click.option("--anchor-text", metavar="TEXT", help="Place the box right of this text, e.g. ลงชื่อ.")
+@click.option("--anchor-box", metavar="W,H", help="Box size for --anchor-text in points (default 170,52).")
+@click.option(
+    "--anchor-offset", metavar="DX,DY", help="Box corner from the text's end and baseline (default 4,-14)."
+)
 @click.option(
     "--certify",
     type=click.Choice(["no-changes", "form-filling", "annotations"]),
@@ -235,6 +249,8 @@ def sign(
     rect: str | None,
     field: str | None,
     anchor_text: str | None,
+    anchor_box: str | None,
+    anchor_offset: str | None,
     certify: str | None,
     lock: str | None,
     reason: str | None,
@@ -305,6 +321,8 @@ def sign(
         page=page,
         rect=box,
         anchor_text=anchor_text,
+        anchor_box=_pair(anchor_box, "--anchor-box", (170.0, 52.0)),
+        anchor_offset=_pair(anchor_offset, "--anchor-offset", (4.0, -14.0)),
         appearance=appearance,
         certify=certify,  # type: ignore[arg-type]
         lock_fields=locks,
