@@ -71,7 +71,7 @@ class Result:
 
     def line(self) -> str:
         return (
-            f"{self.name:<52} {self.rps:>9,.0f} req/s   p50 {self.p50_ms:6.2f} ms   "
+            f"{self.name:<62} {self.rps:>7,.0f} req/s  p50 {self.p50_ms:6.2f} ms  "
             f"p90 {self.p90_ms:6.2f} ms   p99 {self.p99_ms:6.2f} ms   errors {self.errors}"
         )
 

@@ -163,3 +163,19 @@ def test_openssl_verifies_in_process_token(signer: SoftwareSigner, pki, tmp_path
         capture_output=True, text=True,
     )  # fmt: skip
     assert "Verification: OK" in r.stdout, r.stdout + r.stderr
+
+
+def test_corrupted_queries_never_raise(signer: SoftwareSigner) -> None:
+    tsa = _tsa(signer)
+    good = _query(nonce=12345, cert_req=True)
+    rng = random.Random(5816)
+    outcomes = set()
+    for _ in range(300):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        reply = tsa.reply(bytes(data))
+        outcomes.add(reply.granted)
+        status, _fail = _status(reply.der) if not reply.granted else ("granted", None)
+        assert status in {"granted", "rejection"}
+    assert False in outcomes  # most corruptions are refused, none crashes

@@ -156,7 +156,7 @@ class OcspResponder:
         refresh: dt.timedelta | None = None,
         clock: Callable[[], dt.datetime] = _utc_now,
         hash_algorithm: str | None = None,
-        cache_size: int = 200_000,
+        cache_size: int = 50_000,
     ) -> None:
         self.issuer_cert = issuer_cert
         self.signer = signer
