@@ -82,9 +82,11 @@ _worker_signer: Signer | None = None
 _worker_options: SigningOptions | None = None
 
 
-def _init_worker(source: KeySource, options: SigningOptions) -> None:
+def _init_worker(source: KeySource | None, options: SigningOptions) -> None:
+    """Open the key in a new worker, or (``source`` None) keep the one inherited by fork."""
     global _worker_signer, _worker_options
-    _worker_signer = source.load()
+    if source is not None:
+        _worker_signer = source.load()
     _worker_options = options
 
 
@@ -164,28 +166,43 @@ def sign_many(
         if not isinstance(key, Signer):
             signer.close()
         return [results[i] for i in range(len(pairs))]
-    key.load().close()  # fail fast, with one clear error, on a wrong passphrase or PIN
-    if opts.rect is not None or opts.anchor_text is not None or opts.field is not None:
-        from thaisign.pades._shaping import load_font
-
-        load_font(opts.appearance.font)  # parsed once here, inherited by every forked worker
+    global _worker_signer
+    # A software key is opened here once and inherited by the forked workers, after signing the
+    # first letter here to warm every cache (CMS template, font subset, shaping) for them too.
+    # A token key is opened by each worker itself: PKCS#11 sessions do not survive fork.
+    inherit = key.key_uri is None
+    first = 0
+    if inherit:
+        _worker_signer = key.load()
+        done(0, _sign_one(_worker_signer, *pairs[0], opts, in_place))
+        first = 1
+    else:
+        key.load().close()  # fail fast, with one clear error, on a wrong PIN
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
     # small chunks: little inter-process traffic, yet an even load and a lively progress bar
-    size = max(1, min(16, len(pairs) // (n * 4)))
-    chunks = [list(range(start, min(start + size, len(pairs)))) for start in range(0, len(pairs), size)]
-    with ProcessPoolExecutor(
-        max_workers=n, mp_context=context, initializer=_init_worker, initargs=(key, opts)
-    ) as pool:
-        futures = {pool.submit(_worker_sign, [pairs[i] for i in chunk], in_place): chunk for chunk in chunks}
-        for future in as_completed(futures):
-            chunk = futures[future]
-            try:
-                items = future.result()
-            except Exception as exc:  # a worker died
-                error = f"worker failed: {type(exc).__name__}: {exc}"
-                items = [BatchItem(pairs[i][0], None, False, error) for i in chunk]
-            for index, item in zip(chunk, items, strict=True):
-                done(index, item)
+    size = max(1, min(16, (len(pairs) - first) // (n * 4)))
+    chunks = [list(range(start, min(start + size, len(pairs)))) for start in range(first, len(pairs), size)]
+    try:
+        with ProcessPoolExecutor(
+            max_workers=n,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(None if inherit else key, opts),
+        ) as pool:
+            futures = {
+                pool.submit(_worker_sign, [pairs[i] for i in chunk], in_place): chunk for chunk in chunks
+            }
+            for future in as_completed(futures):
+                chunk = futures[future]
+                try:
+                    items = future.result()
+                except Exception as exc:  # a worker died
+                    error = f"worker failed: {type(exc).__name__}: {exc}"
+                    items = [BatchItem(pairs[i][0], None, False, error) for i in chunk]
+                for index, item in zip(chunk, items, strict=True):
+                    done(index, item)
+    finally:
+        _worker_signer = None
     return [results[i] for i in range(len(pairs))]
