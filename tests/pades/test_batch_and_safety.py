@@ -243,3 +243,13 @@ def test_password_protected_pdf(
     )
     assert r.returncode == 0, r.stderr
     assert "Signature is Valid" in pdfsig(tmp_path / "cli2.pdf", nssdb, "-upw", "ผู้ใช้1").out
+
+
+def test_sign_many_wrong_passphrase_fails_before_any_file(
+    tmp_path: Path, inbox: list[Path], pki: TestPKI
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(SecretError):
+        sign_many(inbox, out, KeySource(p12=str(pki.officer_ec.p12), passphrase="wrong"), workers=2)
+    assert not list(out.iterdir())
