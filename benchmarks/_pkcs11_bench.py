@@ -132,7 +132,7 @@ def _ms(samples: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--letters", type=int, default=100, help="letters per one-process run")
-    parser.add_argument("--batch", type=int, default=200, help="letters for the sign_many comparison")
+    parser.add_argument("--batch", type=int, default=1000, help="letters for the sign_many comparison")
     parser.add_argument("--certs", type=int, default=1000, help="certificates for the CA issuance rate")
     parser.add_argument("--keep", action="store_true", help="keep the temporary token and output folder")
     args = parser.parse_args(argv)
