@@ -303,3 +303,31 @@ def test_content_appended_without_a_revision_is_never_passed(
     report = verify_pdf(two, trust, at=fixed_time, revocation="off")
     assert all(s.indication is not Indication.TOTAL_PASSED for s in report.signatures)
     assert report.signatures[0].modifications is Modifications.DISALLOWED
+
+
+def test_seed_value_violation_is_sig_constraints_failure(
+    pki: TestPKI, pdfs: PdfFactory, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    """The form demands adbe.pkcs7.detached (/SV, mandatory); a PAdES signature ignores that."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    w = IncrementalPdfFileWriter(io.BytesIO(minimal_pdf()))
+    sv = fields.SigSeedValueSpec(
+        flags=fields.SigSeedValFlags.SUBFILTER, subfilters=[fields.SigSeedSubFilter.ADOBE_PKCS7_DETACHED]
+    )
+    fields.append_signature_field(
+        w, fields.SigFieldSpec("Director", box=(50, 50, 250, 100), seed_value_dict=sv)
+    )
+    out = io.BytesIO()
+    w.write(out)
+    meta = signers.PdfSignatureMetadata(field_name="Director", subfilter=fields.SigSeedSubFilter.PADES)
+    signer = signers.PdfSigner(meta, pdfs.signer(pki.officer_ec))
+    signer._ignore_sv = True  # pyHanko's testing switch: sign against the form's wishes
+    signed = signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(out.getvalue()))).getvalue()
+    (sig,) = verify_pdf(signed, trust, at=fixed_time, revocation="off").signatures
+    assert sig.indication is Indication.INDETERMINATE
+    assert sig.sub_indication is SubIndication.SIG_CONSTRAINTS_FAILURE
+    assert sig.intact and "seed values" in sig.messages.en[0]

@@ -143,6 +143,11 @@ TIMESTAMP_BROKEN: Sentence = (
     "The time-stamp attached to the signature does not match it. Ask the sender for the original.",
     "การประทับเวลาที่แนบกับลายมือชื่อไม่ตรงกับลายมือชื่อ ขอต้นฉบับจากผู้ส่ง",
 )
+SEED_VALUES: Sentence = (
+    "The signature does not meet the requirements the document set for this signature field "
+    "(seed values). Ask the sender to sign again as the form requires.",
+    "ลายมือชื่อไม่เป็นไปตามข้อกำหนดที่เอกสารตั้งไว้สำหรับช่องลงนามนี้ (seed values) ขอให้ผู้ส่งลงนามใหม่ตามที่แบบฟอร์มกำหนด",
+)
 UNSUPPORTED: Sentence = (
     "This signature format is not supported by thaisign. Ask the sender for a PAdES signature.",
     "thaisign ไม่รองรับรูปแบบลายมือชื่อนี้ ขอให้ผู้ส่งใช้ลายมือชื่อแบบ PAdES",

@@ -47,6 +47,15 @@ async def validate_signature(emb: Any, session: FileSession, *, sha1: bool = Fal
             status_kwargs["intact"] = False
     else:
         status_kwargs = await cms_validation(signed_data, emb.compute_digest(), session, status_kwargs)
+    # the signature field's seed-value constraints (/SV), as pyHanko checks them
+    from pyhanko.sign.validation.pdf_embedded import report_seed_value_validation
+
+    tst = status_kwargs.get("timestamp_validity")
+    status_kwargs.update(
+        report_seed_value_validation(
+            emb, status_kwargs["validation_path"], tst is not None and tst.valid and tst.trusted
+        )
+    )
     return PdfSignatureStatus(**status_kwargs)
 
 

@@ -335,6 +335,10 @@ async def to_report(
     elif revocation_unknown:
         indication, sub = Indication.INDETERMINATE, SubIndication.TRY_LATER
         say(msg.for_sub_indication(sub))
+    elif getattr(status, "seed_value_constraint_error", None) is not None:
+        indication, sub = Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE
+        detail = str(status.seed_value_constraint_error).splitlines()[0][:160]
+        say((f"{msg.SEED_VALUES[0]} ({detail})", f"{msg.SEED_VALUES[1]} ({detail})"))
     elif ts_facts is not None and not ts_facts.intact:
         indication, sub = Indication.INDETERMINATE, SubIndication.GENERIC
         say(msg.TIMESTAMP_BROKEN)
