@@ -192,12 +192,12 @@ class TsaStore:
             with contextlib.suppress(Exception):
                 raw.invalidate()
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        """A write transaction on the raw connection, serialised across processes on SQLite.
+    def _write(self, sql: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
+        """Run one autocommitted write statement (its own transaction), serialised on SQLite.
 
-        SQLite's own busy handler sleeps 1-100 ms between retries; a blocking ``flock`` on a
-        lock file beside the database wakes the next writer as soon as the lock is free.
+        One statement is one round trip on PostgreSQL (no BEGIN/COMMIT). On SQLite, whose own
+        busy handler sleeps 1-100 ms between retries, a blocking ``flock`` on a lock file beside
+        the database lets the next writer in as soon as the lock is free.
         """
         with self._write_lock, self._errors():
             conn = self._raw()
@@ -206,19 +206,15 @@ class TsaStore:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX)
             try:
                 cur = conn.cursor()
-                cur.execute("BEGIN IMMEDIATE" if self.is_sqlite else "BEGIN")
                 try:
-                    yield cur
-                    cur.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(Exception):
-                        cur.execute("ROLLBACK")
-                    raise
+                    cur.execute(sql, params)
+                    row = cur.fetchone() if cur.description else None
                 finally:
                     cur.close()
             finally:
                 if lock_fd is not None:
                     fcntl.flock(lock_fd, fcntl.LOCK_UN)
+        return tuple(row) if row is not None else None
 
     def _lock_fd(self) -> int | None:
         if not self.is_sqlite or self._db_path is None:
@@ -235,9 +231,7 @@ class TsaStore:
         """A serial no process has used (reserving the next block in the database when needed)."""
         with self._lock:
             if self._next >= self._limit:
-                with self._transaction() as cur:
-                    cur.execute(self._sql_reserve, (self.block,))
-                    row = cur.fetchone()
+                row = self._write(self._sql_reserve, (self.block,))
                 if row is None:
                     raise StoreError("the TSA database has no serial counter", hint="run 'thaisign tsa init'")
                 self._limit = int(row[0])
@@ -260,8 +254,7 @@ class TsaStore:
             token.policy_oid,
             token.token_der,
         )
-        with self._transaction() as cur:
-            cur.execute(self._sql_log, params)
+        self._write(self._sql_log, params)
 
     def tokens(self, *, limit: int | None = None) -> list[LoggedToken]:
         """Logged tokens, oldest serial first."""
