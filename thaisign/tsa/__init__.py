@@ -1,1 +1,33 @@
-"""thaisign.tsa"""
+"""thaisign.tsa: the agency's RFC 3161 time-stamping authority.
+
+>>> from thaisign.tsa import init_tsa, open_tsa
+>>> init_tsa("/srv/tsa", ca_dir="/srv/ca", ca_passphrase=ca_pw, passphrase=tsa_pw)
+>>> tsa, store = open_tsa("/srv/tsa", passphrase=tsa_pw)
+>>> reply_der = tsa.respond(query_der)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "TimeStampAuthority": "thaisign.tsa.authority",
+    "IssuedToken": "thaisign.tsa.authority",
+    "TsaReply": "thaisign.tsa.authority",
+    "CounterSerials": "thaisign.tsa.authority",
+    "TsaStore": "thaisign.tsa.store",
+    "TsaConfig": "thaisign.tsa.setup",
+    "init_tsa": "thaisign.tsa.setup",
+    "open_tsa": "thaisign.tsa.setup",
+    "tsa_app": "thaisign.tsa.server",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'thaisign.tsa' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
