@@ -115,13 +115,16 @@ class ServiceApp:
             body = stream.read(length) if length >= 0 else stream.read(self.max_body + 1)
             if len(body) > self.max_body:
                 return self._wsgi_send(start_response, self._too_large(self.max_body))
-        return self._wsgi_send(start_response, self.handle(Request(method, path, body, headers)))
+        response = self.handle(Request(method, path, body, headers))
+        return self._wsgi_send(start_response, response, head=method == "HEAD")
 
     @staticmethod
-    def _wsgi_send(start_response: Callable[..., Any], response: Response) -> list[bytes]:
+    def _wsgi_send(
+        start_response: Callable[..., Any], response: Response, *, head: bool = False
+    ) -> list[bytes]:
         status = f"{response.status} {_REASONS.get(response.status, 'Unknown')}"
         start_response(status, _header_list(response))
-        return [response.body]
+        return [] if head else [response.body]
 
     # --- ASGI ---------------------------------------------------------------------------------
 
@@ -169,7 +172,7 @@ class ServiceApp:
                 "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in _header_list(response)],
             }
         )
-        await send({"type": "http.response.body", "body": response.body})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else response.body})
 
 
 def _too_large(limit: int) -> Response:
