@@ -143,7 +143,7 @@ def _compare(
 
 
 _MEM_SCRIPT = r"""
-import resource, sys, io
+import sys, io
 kind, src, dst, p12, pw = sys.argv[1:6]
 if kind == "thaisign":
     from thaisign.keys import Signer
@@ -156,7 +156,8 @@ else:
     meta = signers.PdfSignatureMetadata(field_name="Sig1", subfilter=fields.SigSeedSubFilter.PADES)
     with open(src, "rb") as inf, open(dst, "w+b") as out:
         signers.PdfSigner(meta, s).sign_pdf(IncrementalPdfFileWriter(inf), output=out)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM is this process's own peak (ru_maxrss would carry the parent's size over fork+exec)
+print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")))
 """
 
 
