@@ -255,3 +255,11 @@ def test_pin_file_beats_pin_source_beats_environment(
     assert resolve_pin(Pkcs11Uri(token="T"), required=False) is None
     with pytest.raises(errors.PinError, match="no PIN given for token 'T'"):
         resolve_pin(Pkcs11Uri(token="T"))
+
+
+def test_list_one_object(hsm_setup: HsmSetup) -> None:
+    r = hsm_setup.cli("hsm", "list", hsm_setup.keys["ec-p384"], "--json")
+    assert r.returncode == 0, r.stderr
+    (token,) = json.loads(r.stdout)["tokens"]
+    assert {o["label"] for o in token["objects"]} == {"officer-ec-p384"}
+    assert {o["kind"] for o in token["objects"]} == {"private-key", "public-key"}

@@ -61,7 +61,7 @@ def list_command(
     """List slots, tokens, and the keys and certificates on them, with their URIs.
 
     Private keys are listed when a PIN is available (--login, --pin-file or THAISIGN_PIN).
-    Give a URI (pkcs11:token=...) to list one token only.
+    Give a URI (pkcs11:token=...) to list one token only; with object=/id= only those objects.
 
     \b
     Example:
@@ -82,7 +82,12 @@ def list_command(
             pin = _hsm.resolve_pin(
                 token_uri.replace(pin_source=parsed.pin_source), pin_file=pin_file, required=login
             )
-            objects = _hsm.list_objects(token_uri, pin=pin, module=module)
+            objects = [
+                o
+                for o in _hsm.list_objects(token_uri, pin=pin, module=module)
+                if (parsed.object is None or o.label == parsed.object)
+                and (parsed.id is None or o.id == parsed.id)
+            ]
             logged = pin is not None
         listing.append((slot, objects, logged))
     if as_json:
