@@ -144,9 +144,13 @@ def serve(
         pin=pin,
         ocsp_validity=dt.timedelta(minutes=next_update_minutes),
     )
-    first = build_ca_app(config)  # fails fast (wrong passphrase, missing files) before any fork
-    if workers > 1:
-        first.close()  # each worker opens its own database connections
+    # Build once here to fail fast (wrong passphrase, missing files) before any fork; each worker
+    # then opens its own database connections. A PKCS#11 module must not be initialised before a
+    # fork, so with a token-held CA key and several workers only the workers open it.
+    token_workers = workers > 1 and mode == "ca" and in_token
+    first = None if token_workers else build_ca_app(config)
+    if first is not None and workers > 1:
+        first.close()
 
     def ready(url: str) -> None:
         signer_text = "the delegated responder" if mode == "delegated" else "the CA key"
@@ -156,7 +160,7 @@ def serve(
         )
 
     run_server(
-        (lambda: first) if workers == 1 else (lambda: build_ca_app(config)),
+        (lambda: first) if first is not None and workers == 1 else (lambda: build_ca_app(config)),
         host=host,
         port=port,
         workers=workers,

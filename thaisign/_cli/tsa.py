@@ -198,15 +198,17 @@ def serve(
         app.closers += [store.close, authority.signer.close]
         return app
 
-    first = build()  # fails fast (wrong passphrase, missing files) before any fork
-    if workers > 1 or config.key_uri is not None:
+    # Build once to fail fast before any fork, except with a token key and several workers:
+    # a PKCS#11 module must not be initialised before a fork, so only the workers open it.
+    first = None if workers > 1 and config.key_uri is not None else build()
+    if first is not None and workers > 1:
         first.close()
 
     def ready(url: str) -> None:
         click.echo(f"thaisign: TSA {directory} serving on {url}/tsa ({workers} worker(s))", err=True)
 
     run_server(
-        (lambda: first) if workers == 1 and config.key_uri is None else build,
+        (lambda: first) if first is not None and workers == 1 else build,
         host=host,
         port=port,
         workers=workers,
