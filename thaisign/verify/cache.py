@@ -24,6 +24,8 @@ T = TypeVar("T")
 
 #: seconds to wait for one OCSP / CRL / certificate download
 NETWORK_TIMEOUT = 5.0
+#: bound on remembered answers (files with their own embedded data each add one)
+_MAX_ENTRIES = 20_000
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ class BatchCache:
         answer = await signer_revocation(
             session.vc, path, mode=self.mode, embedded=embedded, fetchers=self.fetchers
         )
+        if len(self._revocation) > _MAX_ENTRIES:
+            self._revocation.clear()
         self._revocation[key] = answer
         return answer
 
@@ -170,6 +174,8 @@ class BatchCache:
             from pyhanko.sign.ades.report import AdESIndeterminate
 
             answer = TrustAnswer(None, AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE, None, None)
+        if len(self._trust) > _MAX_ENTRIES:
+            self._trust.clear()
         self._trust[key] = answer
         return answer
 
@@ -218,6 +224,14 @@ class BatchCache:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.close()
         self._loop = None
+
+
+def remember(memo: dict[Any, Any], key: Any, value: T) -> T:
+    """Store ``value`` in a batch memo (cleared when it grows past the bound) and return it."""
+    if len(memo) > _MAX_ENTRIES:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _revinfo_key(embedded: EmbeddedRevinfo) -> str:

@@ -76,6 +76,8 @@ async def cms_validation(
     from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
     from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+    from thaisign.verify.cache import remember
+
     vc = session.vc
     signer_info = extract_signer_info(signed_data)
     cert_info = generic_cms.extract_certs_for_validation(signed_data)
@@ -110,7 +112,7 @@ async def cms_validation(
             generic_cms._enforce_algorithm_usage(
                 signer_info, cert, algorithm_usage_policy=algorithm_policy, time_indic=vc.best_signature_time
             )
-            memo[alg_key] = True
+            remember(memo, alg_key, True)
         except errors.DisallowedAlgorithmError as exc:
             ades_status, error_time_horizon = exc.ades_subindication, exc.time_horizon
     try:

@@ -13,6 +13,7 @@ import hashlib
 from typing import Any
 
 from thaisign.verify import messages as msg
+from thaisign.verify.cache import remember
 from thaisign.verify.report import (
     ChainEntry,
     Coverage,
@@ -151,12 +152,13 @@ def _signer_facts(cert: Any, memo: dict[Any, Any]) -> SignerFacts:
     der = cert.dump()
     facts = memo.get(("signer", der))
     if facts is None:
-        facts = memo[("signer", der)] = SignerFacts(
+        facts = SignerFacts(
             _name_attr(cert, "common_name"),
             _name_attr(cert, "title"),
             _name_attr(cert, "organization_name"),
             hashlib.sha256(der).hexdigest(),
         )
+        remember(memo, ("signer", der), facts)
     return facts
 
 
@@ -180,7 +182,7 @@ def _chain(status: Any, memo: dict[Any, Any] | None = None) -> tuple[ChainEntry,
             return hit[1]
     entries = _chain_uncached(status)
     if memo is not None and path is not None:
-        memo[key] = (path, entries)
+        remember(memo, key, (path, entries))
     return entries
 
 
