@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import signal
 import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
-from asn1crypto import keys
+from asn1crypto import keys, tsp
 from conftest import require_tool
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from support.pki import FIXED_TIME
+from support.servers import free_port, wait_for_port
 
 from thaisign import hsm
 from thaisign.ca.ocsp import CertStatus, OcspResponder
@@ -102,5 +107,24 @@ def test_ocsp_and_tsa_with_token_keys(softhsm2, tmp_path: Path) -> None:
         finally:
             store.close()
             tsa.signer.close()
+        # tsa serve with the token key in two worker processes (each opens the token after fork)
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("THAISIGN_")}
+        env.update(THAISIGN_PIN=PIN, SOFTHSM2_CONF=str(softhsm2.conf))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "thaisign", "tsa", "serve", str(tmp_path / "tsa"), "--port", str(port),
+             "--workers", "2"],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            wait_for_port(port, timeout=30)
+            for _ in range(6):
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/tsa", data=q.read_bytes())
+                with urllib.request.urlopen(req, timeout=20) as resp:
+                    reply = tsp.TimeStampResp.load(resp.read())
+                assert reply["status"]["status"].native == "granted"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
     finally:
         hsm.unload_module(softhsm2.module)
