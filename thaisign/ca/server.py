@@ -242,6 +242,13 @@ def build_ca_app(config: CaServiceConfig) -> ServiceApp:
                 f"{RESPONDER_STEM}.pem was not issued by this CA",
                 hint="issue a new one with 'thaisign ca serve DIR --issue-responder'",
             )
+        expires = signer.certificate.not_valid_after_utc
+        if config.clock() >= expires:
+            raise ServiceError(
+                f"the delegated OCSP responder certificate expired on {expires:%Y-%m-%d}",
+                hint="issue a new one with 'thaisign ca serve DIR --issue-responder'",
+            )
+    signer_cert = signer.certificate or ca_cert
     index = StatusIndex(authority.store.url)
     responder = OcspResponder(ca_cert, signer, index, validity=config.ocsp_validity, clock=config.clock)
     crl = _CrlSource(authority, config.clock, can_sign=mode == "ca")
@@ -266,7 +273,12 @@ def build_ca_app(config: CaServiceConfig) -> ServiceApp:
         except StoreError as exc:
             body = {"status": "unavailable", "database": exc.message}
             return Response(503, json.dumps(body).encode(), "application/json")
-        body = {"status": "ok", "ca": ca_cert.subject.rfc4514_string(), "ocsp_signer": mode}
+        body = {
+            "status": "ok",
+            "ca": ca_cert.subject.rfc4514_string(),
+            "ocsp_signer": mode,
+            "ocsp_signer_expires": signer_cert.not_valid_after_utc.isoformat(),
+        }
         return Response(200, json.dumps(body, ensure_ascii=False).encode(), "application/json")
 
     ocsp = ocsp_handler([responder], clock=config.clock)
