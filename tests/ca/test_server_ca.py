@@ -259,3 +259,17 @@ def test_delegated_responder_wrong_passphrase_fails_clearly(app_ca: ServedCa, tm
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     assert "passphrase" in r.stderr.lower()
+
+
+def test_expired_delegated_responder_is_refused(app_ca: ServedCa) -> None:
+    from thaisign.errors import ServiceError
+
+    issue_responder(
+        app_ca.dir, ca_passphrase=CA_PASSPHRASE, responder_passphrase=RESPONDER_PASSPHRASE, days=30
+    )
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
+    config = CaServiceConfig(
+        app_ca.dir, signer="delegated", responder_passphrase=RESPONDER_PASSPHRASE, clock=lambda: later
+    )
+    with pytest.raises(ServiceError, match="expired"):
+        build_ca_app(config)
