@@ -261,13 +261,17 @@ def test_delegated_responder_wrong_passphrase_fails_clearly(app_ca: ServedCa, tm
     assert "passphrase" in r.stderr.lower()
 
 
-def test_expired_delegated_responder_is_refused(app_ca: ServedCa) -> None:
+def test_expired_delegated_responder_is_refused(app_ca: ServedCa, fixed_time: dt.datetime) -> None:
     from thaisign.errors import ServiceError
 
     issue_responder(
-        app_ca.dir, ca_passphrase=CA_PASSPHRASE, responder_passphrase=RESPONDER_PASSPHRASE, days=30
+        app_ca.dir,
+        ca_passphrase=CA_PASSPHRASE,
+        responder_passphrase=RESPONDER_PASSPHRASE,
+        days=30,
+        now=fixed_time,
     )
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
+    later = fixed_time + dt.timedelta(days=31)
     config = CaServiceConfig(
         app_ca.dir, signer="delegated", responder_passphrase=RESPONDER_PASSPHRASE, clock=lambda: later
     )
