@@ -22,7 +22,7 @@ from pades_checks import (
 )
 from support.pki import FIXED_TIME, PASSPHRASE, TestPKI
 
-from thaisign.errors import CertificateError
+from thaisign.errors import CertificateError, UsageError
 from thaisign.keys import Signer, SoftwareSigner
 from thaisign.pades import sign_pdf
 from thaisign.pades.ltv import extend_ltv
@@ -206,6 +206,11 @@ def test_ltv_extends_b_t_to_b_lta_keeping_the_signature(
     _openssl_ts_verify(lta, pki, tmp_path)
     with pytest.raises(Exception, match="no signature"):
         extend_ltv(letter, tmp_path / "x.pdf", level="B-LT")
+    bb = tmp_path / "bb.pdf"
+    sign_pdf(letter, bb, ec_signer, signing_time=FIXED_TIME)
+    with pytest.raises(UsageError, match="B-B"):
+        extend_ltv(bb, tmp_path / "y.pdf", level="B-LTA", tsa=pki_services.tsa_url)
+    assert not (tmp_path / "y.pdf").exists()
 
 
 def test_cli_b_lta(tmp_path: Path, letter: Path, pki: TestPKI, pki_services: Any, nssdb: str) -> None:

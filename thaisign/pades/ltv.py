@@ -91,6 +91,14 @@ def extend_ltv(
         raise PdfError(f"not a readable PDF: {exc}") from None
     if not embedded:
         raise PdfError("the PDF has no signature to extend", hint="sign it first with thaisign sign")
+    for sig in embedded:
+        unsigned = sig.signer_info["unsigned_attrs"]
+        types = {a["type"].native for a in unsigned} if unsigned.native is not None else set()
+        if "signature_time_stamp_token" not in types:
+            raise UsageError(
+                f"signature {sig.field_name} has no signature timestamp (it is B-B); {level} builds on B-T",
+                hint="sign with --tsa URL to get B-T, then extend it",
+            )
     roots = [to_asn1(c) for c in trust_roots] or _roots_from(embedded)
     if not roots:
         raise UsageError("no root certificate in the signatures", hint="give --trust ROOT.pem")
