@@ -10,6 +10,7 @@ whole batch.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ class FileSession:
     fetchers: Any
     mode: str
     key_usage: Any
+    embedded: EmbeddedRevinfo
+    shared: bool = False
 
     @property
     def diff_policy(self) -> Any:
@@ -101,7 +104,7 @@ class BatchCache:
         self._revinfo_key = _revinfo_key(embedded)
         if not self._revinfo_key:
             if self._plain_session is None:
-                self._plain_session = self._new_session(embedded)
+                self._plain_session = dataclasses.replace(self._new_session(embedded), shared=True)
             return self._plain_session
         return self._new_session(embedded)
 
@@ -118,7 +121,7 @@ class BatchCache:
             fetchers=self.fetchers,
             revinfo_policy=tolerant_policy(self.mode),
         )
-        return FileSession(vc, self, self.fetchers, self.mode, self.key_usage)
+        return FileSession(vc, self, self.fetchers, self.mode, self.key_usage, embedded)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the batch's event loop."""
@@ -155,7 +158,9 @@ class BatchCache:
         if hit is not None:
             self.stats["path_hits"] += 1
             return hit
-        vc = session.vc
+        # a validation context of its own, so the path found never depends on certificates that
+        # other files of the batch happened to carry (same verdict as verifying the file alone)
+        vc = self._new_session(session.embedded).vc if session.shared else session.vc
         vc.certificate_registry.register_multiple(other_certs)
         try:
             result = await validate_cert_usage(
