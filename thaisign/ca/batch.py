@@ -235,8 +235,8 @@ class CaOpener:
     """How a worker process opens the same CA (its own key handle and store connection)."""
 
     directory: Path
-    passphrase: str | None = None
-    pin: str | None = None
+    passphrase: str | None = field(default=None, repr=False)
+    pin: str | None = field(default=None, repr=False)
 
 
 _worker_ca: Authority | None = None

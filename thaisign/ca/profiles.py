@@ -119,7 +119,8 @@ class CaProfile:
     valid_years: int = 10
     base_url: str = DEFAULT_BASE_URL
     policy_oid: str = field(default_factory=lambda: f"2.25.{uuid.uuid4().int}")
-    db: str | None = None  # SQLAlchemy URL; None means the SQLite file ca.db in the CA folder
+    # SQLAlchemy URL (may carry a password: kept out of repr); None: the SQLite file ca.db in the CA folder
+    db: str | None = field(default=None, repr=False)
     officer_default_days: int = 730
     officer_max_days: int = MAX_OFFICER_DAYS
     allowed_keys: tuple[str, ...] = ALL_KEY_TYPES
