@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PdfFactory, minimal_pdf
 from support.pki import TestPKI
+from verify_pdfs import PdfFactory, minimal_pdf
 
 from thaisign.verify import TrustStore, verify_pdf
 from thaisign.verify.report import Coverage

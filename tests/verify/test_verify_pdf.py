@@ -7,8 +7,8 @@ import json
 import time
 
 import pytest
-from conftest import PdfFactory, minimal_pdf
 from support.pki import TestPKI
+from verify_pdfs import PdfFactory, minimal_pdf
 
 from thaisign.verify import TrustStore, verify_pdf
 from thaisign.verify.render_json import reports_json
@@ -261,9 +261,9 @@ def test_unreachable_revocation_services_mean_try_later_not_invalid(
     tmp_path, fixed_time: dt.datetime
 ) -> None:
     """Online, but OCSP/CRL URLs point at a closed port: INDETERMINATE/TRY_LATER, quickly."""
-    from conftest import PdfFactory
     from support.pki import build_test_pki
     from support.servers import free_port
+    from verify_pdfs import PdfFactory
 
     closed = build_test_pki(tmp_path / "pki", f"http://127.0.0.1:{free_port()}")
     signed = PdfFactory(closed).sign(minimal_pdf())
