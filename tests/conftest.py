@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.pki import FIXED_TIME, PASSPHRASE, TestPKI, build_test_pki
 from support.servers import PostgresServer, SoftHSM, free_port, run_postgres, softhsm
+from support.tools import require_tool  # noqa: F401 - re-exported for old imports
 
 
 @pytest.fixture(scope="session")
@@ -36,11 +36,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory, pki_port: int) -> TestPKI:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres() -> Iterator[PostgresServer]:
     """A real PostgreSQL server on a free port, for the whole session."""
     if os.environ.get("THAISIGN_SKIP_POSTGRES"):
         pytest.skip("THAISIGN_SKIP_POSTGRES is set")
-    with run_postgres(tmp_path_factory.mktemp("pg")) as server:
+    with run_postgres() as server:
         yield server
 
 
@@ -56,14 +56,6 @@ def _no_secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests start with no passphrase/PIN in the environment unless they set one."""
     for name in ("THAISIGN_PASSPHRASE", "THAISIGN_CA_PASSPHRASE", "THAISIGN_PIN", "THAISIGN_PKCS11_MODULE"):
         monkeypatch.delenv(name, raising=False)
-
-
-def require_tool(name: str) -> str:
-    """Path of an external tool the test needs; the CI set-up installs it, so absence is a failure."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not installed: run the README test command, which installs it")
-    return path
 
 
 @pytest.fixture(scope="session")

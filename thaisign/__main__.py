@@ -1,3 +1,6 @@
+"""``python -m thaisign``: the same as the ``thaisign`` command."""
+
 from thaisign.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

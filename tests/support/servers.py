@@ -83,8 +83,18 @@ def _pg_bin(tool: str) -> str | None:
 
 
 @contextlib.contextmanager
-def run_postgres(base: Path) -> Iterator[PostgresServer]:
-    """initdb + pg_ctl a throw-away server on a free port (as the 'postgres' user when root)."""
+def run_postgres(base: Path | None = None) -> Iterator[PostgresServer]:
+    """initdb + pg_ctl a throw-away server on a free port (as the 'postgres' user when root).
+
+    By default it lives in its own ``/tmp`` folder, outside pytest's basetemp (which other pytest
+    sessions may clean up or make private under the server's feet), and is removed afterwards.
+    """
+    if base is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="thaisign-pg-") as tmp, run_postgres(Path(tmp)) as server:
+            yield server
+        return
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if not initdb or not pg_ctl:
         raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql")
