@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from thaisign._fs import atomic_write
@@ -66,9 +66,16 @@ def _secret_file(path: Path) -> str:
 
 
 def make_demo(
-    directory: str | os.PathLike[str] = "thaisign-demo", *, now: dt.datetime | None = None
+    directory: str | os.PathLike[str] = "thaisign-demo",
+    *,
+    now: dt.datetime | None = None,
+    base_url: str | None = None,
 ) -> DemoPki:
-    """Create (or reuse) a demo CA in ``directory/ca`` and an officer PKCS#12 beside it."""
+    """Create (or reuse) a demo CA in ``directory/ca`` and an officer PKCS#12 beside it.
+
+    ``base_url`` is where the CA's OCSP responder and CRL are published (written into every
+    certificate); it matters only when the CA is created.
+    """
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     ca_dir = d / "ca"
@@ -79,6 +86,8 @@ def make_demo(
     ca_pass = _secret_file(ca_pass_file)
     if created_ca:
         profile = CaProfile(name_th=DEMO_AGENCY, name_en=DEMO_AGENCY_EN, key="ec-p384")
+        if base_url is not None:
+            profile = replace(profile, base_url=base_url)
         authority = Authority.init(ca_dir, profile, passphrase=ca_pass, now=now)
     else:
         authority = Authority.open(ca_dir, passphrase=ca_pass)

@@ -1,4 +1,4 @@
-"""``thaisign demo``: make a demo CA and officer and say what was made."""
+"""``thaisign demo``: the whole story on a demo CA, and what it made."""
 
 from __future__ import annotations
 
@@ -14,35 +14,48 @@ import click
     default="thaisign-demo",
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the demo (re-running reuses it).",
+    help="Folder for the demo (re-running reuses its CA and officer).",
 )
-def demo(directory: Path) -> None:
-    """Create a demo agency CA and an officer (นายสมชาย ใจดี) with a PKCS#12 key.
+@click.option(
+    "--lang", type=click.Choice(["th", "en"]), default=None, help="Language of the report (default: locale)."
+)
+def demo(directory: Path, lang: str | None) -> None:
+    """Run the whole story on a demo: CA, officer, a signed Thai letter, the clerk's report.
 
     \b
-    The passphrases are random and written beside the files (mode 0600):
-    it is a demo, never a CA to trust.
+    1. a demo agency CA (กรมตัวอย่างดิจิทัล) and its officer นายสมชาย ใจดี (PKCS#12);
+    2. the CA's OCSP/CRL service and its time-stamping authority on 127.0.0.1 (while the demo runs);
+    3. a Thai letter signed visibly at PAdES B-LT (timestamp + revocation data embedded);
+    4. the clerk's verification of that letter, offline, trusting the demo CA only.
+    The passphrases are random and written beside the files (mode 0600): it is a demo,
+    never a CA to trust.
 
     \b
     Example:
       thaisign demo --dir ./thaisign-demo
-      thaisign ca list ./thaisign-demo/ca
+      thaisign verify ./thaisign-demo/letter-signed.pdf --trust ./thaisign-demo/ca/ca.pem --offline
     """
-    from thaisign.demo import DEMO_AGENCY, DEMO_OFFICER, make_demo
+    from thaisign.demo import DEMO_AGENCY, DEMO_OFFICER
+    from thaisign.demo_story import run_demo
+    from thaisign.verify.render_text import default_lang, report_text
 
-    made = make_demo(directory)
+    language = lang or default_lang()
+    story = run_demo(directory, lang=language)
+    made = story.pki
     verb = "created" if made.created_ca else "reused"
-    click.echo(f"demo CA {verb}: {DEMO_AGENCY} in {made.ca_dir}")
-    click.echo(f"  CA passphrase (demo only!) in {made.ca_passphrase_file}")
+    click.echo(f"1. demo CA {verb}: {DEMO_AGENCY} in {made.ca_dir}")
+    click.echo(f"   CA passphrase (demo only!) in {made.ca_passphrase_file}")
     verb = "issued" if made.created_officer else "reused"
     click.echo(
-        f"officer {verb}: {DEMO_OFFICER.name_th}, {DEMO_OFFICER.position} (serial {made.officer_serial})"
+        f"   officer {verb}: {DEMO_OFFICER.name_th}, {DEMO_OFFICER.position} (serial {made.officer_serial})"
     )
-    click.echo(f"  key + certificate: {made.officer_p12}")
-    click.echo(f"  certificate: {made.officer_cert}")
-    click.echo(f"  PKCS#12 passphrase (demo only!) in {made.officer_passphrase_file}")
+    click.echo(f"   key + certificate: {made.officer_p12} (passphrase in {made.officer_passphrase_file})")
+    click.echo(f"2. letter: {story.letter}")
+    click.echo(f"3. signed at B-LT with a visible Thai signature: {story.signed}")
+    click.echo(f"4. the clerk's report ({story.report_html}, {story.report_json}):")
+    click.echo("")
+    click.echo(report_text(story.report, language))
     click.echo("next:")
+    click.echo(f"  thaisign verify {story.signed} --trust {made.ca_dir / 'ca.pem'} --offline --lang th")
     click.echo(f"  thaisign ca list {made.ca_dir}")
-    click.echo(
-        f"  THAISIGN_CA_PASSPHRASE=$(cat {made.ca_passphrase_file}) thaisign ca crl {made.ca_dir} -o demo.crl"
-    )
+    click.echo(f"  pdftoppm -png -r 100 {story.signed} page   # look at the signature")

@@ -22,10 +22,13 @@ A4 = (0.0, 0.0, 595.0, 842.0)
 _BODY = (
     "เรื่อง  ขอเชิญประชุมคณะทำงานพัฒนาระบบสารบรรณอิเล็กทรอนิกส์",
     "เรียน  ผู้ว่าราชการจังหวัดเชียงใหม่",
-    "ด้วยกรมส่งเสริมการปกครองท้องถิ่นจะจัดประชุมคณะทำงานพัฒนาระบบสารบรรณอิเล็กทรอนิกส์",
-    "ในวันที่ ๒๑ พฤศจิกายน ๒๕๖๙ เวลา ๐๙.๓๐ น. ณ ห้องประชุมชั้น ๓ จึงขอเชิญผู้แทนเข้าร่วมประชุม",
-    "จึงเรียนมาเพื่อโปรดพิจารณา ทั้งนี้ผู้ที่ได้รับมอบหมายโปรดแจ้งชื่อภายในวันที่ ๑๕ พฤศจิกายน ๒๕๖๙",
+    "          ด้วยกรมส่งเสริมการปกครองท้องถิ่นจะจัดประชุมคณะทำงาน",
+    "พัฒนาระบบสารบรรณอิเล็กทรอนิกส์ ในวันที่ ๒๑ พฤศจิกายน ๒๕๖๙",
+    "เวลา ๐๙.๓๐ น. ณ ห้องประชุมชั้น ๓ จึงขอเชิญผู้แทนเข้าร่วมประชุม",
+    "          จึงเรียนมาเพื่อโปรดพิจารณา ทั้งนี้ผู้ที่ได้รับมอบหมาย",
+    "โปรดแจ้งชื่อภายในวันที่ ๑๕ พฤศจิกายน ๒๕๖๙",
 )
+_THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
 
 
 def make_letter(
@@ -45,9 +48,9 @@ def make_letter(
         y = 770.0
         ops.append(painter.line(face.shape("บันทึกข้อความ"), 240, y, 20))
         y -= 40
-        ops.append(painter.line(face.shape(f"ที่ มท ๐๘๐๘.๒/ว {number:03d}"), 72, y, 14))
+        ops.append(painter.line(face.shape(f"ที่ มท ๐๘๐๘.๒/ว {number:03d}".translate(_THAI_DIGITS)), 72, y, 14))
         y -= 30
-        for i in range(22 if number < pages else 8):
+        for i in range(22 if number < pages else len(_BODY)):
             text = _BODY[i % len(_BODY)]
             ops.append(painter.line(face.shape(text), 72, y, 14))
             y -= 26
@@ -57,7 +60,7 @@ def make_letter(
             ops.append(painter.line(face.shape("ลงชื่อ ..............................."), 300, y, 14))
             ops.append(painter.line(face.shape(f"({signer_name})"), 340, y - 40, 14))
             ops.append(painter.line(face.shape(position), 350, y - 66, 14))
-        ops.append(painter.line(face.shape(f"หน้า {number}/{pages}"), 280, 30, 10))
+        ops.append(painter.line(face.shape(f"หน้า {number}/{pages}".translate(_THAI_DIGITS)), 280, 30, 10))
         content = generic.StreamObject(stream_data=b"\n".join(ops))
         content.compress()
         font_ref = painter.embed(w)
