@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import HsmSetup
 from cryptography import x509
+from hsm_helpers import HsmSetup
 from support.servers import serve_wsgi
 
 from thaisign.hsm import generate_key

@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import OTHER_TOKEN, TOKEN, HsmSetup, issue_for
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from hsm_helpers import OTHER_TOKEN, TOKEN, HsmSetup, issue_for
 from pkcs11 import exceptions as p11x
 from support.pki import TestPKI
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import HsmSetup
+from hsm_helpers import HsmSetup
 
 from thaisign import errors
 from thaisign.hsm import Pkcs11Uri, list_tokens, resolve_module_path

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HsmSetup, issue_for
 from cryptography.hazmat.primitives import serialization
+from hsm_helpers import HsmSetup, issue_for
 from support.pki import FIXED_TIME, Issued, TestPKI
 
 from thaisign.hsm import Pkcs11Signer, generate_key, import_certificate

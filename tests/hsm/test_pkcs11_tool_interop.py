@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN, HsmSetup
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from hsm_helpers import TOKEN, HsmSetup
 
 from thaisign import errors
 from thaisign.hsm import Pkcs11Signer, generate_key, list_objects

@@ -9,10 +9,10 @@ import pickle
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-from conftest import HsmSetup, issue_for
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from hsm_helpers import HsmSetup, issue_for
 from pkcs11 import Mechanism
 from support.pki import TestPKI
 
