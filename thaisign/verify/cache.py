@@ -1,10 +1,11 @@
 """Work shared across the files of a batch: trust manager, fetched OCSP/CRL, revocation answers.
 
-One :class:`BatchCache` per (trust store, validation time, revocation mode). Every file gets its
-own pyhanko-certvalidator ``ValidationContext`` (so one file's embedded data never vouches for
-another), but they share the trust manager, the fetchers (an OCSP response or CRL is fetched
-once per batch) and the revocation answer per signer certificate. One event loop serves the
-whole batch.
+One :class:`BatchCache` per (trust store, validation time, revocation mode). A file that carries
+its own validation data (/DSS, archived revocation info) gets its own pyhanko-certvalidator
+``ValidationContext``, so one file's data never vouches for another; files without any share
+one. All share the trust manager, the fetchers (an OCSP response or CRL is fetched once per
+batch), one path validation per signer certificate (and embedded data) and one revocation
+answer per signer. One event loop serves the whole batch.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class FileSession:
 
     @property
     def diff_policy(self) -> Any:
-        """pyHanko's default difference policy (imported only when a later revision exists)."""
+        """pyHanko's default difference policy (imported on first use)."""
         from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 
         return DEFAULT_DIFF_POLICY
