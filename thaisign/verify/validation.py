@@ -1,9 +1,10 @@
 """One signature through pyHanko's pieces: integrity, coverage, differences, timing, CMS and trust.
 
 This mirrors :func:`pyhanko.sign.validation.pdf_embedded.async_validate_pdf_signature`, with
-two differences: it also accepts ``adbe.pkcs7.sha1`` (the signed content is the SHA-1 of the
-byte ranges) and it accepts signer certificates with digitalSignature *or* nonRepudiation, as
-Adobe Reader does.
+three differences: it also accepts ``adbe.pkcs7.sha1`` (the signed content is the SHA-1 of the
+byte ranges); it accepts signer certificates with digitalSignature *or* nonRepudiation, as
+Adobe Reader does; and the signer's path validation is answered by the batch cache. A later
+revision that pyHanko's difference analysis cannot parse counts as a suspicious change.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 
 def key_usage() -> Any:
+    """Signer key usage accepted: digitalSignature or nonRepudiation (either is enough)."""
     from pyhanko.sign.validation.settings import KeyUsageConstraints
 
     return KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False)
