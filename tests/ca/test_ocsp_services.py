@@ -7,8 +7,8 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-from conftest import require_tool
 from cryptography import x509
+from support.tools import require_tool
 
 
 def _openssl_ocsp(pki, services, cert_pem: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms, core, tsp
-from conftest import require_tool
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from support.pki import FIXED_TIME
+from support.tools import require_tool
 
 from thaisign.errors import CertificateError, StoreError
 from thaisign.keys import SoftwareSigner

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import keys, tsp
-from conftest import require_tool
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from support.pki import FIXED_TIME
 from support.servers import free_port, wait_for_port
+from support.tools import require_tool
 
 from thaisign import hsm
 from thaisign.ca.ocsp import CertStatus, OcspResponder

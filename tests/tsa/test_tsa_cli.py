@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import core, tsp
-from conftest import require_tool
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from support.servers import free_port, wait_for_port
+from support.tools import require_tool
 
 from thaisign.ca import Authority, CaProfile
 from thaisign.tsa.setup import init_tsa, open_tsa

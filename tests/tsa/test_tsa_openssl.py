@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import tsp
-from conftest import require_tool
 from support.pki import FIXED_TIME
 from support.services import TEST_TSA_POLICY
+from support.tools import require_tool
 
 
 def _post(url: str, body: bytes) -> tuple[str, bytes]:
