@@ -194,6 +194,18 @@ def test_corpus_agreement(trust_pyhanko: TrustStore, capsys: pytest.CaptureFixtu
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.skipif(not ROWS, reason=f"corpus not found at {CORPUS} (set THAISIGN_CORPUS)")
+def test_shadow_replace_by_form_fields_is_pointed_out() -> None:
+    """RUB/DSS shadow-replace: permitted form filling, but the clerk is told which fields changed."""
+    report = verify_pdf(
+        CORPUS / "pdf/dss/dss-2236/replace.pdf", TrustStore.bundled(), at=OTHER_TIME, revocation="off"
+    )
+    (sig,) = report.signatures
+    assert sig.modifications is Modifications.ALLOWED
+    assert any("Form fields were filled in or changed" in m and "Text1" in m for m in sig.messages.en)
+    assert any("ช่องแบบฟอร์ม" in m for m in sig.messages.th)
+
+
 MALFORMED = [r["local_path"] for r in ROWS if r["class"] in ("malformed", "attack")]
 
 

@@ -151,6 +151,7 @@ def test_second_signature_is_an_allowed_change(
     assert second.modifications is Modifications.NONE and second.coverage is Coverage.ENTIRE_FILE
     assert report.verdict is Verdict.TOTAL_PASSED
     assert second.signer is not None and second.signer.position == "นักจัดการงานทั่วไป"
+    assert not any("Form fields" in m for m in first.messages.en)  # signing is not form filling
 
 
 def test_annotation_added_to_form_filling_certified_letter_is_disallowed(

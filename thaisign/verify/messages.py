@@ -22,6 +22,11 @@ REVOCATION_OFF: Sentence = (
     "Revocation was not checked because checking was switched off.",
     "ไม่ได้ตรวจสอบสถานะการเพิกถอนใบรับรอง เนื่องจากปิดการตรวจสอบไว้",
 )
+FIELDS_CHANGED: Sentence = (
+    "Form fields were filled in or changed after this signature; this is permitted, but check "
+    "that what you see is what was signed.",
+    "มีการกรอกหรือเปลี่ยนค่าในช่องแบบฟอร์มหลังการลงนามนี้ ซึ่งอนุญาตได้ แต่โปรดตรวจดูว่าสิ่งที่เห็นตรงกับสิ่งที่ลงนาม",
+)
 EXPIRED_SINCE: Sentence = (
     "The signer's certificate has expired since, but a trusted time-stamp proves the letter was "
     "signed while it was valid and not revoked.",

@@ -201,6 +201,16 @@ def _chain_uncached(status: Any) -> tuple[ChainEntry, ...]:
     return (ChainEntry(str(cert.subject.human_friendly), _sha256(cert), _name_attr(cert, "common_name")),)
 
 
+def _signature_field_names(emb: Any) -> set[str]:
+    """Names of all signature fields: signing one of them later is not "form filling"."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    try:
+        return {str(name) for name, _, _ in enumerate_sig_fields(emb.reader)}
+    except Exception:
+        return set()
+
+
 def _self_signed_untrusted(cert: Any, session: Any) -> bool:
     return cert.self_signed != "no" and session.cache.trust.find(_sha256(cert)) is None
 
@@ -348,6 +358,13 @@ async def to_report(
         say(msg.PASSED if mods is Modifications.NONE else msg.PASSED_ALLOWED)
     if expired_since:
         say(msg.EXPIRED_SINCE)
+    changed_fields = sorted(getattr(getattr(status, "diff_result", None), "changed_form_fields", None) or ())
+    if mods is Modifications.ALLOWED and changed_fields:
+        changed_fields = [f for f in changed_fields if f not in _signature_field_names(emb)]
+    if mods is Modifications.ALLOWED and changed_fields:
+        # permitted, but a clerk should look: values can be placed over the page content
+        names = ", ".join(str(n) for n in changed_fields[:5])
+        say((f"{msg.FIELDS_CHANGED[0]} ({names})", f"{msg.FIELDS_CHANGED[1]} ({names})"))
     if ts_facts is not None and ts_facts.intact and not ts_facts.trusted:
         say(msg.TIMESTAMP_UNTRUSTED)
     if revocation.status == "not-checked" and session.mode == "off":
