@@ -8,7 +8,12 @@ The public API is re-exported here lazily (importing ``thaisign`` stays cheap)::
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
+
+# RFC 5280's upper bounds (ub-common-name 64, ...) count characters; cryptography measures the
+# encoded bytes, so every Thai name over 21 characters (3 bytes each in UTF-8) would warn.
+warnings.filterwarnings("ignore", message="Attribute's length must be", category=UserWarning)
 
 __version__ = "0.1.0"
 

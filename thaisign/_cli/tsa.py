@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import click
 
 from thaisign._secrets import CA_PASSPHRASE_ENV, PASSPHRASE_ENV, PIN_ENV, resolve_secret
-
-warnings.filterwarnings("ignore", message="Attribute's length must be", category=UserWarning)
 
 
 @click.group()
