@@ -82,7 +82,13 @@ async def cms_validation(
 
     vc = session.vc
     signer_info = extract_signer_info(signed_data)
-    cert_info = generic_cms.extract_certs_for_validation(signed_data)
+    memo = session.cache.memo
+    # which embedded certificate is the signer's: the same answer for the same certificates and
+    # signer identifier (the signing-certificate attribute is still checked for every file below)
+    certs_key = ("certs", signed_data["certificates"].dump(), signer_info["sid"].dump())
+    cert_info = memo.get(certs_key)
+    if cert_info is None:
+        cert_info = remember(memo, certs_key, generic_cms.extract_certs_for_validation(signed_data))
     cert, other_certs = cert_info.signer_cert, cert_info.other_certs
     algorithm_policy = CMSAlgorithmUsagePolicy.lift_policy(vc.algorithm_policy)
     mechanism = signer_info["signature_algorithm"]["algorithm"].native
@@ -101,7 +107,6 @@ async def cms_validation(
     ades_status = error_time_horizon = None
     # the algorithm policy's answer depends only on the algorithms, the key and the time:
     # a pass is remembered for the batch, a refusal is always re-derived
-    memo = session.cache.memo
     alg_key = (
         "algorithms",
         signer_info["signature_algorithm"].dump(),
