@@ -93,6 +93,16 @@ def _work(path: str) -> VerificationReport:
     )
 
 
+def _after_fork() -> None:
+    """In a forked worker: keep the parent's warmed-up cache, but not its loop or connections."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    cache = _WORKER["cache"]
+    assert isinstance(cache, BatchCache)
+    cache.after_fork()
+
+
 def _parallel(
     files: list[Path],
     trust: TrustStore,
@@ -102,21 +112,46 @@ def _parallel(
     workers: int,
     on_result: OnResult | None,
 ) -> list[VerificationReport]:
+    """Spread ``files`` over worker processes.
+
+    On POSIX the first few files are verified here first, so the workers (forked afterwards)
+    inherit a cache that already knows the batch's signers; elsewhere each worker starts its own.
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.context import BaseContext
 
-    anchors = [a.certificate.dump() for a in trust.anchors]
-    chunk = max(1, min(64, len(files) // (workers * 4)))
-    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     reports: list[VerificationReport] = []
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(anchors, at, revocation, timeout),
-    ) as pool:
-        for report in pool.map(_work, [str(f) for f in files], chunksize=chunk):
-            reports.append(report)
-            if on_result is not None:
-                on_result(report)
+
+    def collect(report: VerificationReport) -> None:
+        reports.append(report)
+        if on_result is not None:
+            on_result(report)
+
+    if os.name == "posix":
+        cache = BatchCache(trust, at=at, revocation=revocation)
+        warm, rest = files[: 4 * workers], files[4 * workers :]
+        try:
+            for f in warm:
+                collect(verify_pdf(f, trust, at=at, revocation=revocation, timeout=timeout, cache=cache))
+            cache.reset_loop()
+            _WORKER.update(trust=trust, cache=cache, at=cache.moment, revocation=revocation, timeout=timeout)
+            ctx: BaseContext = multiprocessing.get_context("fork")
+            initializer: Callable[..., None] = _after_fork
+            initargs: tuple[object, ...] = ()
+            paths = rest
+        finally:
+            cache.close()
+    else:  # pragma: no cover - spawn platforms
+        ctx = multiprocessing.get_context("spawn")
+        anchors = [a.certificate.dump() for a in trust.anchors]
+        initializer, initargs = _init_worker, (anchors, at, revocation, timeout)
+        paths = files
+    if paths:
+        chunk = max(1, min(64, len(paths) // (workers * 4)))
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=initializer, initargs=initargs
+        ) as pool:
+            for report in pool.map(_work, [str(f) for f in paths], chunksize=chunk):
+                collect(report)
     return reports

@@ -82,6 +82,7 @@ class BatchCache:
         self.trust_manager = SimpleTrustManager.build(trust_roots=trust.certificates)
         self.key_usage = key_usage()
         self.fetchers: Any = None
+        self._network_timeout = network_timeout
         if revocation == "online":
             from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
@@ -219,6 +220,15 @@ class BatchCache:
         if answer.facts.status not in ("good", "not-checked"):
             return None
         return result.success_result, answer
+
+    def after_fork(self) -> None:
+        """In a forked child: keep the answers, drop the loop, shared context and connections."""
+        self._loop = None
+        self._plain_session = None
+        if self.mode == "online":
+            from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+
+            self.fetchers = RequestsFetcherBackend(per_request_timeout=self._network_timeout).get_fetchers()
 
     def reset_loop(self) -> None:
         """Drop the event loop (after an interrupted run); a new one is made when needed."""
