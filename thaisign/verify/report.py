@@ -141,6 +141,14 @@ class SignatureReport:
     messages: Messages = dataclasses.field(default_factory=Messages)
     subfilter: str | None = None
 
+    def __post_init__(self) -> None:
+        # names read from a PDF arrive as pyHanko string objects that drag their parser along;
+        # a report holds plain values only (small, picklable, comparable)
+        for name in ("field", "kind", "subfilter"):
+            value = getattr(self, name)
+            if value is not None and type(value) is not str:
+                object.__setattr__(self, name, str(value))
+
     @property
     def passed(self) -> bool:
         return self.indication is Indication.TOTAL_PASSED
