@@ -35,10 +35,11 @@ class _LazyGroup(click.Group):
     """A group whose sub-commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in _COMMANDS if self._load(name) is not None)
+        lazy = {name for name in _COMMANDS if self._load(name) is not None}
+        return sorted(lazy | set(self.commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._load(cmd_name)
+        return super().get_command(ctx, cmd_name) or self._load(cmd_name)
 
     @staticmethod
     def _load(name: str) -> click.Command | None:
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args)
     try:
-        return cli.main(args=args, prog_name="thaisign", standalone_mode=False)
+        result = cli.main(args=args, prog_name="thaisign", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("thaisign: aborted", err=True)
         sys.exit(130)
@@ -109,6 +110,10 @@ def main(argv: list[str] | None = None) -> Any:
             err=True,
         )
         sys.exit(3)
+    # Without standalone mode click returns ctx.exit(n)'s code instead of exiting with it.
+    if isinstance(result, int) and not isinstance(result, bool):
+        sys.exit(result)
+    return result
 
 
 if __name__ == "__main__":

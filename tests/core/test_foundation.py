@@ -115,3 +115,25 @@ def test_key_spec_parse() -> None:
     assert str(KeySpec.parse("RSA-3072")) == "rsa-3072"
     with pytest.raises(ValueError):
         KeySpec.parse("dsa-1024")
+
+
+def test_exit_code_of_ctx_exit_reaches_the_shell() -> None:
+    """``python -m thaisign`` and the console script exit with a command's ctx.exit(n) code."""
+    import click
+
+    from thaisign.cli import main
+
+    @click.command()
+    @click.pass_context
+    def failing(ctx: click.Context) -> None:
+        ctx.exit(4)
+
+    from thaisign import cli as cli_module
+
+    cli_module.cli.add_command(failing, "failing-for-test")
+    try:
+        with pytest.raises(SystemExit) as exc:
+            main(["failing-for-test"])
+        assert exc.value.code == 4
+    finally:
+        cli_module.cli.commands.pop("failing-for-test", None)
