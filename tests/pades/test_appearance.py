@@ -20,7 +20,7 @@ from thaisign.keys import SoftwareSigner
 from thaisign.pades import SignatureAppearance, list_signature_fields, sign_pdf
 from thaisign.pades._shaping import load_font
 from thaisign.pades.appearance import _areas, layout_text
-from thaisign.pades.thai_date import format_thai_date, format_thai_datetime, thai_digits
+from thaisign.thai_date import format_thai_date, format_thai_datetime, thai_digits
 
 BOX = (300.0, 45.0, 560.0, 145.0)  # clear of the sample letter's own text
 PAGE_H = 842.0

@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from thaisign.errors import UsageError
-
-_BANGKOK = timezone(timedelta(hours=7))
 
 
 def _parse_at(text: str | None) -> datetime | None:
@@ -24,7 +22,9 @@ def _parse_at(text: str | None) -> datetime | None:
         raise UsageError(
             f"--at {text!r} is not an ISO date/time", hint="e.g. --at 2026-11-21T10:42+07:00"
         ) from None
-    return t if t.tzinfo is not None else t.replace(tzinfo=_BANGKOK)
+    from thaisign.thai_date import BANGKOK
+
+    return t if t.tzinfo is not None else t.replace(tzinfo=BANGKOK)  # a clerk's clock is Bangkok time
 
 
 def _quiet_libraries(debug: bool) -> None:

@@ -28,8 +28,8 @@ _EXPORTS: dict[str, str] = {
     "FieldInfo": "thaisign.pades.fields",
     "extend_ltv": "thaisign.pades.ltv",
     "make_letter": "thaisign.pades.letter",
-    "format_thai_date": "thaisign.pades.thai_date",
-    "format_thai_datetime": "thaisign.pades.thai_date",
+    "format_thai_date": "thaisign.thai_date",
+    "format_thai_datetime": "thaisign.thai_date",
 }
 
 __all__ = list(_EXPORTS)

@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from thaisign.errors import AppearanceError
 from thaisign.pades._shaping import FontFace, ShapedText, grapheme_breaks, load_font
-from thaisign.pades.thai_date import BANGKOK, Digits, format_thai_date, format_thai_datetime
+from thaisign.thai_date import BANGKOK, Digits, format_thai_date, format_thai_datetime
 
 NBSP = "\u00a0"  # keeps "๒๑ พฤศจิกายน ๒๕๖๙" and "๑๐:๔๒ น." together when a line wraps
 LINE_GAP_EM = 0.12  # clearance between the lowest ink of a line and the highest ink of the next

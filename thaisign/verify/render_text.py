@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
+from thaisign.thai_date import BANGKOK, BUDDHIST_ERA_OFFSET, THAI_MONTHS
 from thaisign.verify.report import SignatureReport, VerificationReport
-
-_TH_MONTHS = (
-    "มกราคม",
-    "กุมภาพันธ์",
-    "มีนาคม",
-    "เมษายน",
-    "พฤษภาคม",
-    "มิถุนายน",
-    "กรกฎาคม",
-    "สิงหาคม",
-    "กันยายน",
-    "ตุลาคม",
-    "พฤศจิกายน",
-    "ธันวาคม",
-)
-_BANGKOK = timezone(timedelta(hours=7), "ICT")
 
 _VERDICT = {
     "TOTAL_PASSED": ("VALID", "ถูกต้อง"),
@@ -103,9 +88,10 @@ def format_time(t: datetime | None, lang: str) -> str:
     """A time in Bangkok time; Thai uses the Buddhist Era (e.g. 21 พฤศจิกายน 2569 10:42 น.)."""
     if t is None:
         return _LABELS["unknown"][_i(lang)]
-    local = t.astimezone(_BANGKOK)
+    local = t.astimezone(BANGKOK)
     if lang == "th":
-        return f"{local.day} {_TH_MONTHS[local.month - 1]} {local.year + 543} เวลา {local:%H:%M:%S} น."
+        year = local.year + BUDDHIST_ERA_OFFSET
+        return f"{local.day} {THAI_MONTHS[local.month - 1]} {year} เวลา {local:%H:%M:%S} น."
     return f"{local:%d %B %Y %H:%M:%S} (UTC+7)"
 
 
