@@ -47,6 +47,7 @@ def refuse_overwrite_input(inputs: list[Path] | tuple[Path, ...], output: str | 
 def atomic_open(path: str | os.PathLike[str], mode: int = 0o644) -> Iterator[IO[bytes]]:
     """Open a temporary file beside ``path``; on success fsync and rename it over ``path``.
 
+    The handle is readable too (pyHanko reads its output back to hash the byte ranges).
     On any exception the temporary file is removed and ``path`` is untouched.
     """
     target = Path(path)
@@ -59,7 +60,7 @@ def atomic_open(path: str | os.PathLike[str], mode: int = 0o644) -> Iterator[IO[
         raise OutputError(f"cannot write into {directory}: permission denied") from None
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "w+b") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

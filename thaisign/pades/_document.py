@@ -3,15 +3,11 @@ writing the result atomically."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import traceback
-from collections.abc import Iterator
-from pathlib import Path
 from typing import IO, Any
 
-from thaisign.errors import OutputError, PdfError, UsageError
+from thaisign._fs import atomic_open as atomic_rw  # noqa: F401 - re-exported for the pades modules
+from thaisign.errors import PdfError, UsageError
 
 Rect = tuple[float, float, float, float]
 
@@ -112,30 +108,3 @@ def unusable_pdf(exc: Exception) -> PdfError | None:
             hint="re-save it with a PDF tool, or ask the sender for a clean copy",
         )
     return None
-
-
-@contextlib.contextmanager
-def atomic_rw(path: Path) -> Iterator[IO[bytes]]:
-    """A read-write temporary file beside ``path``, renamed over it only on success.
-
-    (pyHanko reads the output back to hash the byte ranges, so ``_fs.atomic_open``'s
-    write-only handle does not serve here.)
-    """
-    directory = path.parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except FileNotFoundError:
-        raise OutputError(f"output folder does not exist: {directory}") from None
-    except PermissionError:
-        raise OutputError(f"cannot write into {directory}: permission denied") from None
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w+b") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
