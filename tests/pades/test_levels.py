@@ -173,6 +173,14 @@ def test_adbe_subfilter_with_revocation_in_signed_attribute(
     status = validate_pdf_signature(embedded, vc)
     assert status.intact and status.trusted
 
+    # thaisign's own verifier, offline: the signed attribute alone answers the revocation question
+    from thaisign.verify import TrustStore, verify_pdf
+
+    report = verify_pdf(out, TrustStore.from_paths([pki.root_pem]), at=FIXED_TIME, revocation="offline")
+    (mine,) = report.signatures
+    assert mine.revocation.status == "good" and mine.revocation.source == "embedded", mine.to_dict()
+    assert report.verdict.value == "TOTAL_PASSED", mine.to_dict()
+
 
 def test_ltv_extends_b_t_to_b_lta_keeping_the_signature(
     tmp_path: Path, letter: Path, ec_signer: SoftwareSigner, pki: TestPKI, pki_services: Any, nssdb: str
