@@ -58,21 +58,31 @@ class _Timeout(BaseException):
 
 @contextlib.contextmanager
 def _time_budget(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`_Timeout` after ``seconds`` (main thread on POSIX only; else no budget)."""
+    """Raise :class:`_Timeout` after ``seconds`` (main thread on POSIX only; else no budget).
+
+    A signal can land where Python swallows exceptions (a ``__del__`` or weakref callback), so
+    the timer repeats every 50 ms until the budget is disarmed, and a budget that expired while
+    the work still finished is reported as a timeout all the same.
+    """
     if not seconds or threading.current_thread() is not threading.main_thread() or os.name != "posix":
         yield
         return
+    expired = False
 
     def _expire(signum: int, frame: object) -> None:
+        nonlocal expired
+        expired = True
         raise _Timeout()
 
     old = signal.signal(signal.SIGALRM, _expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+    if expired:
+        raise _Timeout()
 
 
 def _check_mode(revocation: str) -> None:
