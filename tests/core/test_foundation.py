@@ -137,3 +137,29 @@ def test_exit_code_of_ctx_exit_reaches_the_shell() -> None:
         assert exc.value.code == 4
     finally:
         cli_module.cli.commands.pop("failing-for-test", None)
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    """The standard: every command's --help carries a copy-paste example."""
+    import click
+
+    from thaisign.cli import cli
+
+    seen: list[str] = []
+
+    def walk(group: click.Group, prefix: list[str]) -> None:
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            cmd = group.get_command(ctx, name)
+            assert cmd is not None, name
+            path = [*prefix, name]
+            if isinstance(cmd, click.Group):
+                walk(cmd, path)
+                continue
+            text = cmd.get_help(click.Context(cmd, info_name=" ".join(path)))
+            assert "Example" in text, f"'thaisign {' '.join(path)} --help' has no example"
+            seen.append(" ".join(path))
+
+    walk(cli, [])
+    for expected in ("demo", "ca init", "ca issue", "sign", "verify", "hsm keygen", "tsa serve", "ca serve"):
+        assert expected in seen
