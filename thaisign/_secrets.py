@@ -47,8 +47,9 @@ def resolve_secret(
 
         return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
     if required:
+        what = prompt if prompt[:2].isupper() else prompt[:1].lower() + prompt[1:]  # "CA passphrase" stays
         raise SecretError(
-            f"no {prompt.lower()} given",
+            f"no {what} given",
             hint=f"set {env}, pass a --passphrase-file/--pin-file, or run on a terminal to be asked",
         )
     return None

@@ -310,3 +310,13 @@ def test_subordinate_ca_via_csr(pki: TestPKI, tmp_path: Path) -> None:
 def test_every_command_has_help_with_example(command: str) -> None:
     r = run_cli("ca", command, "--help")
     assert r.returncode == 0 and "Example" in r.stdout, r.stdout + r.stderr
+
+
+def test_init_refuses_an_existing_folder_before_asking_for_a_passphrase(tmp_path: Path) -> None:
+    existing = tmp_path / "ca"
+    existing.mkdir()
+    (existing / "notes.txt").write_text("ของเดิม")
+    r = run_cli("ca", "init", str(existing), "--name-th", "กรมทดสอบ")  # no passphrase anywhere
+    assert_one_line_error(r, "exists and is not empty")
+    assert "passphrase" not in r.stderr
+    assert [p.name for p in existing.iterdir()] == ["notes.txt"]

@@ -142,6 +142,7 @@ def init(
         --org-id NTRTH-0994000000000 --base-url http://ca.dla.go.th
     """
     from thaisign.ca import Authority, CaProfile
+    from thaisign.ca.authority import ensure_new_ca_folder
 
     fields: dict[str, Any] = {
         "name_th": name_th,
@@ -157,6 +158,7 @@ def init(
     if policy_oid:
         fields["policy_oid"] = policy_oid
     profile = CaProfile(**fields).validated()
+    ensure_new_ca_folder(directory)  # before asking for a passphrase that would be of no use
     if key_uri:
         secrets: dict[str, Any] = {"pin": resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")}
     else:

@@ -134,6 +134,16 @@ def load_csr(data: bytes | x509.CertificateSigningRequest) -> x509.CertificateSi
     return csr
 
 
+def ensure_new_ca_folder(directory: str | os.PathLike[str]) -> None:
+    """Raise :class:`CAExistsError` unless ``directory`` is absent or an empty folder."""
+    d = Path(directory)
+    if d.exists() and (not d.is_dir() or any(d.iterdir())):
+        raise CAExistsError(
+            f"{d} exists and is not empty: thaisign never touches an existing CA folder",
+            hint="choose a new folder",
+        )
+
+
 class Authority:
     """An agency CA: its folder, profile, store, certificate and (unless opened read-only) its key."""
 
@@ -173,11 +183,7 @@ class Authority:
         """
         profile = profile.validated()
         d = Path(directory)
-        if d.exists() and (not d.is_dir() or any(d.iterdir())):
-            raise CAExistsError(
-                f"{d} exists and is not empty: thaisign never touches an existing CA folder",
-                hint="choose a new folder",
-            )
+        ensure_new_ca_folder(d)
         if profile.key_uri is None and not passphrase:
             raise SecretError(
                 "the CA key needs a passphrase", hint="set THAISIGN_CA_PASSPHRASE or pass --passphrase-file"
