@@ -110,6 +110,13 @@ def ca() -> None:
     is_flag=True,
     help="Subordinate CA: write DIR/ca.csr for the parent CA instead of self-signing.",
 )
+@click.option(
+    "--officer-eku",
+    "officer_ekus",
+    multiple=True,
+    help="Extra EKU in every officer certificate: email-protection (for NSS viewers such as "
+    "Evince/Okular/pdfsig), adobe-authentic-documents, or a dotted OID. Repeatable.",
+)
 @_passphrase_file
 @_pin_file
 def init(
@@ -125,6 +132,7 @@ def init(
     policy_oid: str | None,
     db: str | None,
     csr_only: bool,
+    officer_ekus: tuple[str, ...],
     passphrase_file: str | None,
     pin_file: str | None,
 ) -> None:
@@ -154,6 +162,7 @@ def init(
         "valid_years": valid_years,
         "base_url": base_url,
         "db": db,
+        "officer_extra_ekus": officer_ekus,
     }
     if policy_oid:
         fields["policy_oid"] = policy_oid

@@ -109,7 +109,11 @@ class OfficerTemplate:
     ) -> OfficerTemplate:
         aki = _der.sequence(_der.tlv(0x80, key_identifier(ca_spki_der)))
         policies = _der.sequence(_der.sequence(_der.oid(profile.policy_oid)))
-        eku = _der.sequence(_der.oid(EKU_DOCUMENT_SIGNING), _der.oid(EKU_MS_DOCUMENT_SIGNING))
+        eku = _der.sequence(
+            _der.oid(EKU_DOCUMENT_SIGNING),
+            _der.oid(EKU_MS_DOCUMENT_SIGNING),
+            *(_der.oid(o) for o in profile.officer_extra_eku_oids),
+        )
         crl_dp = _der.sequence(
             _der.sequence(_der.tlv(0xA0, _der.tlv(0xA0, _der.tlv(0x86, profile.crl_url.encode("ascii")))))
         )

@@ -19,6 +19,14 @@ from thaisign.keys import KeySpec
 ALL_KEY_TYPES = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
 MAX_OFFICER_DAYS = 3 * 365 + 1  # three years, leap day included
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
+
+#: Extra EKUs an agency may add to officer certificates. NSS (poppler's pdfsig, Evince, Okular,
+#: Firefox) trusts a signing certificate only if its EKU includes emailProtection; Adobe Reader
+#: accepts the Microsoft document-signing EKU every officer certificate carries already.
+EXTRA_EKUS: dict[str, str] = {
+    "email-protection": "1.3.6.1.5.5.7.3.4",
+    "adobe-authentic-documents": "1.2.840.113583.1.1.5",
+}
 PROFILE_FILE = "profile.toml"
 
 # attribute OIDs used in officer and CA names
@@ -126,6 +134,9 @@ class CaProfile:
     allowed_keys: tuple[str, ...] = ALL_KEY_TYPES
     required_fields: tuple[str, ...] = ("name_th", "position")
     crl_next_update_hours: int = 72
+    #: EKUs added to every officer certificate beside the two document-signing ones, by name
+    #: (see :data:`EXTRA_EKUS`) or dotted OID; e.g. ``("email-protection",)`` for NSS-based viewers.
+    officer_extra_ekus: tuple[str, ...] = ()
 
     def validated(self) -> CaProfile:
         """Check the settings, or raise :class:`ProfileError`."""
@@ -150,11 +161,21 @@ class CaProfile:
             raise ProfileError("officer default_days must be within 1..max_days")
         if not 1 <= self.crl_next_update_hours <= 24 * 365:
             raise ProfileError("crl next_update_hours must be within 1..8760")
+        for eku in self.officer_extra_ekus:
+            if eku not in EXTRA_EKUS and not _OID.match(eku):
+                raise ProfileError(
+                    f"unknown extra EKU {eku!r}", hint=f"use a dotted OID or one of {', '.join(EXTRA_EKUS)}"
+                )
         return dataclasses.replace(self, base_url=self.base_url.rstrip("/"))
 
     @property
     def key_spec(self) -> KeySpec:
         return KeySpec.parse(self.key)
+
+    @property
+    def officer_extra_eku_oids(self) -> tuple[str, ...]:
+        """The dotted OIDs of :attr:`officer_extra_ekus`."""
+        return tuple(EXTRA_EKUS.get(e, e) for e in self.officer_extra_ekus)
 
     @property
     def crl_url(self) -> str:
@@ -188,6 +209,7 @@ class CaProfile:
             "max_days": self.officer_max_days,
             "allowed_keys": list(self.allowed_keys),
             "required_fields": list(self.required_fields),
+            "extra_ekus": list(self.officer_extra_ekus) or None,
         }
         crl = {"next_update_hours": self.crl_next_update_hours}
         out = ["# thaisign agency CA profile", ""]
@@ -218,6 +240,7 @@ class CaProfile:
                 allowed_keys=tuple(officer.get("allowed_keys", ALL_KEY_TYPES)),
                 required_fields=tuple(officer.get("required_fields", ("name_th", "position"))),
                 crl_next_update_hours=int(crl.get("next_update_hours", 72)),
+                officer_extra_ekus=tuple(str(e) for e in officer.get("extra_ekus", ())),
             )
         except tomllib.TOMLDecodeError as exc:
             raise ProfileError(f"corrupt {source}: {exc}", hint="restore it from your backup") from None
