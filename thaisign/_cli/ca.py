@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from thaisign._cli._options import secret_file_option
 from thaisign._fs import atomic_write, read_input
 from thaisign._progress import progress
 from thaisign._secrets import CA_PASSPHRASE_ENV, PASSPHRASE_ENV, PIN_ENV, resolve_secret
@@ -51,16 +52,8 @@ def _open(
 
 
 _dir_arg = click.argument("directory", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
-_passphrase_file = click.option(
-    "--passphrase-file",
-    type=click.Path(dir_okay=False),
-    help=f"File whose first line is the CA key passphrase (else ${CA_PASSPHRASE_ENV}, else a prompt).",
-)
-_pin_file = click.option(
-    "--pin-file",
-    type=click.Path(dir_okay=False),
-    help=f"File with the token PIN (else ${PIN_ENV}, else a prompt).",
-)
+_passphrase_file = secret_file_option("--passphrase-file", "the CA key passphrase", CA_PASSPHRASE_ENV)
+_pin_file = secret_file_option("--pin-file", "the token PIN", PIN_ENV)
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
@@ -240,11 +233,7 @@ def install_cert(directory: Path, cert: str, chain: str | None) -> None:
 @click.option(
     "--out-cert", type=click.Path(dir_okay=False), help="Write the certificate here (default: stdout)."
 )
-@click.option(
-    "--p12-passphrase-file",
-    type=click.Path(dir_okay=False),
-    help=f"Passphrase for --out-p12 (else ${PASSPHRASE_ENV}, else a prompt).",
-)
+@secret_file_option("--p12-passphrase-file", "the passphrase for --out-p12", PASSPHRASE_ENV)
 @click.option("--pkcs11-module", help="PKCS#11 module for --key-uri.")
 @_passphrase_file
 @_pin_file
@@ -351,11 +340,7 @@ def issue(
     type=click.Path(file_okay=False, path_type=Path),
     help="Where certificates (and PKCS#12 files) go.",
 )
-@click.option(
-    "--p12-passphrase-file",
-    type=click.Path(dir_okay=False),
-    help=f"Passphrase for new PKCS#12 files (else ${PASSPHRASE_ENV}).",
-)
+@secret_file_option("--p12-passphrase-file", "the passphrase for new PKCS#12 files", PASSPHRASE_ENV)
 @click.option(
     "--workers",
     type=click.IntRange(0, 64),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from thaisign._cli._options import secret_file_option
 from thaisign._secrets import CA_PASSPHRASE_ENV, PASSPHRASE_ENV, PIN_ENV, resolve_secret
 
 
@@ -42,21 +43,9 @@ from thaisign._secrets import CA_PASSPHRASE_ENV, PASSPHRASE_ENV, PIN_ENV, resolv
     type=click.IntRange(1, 7 * 24 * 60),
     help="OCSP nextUpdate - thisUpdate, in minutes (also the HTTP cache lifetime).",
 )
-@click.option(
-    "--passphrase-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"File with the CA key passphrase (else {CA_PASSPHRASE_ENV} or a prompt).",
-)
-@click.option(
-    "--responder-passphrase-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"File with the responder key passphrase (else {PASSPHRASE_ENV} or a prompt).",
-)
-@click.option(
-    "--pin-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"File with the token PIN when the CA key is in a token (else {PIN_ENV} or a prompt).",
-)
+@secret_file_option("--passphrase-file", "the CA key passphrase", CA_PASSPHRASE_ENV)
+@secret_file_option("--responder-passphrase-file", "the responder key passphrase", PASSPHRASE_ENV)
+@secret_file_option("--pin-file", "the token PIN when the CA key is in a token", PIN_ENV)
 def serve(
     directory: Path,
     host: str,

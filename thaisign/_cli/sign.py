@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from thaisign._cli._options import secret_file_option
 from thaisign._secrets import PASSPHRASE_ENV, PIN_ENV, resolve_secret
 from thaisign.errors import UsageError
 
@@ -142,16 +143,8 @@ def _key_options(f: Any) -> Any:
         ),
         click.option("--key-uri", metavar="URI", help="Key in a PKCS#11 token: pkcs11:token=...;object=..."),
         click.option("--pkcs11-module", "module", metavar="PATH", help="PKCS#11 module (.so) for --key-uri."),
-        click.option(
-            "--passphrase-file",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help=f"File with the key passphrase (else {PASSPHRASE_ENV} or a prompt).",
-        ),
-        click.option(
-            "--pin-file",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help=f"File with the token PIN (else {PIN_ENV} or a prompt).",
-        ),
+        secret_file_option("--passphrase-file", "the key passphrase", PASSPHRASE_ENV),
+        secret_file_option("--pin-file", "the token PIN", PIN_ENV),
     ]
     for option in reversed(options):
         f = option(f)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from thaisign._cli._options import secret_file_option
 from thaisign._secrets import CA_PASSPHRASE_ENV, PASSPHRASE_ENV, PIN_ENV, resolve_secret
 
 
@@ -53,21 +54,9 @@ def tsa() -> None:
     "--policy-oid", help="TSA policy OID put in every token (default: the CA's policy OID + .3161)."
 )
 @click.option("--db", help="SQLAlchemy URL of the serial/token-log database (default: DIR/tsa.db).")
-@click.option(
-    "--passphrase-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Passphrase for the new TSA key (else {PASSPHRASE_ENV} or a prompt).",
-)
-@click.option(
-    "--ca-passphrase-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"The CA key passphrase (else {CA_PASSPHRASE_ENV} or a prompt).",
-)
-@click.option(
-    "--pin-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Token PIN for --key-uri or a CA key in a token (else {PIN_ENV}).",
-)
+@secret_file_option("--passphrase-file", "the passphrase for the new TSA key", PASSPHRASE_ENV)
+@secret_file_option("--ca-passphrase-file", "the CA key passphrase", CA_PASSPHRASE_ENV)
+@secret_file_option("--pin-file", "the token PIN for --key-uri or a CA key in a token", PIN_ENV)
 def init(
     directory: Path,
     ca_dir: Path | None,
@@ -138,16 +127,8 @@ def init(
 @click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes (uvicorn)."
 )
-@click.option(
-    "--passphrase-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"The TSA key passphrase (else {PASSPHRASE_ENV} or a prompt).",
-)
-@click.option(
-    "--pin-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Token PIN when the key is in a token (else {PIN_ENV}).",
-)
+@secret_file_option("--passphrase-file", "the TSA key passphrase", PASSPHRASE_ENV)
+@secret_file_option("--pin-file", "the token PIN when the key is in a token", PIN_ENV)
 def serve(
     directory: Path, host: str, port: int, workers: int, passphrase_file: Path | None, pin_file: Path | None
 ) -> None:

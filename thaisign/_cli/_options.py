@@ -1,0 +1,26 @@
+"""Click options shared by the sub-commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def secret_file_option(
+    flag: str, what: str, env: str | None = None, *, dest: str | None = None
+) -> Callable[..., Any]:
+    """A ``--...-file`` option naming a file whose first line is a secret (never the secret itself).
+
+    ``what`` says whose secret it is ("the CA key passphrase"); ``env`` is the variable read
+    when the option is absent, before falling back to a prompt.
+    """
+    fallback = f"else ${env}, else a prompt" if env else "else a prompt"
+    decls = (flag, dest) if dest else (flag,)
+    return click.option(
+        *decls,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"File whose first line is {what} ({fallback}).",
+    )
