@@ -7,9 +7,9 @@ The public API is re-exported here lazily (importing ``thaisign`` stays cheap)::
 
 from __future__ import annotations
 
-import importlib
 import warnings
-from typing import Any
+
+from thaisign._exports import lazy_exports
 
 # RFC 5280's upper bounds (ub-common-name 64, ...) count characters; cryptography measures the
 # encoded bytes, so every Thai name over 21 characters (3 bytes each in UTF-8) would warn.
@@ -38,9 +38,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = ["__version__", *_EXPORTS]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'thaisign' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -10,8 +10,7 @@ Names are imported lazily so that importing :mod:`thaisign.pades` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from thaisign._exports import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "sign_pdf": "thaisign.pades.signer",
@@ -34,9 +33,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'thaisign.pades' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
