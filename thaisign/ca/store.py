@@ -24,9 +24,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, func, insert, select, update
+from sqlalchemy import Engine, create_engine, exc, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from thaisign._sqlite import sqlite_engine
 from thaisign.ca._records import (
     REVOCATION_REASONS,
     AuditRow,
@@ -79,24 +80,15 @@ __all__ = [
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, pool_size=2, max_overflow=4, connect_args={"timeout": 120})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=120000")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("thaisign_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
+    return sqlite_engine(
+        url,
+        busy_timeout_s=120,
+        foreign_keys=True,
+        # writes (marked by _write) take the lock up front; reads stay shared
+        immediate=lambda conn: bool(conn.get_execution_options().get("thaisign_write", False)),
+        pool_size=2,
+        max_overflow=4,
+    )
 
 
 def _operator() -> str:

@@ -33,14 +33,14 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
-    event,
     exc,
     func,
     insert,
     select,
 )
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
 
+from thaisign._sqlite import sqlite_engine
 from thaisign.errors import StoreError
 from thaisign.tsa.authority import IssuedToken
 
@@ -80,22 +80,7 @@ class LoggedToken:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+    return sqlite_engine(url, busy_timeout_s=30, connect_args={"check_same_thread": False})
 
 
 class TsaStore:
