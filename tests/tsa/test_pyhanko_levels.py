@@ -12,33 +12,9 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
+from support.pdfs import minimal_pdf
 from support.pki import FIXED_TIME, PASSPHRASE
 from support.services import TEST_TSA_POLICY
-
-
-def _minimal_pdf(text: str = "Letter") -> bytes:
-    """A one-page PDF with a correct xref table (no library involved)."""
-    content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for off in offsets:
-        out.write(b"%010d 00000 n \n" % off)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
 
 
 def _context(pki) -> ValidationContext:
@@ -73,7 +49,7 @@ def test_pyhanko_signs_and_validates_with_our_services(pki, pki_services, level:
         validation_context=_context(pki) if level == "B-LT" else None,
     )
     out = signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(_minimal_pdf())),
+        IncrementalPdfFileWriter(io.BytesIO(minimal_pdf())),
         meta,
         signer=signer,
         timestamper=timestamps.HTTPTimeStamper(pki_services.tsa_url),
@@ -106,7 +82,7 @@ def test_pyhanko_validator_sees_revocation_from_our_responder(pki, pki_services)
     )  # fmt: skip
     assert signer is not None
     out = signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(_minimal_pdf("Revoked"))),
+        IncrementalPdfFileWriter(io.BytesIO(minimal_pdf("Revoked"))),
         signers.PdfSignatureMetadata(field_name="Signature1", subfilter=fields.SigSeedSubFilter.PADES),
         signer=signer,
         timestamper=timestamps.HTTPTimeStamper(pki_services.tsa_url),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from support.pdfs import minimal_pdf
 from support.pki import TestPKI
-from verify_pdfs import PdfFactory, minimal_pdf
+from verify_pdfs import PdfFactory
 
 from thaisign.verify import TrustStore
 

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.pdfs import minimal_pdf
 from support.pki import TestPKI
-from verify_pdfs import PdfFactory, minimal_pdf
+from verify_pdfs import PdfFactory
 
 from thaisign.verify import TrustStore, verify_many, verify_pdf
 from thaisign.verify.cache import BatchCache

@@ -7,8 +7,9 @@ import json
 import time
 
 import pytest
+from support.pdfs import minimal_pdf
 from support.pki import TestPKI
-from verify_pdfs import PdfFactory, minimal_pdf
+from verify_pdfs import PdfFactory
 
 from thaisign.verify import TrustStore, verify_pdf
 from thaisign.verify.render_json import reports_json
