@@ -152,7 +152,7 @@ def _certvalidator(case: Case, configured: bool) -> bool:
             try:
                 await async_validate_path(vc, path, parameters=params)
                 return True
-            except Exception:  # noqa: S112 - any failure: try the next path
+            except Exception:
                 continue
         return False
 
@@ -176,7 +176,9 @@ def engine_cryptography(case: Case) -> bool:
         v.PolicyBuilder()
         .store(v.Store(anchors))
         .time(case["at"])
-        .extension_policies(ca_policy=v.ExtensionPolicy.webpki_defaults_ca(), ee_policy=v.ExtensionPolicy.permit_all())
+        .extension_policies(
+            ca_policy=v.ExtensionPolicy.webpki_defaults_ca(), ee_policy=v.ExtensionPolicy.permit_all()
+        )
     )
     leaf = x509.load_der_x509_certificate(case["leaf"])
     others = [x509.load_der_x509_certificate(c) for c in (case["pinned"] or case["intermediates"])]
@@ -275,7 +277,10 @@ def main() -> None:
                 if not ok:
                     misses.append(case["name"])
             table.setdefault(engine, {})[group] = [agree, len(cases), errors, timeouts, total, worst, misses]
-    print(f"\n{'engine':16} {'group':12} {'agree':>9} {'raised':>6} {'timeout':>7} {'total s':>8} {'worst s':>8}")
+    print(
+        f"\n{'engine':16} {'group':12} {'agree':>9} {'raised':>6} {'timeout':>7} "
+        f"{'total s':>8} {'worst s':>8}"
+    )
     for engine, groups_ in table.items():
         for group, (agree, n, errors, timeouts, total, worst, _misses) in groups_.items():
             print(

@@ -99,7 +99,7 @@ def pss_parameters(sig_alg: algos.SignedDigestAlgorithm) -> tuple[str, str, int]
     if mgf["algorithm"].native != "mgf1":
         raise AlgorithmProblem(f"RSASSA-PSS with mask generation {mgf['algorithm'].dotted} is not supported")
     mgf_hash = mgf["parameters"]["algorithm"].native
-    if int(params["trailer_field"].native) != 1:
+    if params["trailer_field"].native not in (1, "trailer_field_bc"):
         raise AlgorithmProblem("RSASSA-PSS with a trailer field other than 1")
     return str(hash_alg), str(mgf_hash), int(params["salt_length"].native)
 

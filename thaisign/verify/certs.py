@@ -94,9 +94,22 @@ class Cert:
         return isinstance(other, Cert) and other.sha256 == self.sha256
 
 
-def _name_key(name: asn1_x509.Name) -> bytes:
-    """RFC 5280 7.1 comparison key of a Name (asn1crypto's case/space folding), as bytes."""
-    return repr(name.hashable).encode("utf-8", "surrogatepass")
+_NAME_KEYS: dict[bytes, bytes] = {}
+
+
+def name_key(name: asn1_x509.Name) -> bytes:
+    """RFC 5280 7.1 comparison key of a Name (asn1crypto's case/space folding), as bytes.
+
+    Remembered by the name's DER: preparing the strings is slow and names repeat.
+    """
+    der = name.dump()
+    hit = _NAME_KEYS.get(der)
+    if hit is None:
+        hit = repr(name.hashable).encode("utf-8", "surrogatepass")
+        if len(_NAME_KEYS) > 20_000:
+            _NAME_KEYS.clear()
+        _NAME_KEYS[der] = hit
+    return hit
 
 
 def parse(data: bytes | asn1_x509.Certificate) -> Cert:
@@ -106,7 +119,7 @@ def parse(data: bytes | asn1_x509.Certificate) -> Cert:
         _check_form(der)
         cert = asn1_x509.Certificate.load(der)
         tbs = cert["tbs_certificate"]
-        subject, issuer = _name_key(cert.subject), _name_key(cert.issuer)
+        subject, issuer = name_key(cert.subject), name_key(cert.issuer)
         validity = tbs["validity"]
         not_before, not_after = validity["not_before"].native, validity["not_after"].native
         bc = cert.basic_constraints_value
