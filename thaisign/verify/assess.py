@@ -85,10 +85,20 @@ def revocation_facts(status: CertStatus | None, control: datetime, mode: str) ->
 
 
 def _why_use_failed(use: ltv.UseCheck) -> Sentence:
-    """One short reason a certificate could not be used (for time-stamps)."""
+    """Why a time-stamping authority's certificate could not vouch for a time (both languages)."""
     if use.detail is not None:
         return use.detail
-    text = (use.message or use.failure or "not trusted").strip()
+    result = use.chain
+    if use.failure in (chain_mod.EXPIRED, chain_mod.NOT_YET_VALID) and result and result.out_of_bounds:
+        cert, bound = result.out_of_bounds
+        return msg.fill(msg.TSA_EXPIRED, name=cert.label, when=msg.when(bound))
+    if use.failure == chain_mod.NO_PATH:
+        return msg.TSA_UNTRUSTED
+    if use.failure in (ltv.REVOKED, ltv.REVOKED_CA, ltv.HOLD):
+        return msg.TSA_REVOKED
+    if use.failure == ltv.REVINFO:
+        return msg.TSA_REVINFO
+    text = (use.message or use.failure or "not trusted").strip().splitlines()[0][:160]
     return text, text
 
 
@@ -227,10 +237,12 @@ def _map_signer(
                 msg.fill(msg.NOT_YET_VALID_AT_SIGNING, name=name, when=msg.when(bound), signed=msg.when(poe)),
             )
         else:
+            no_poe = msg.fill(msg.TIMESTAMP_NOT_USABLE, why=ts_problem) if ts_problem else msg.NO_TIMESTAMP
+            advice = msg.ASK_FOR_ARCHIVE if ts_facts is not None else msg.ASK_FOR_LT
             fail(
                 Indication.INDETERMINATE,
                 SubIndication.OUT_OF_BOUNDS_NO_POE,
-                msg.fill(msg.OUT_OF_BOUNDS, name=name, when=msg.when(poe)),
+                msg.fill(msg.OUT_OF_BOUNDS, name=name, when=msg.when(poe), why=no_poe, advice=advice),
             )
     elif failure == chain_mod.ALGORITHM:
         fail(

@@ -226,11 +226,36 @@ NOT_YET_VALID_AT_SIGNING: Sentence = (
     "ใบรับรอง {name!r} เริ่มมีผลเมื่อ {when} หลังการลงนาม ({signed}) ห้ามรับเอกสารนี้",
 )
 OUT_OF_BOUNDS: Sentence = (
-    "The certificate {name!r} is expired (or not yet valid) at the validation time ({when} is "
-    "outside its validity) and nothing proves the letter was signed while it was valid. Ask for a "
-    "long-term (B-LT/B-LTA) copy.",
-    "ใบรับรอง {name!r} หมดอายุ (หรือยังไม่มีผล) ณ เวลาที่ตรวจ ({when} อยู่นอกช่วงที่ใช้ได้) "
-    "และไม่มีหลักฐานว่าลงนามขณะใบรับรองยังใช้ได้ ขอฉบับที่รับรองระยะยาว (B-LT/B-LTA)",
+    "The certificate {name!r} is expired (or not yet valid) at the validation time ({when}) and "
+    "nothing proves the letter was signed while it was valid ({why}). {advice}",
+    "ใบรับรอง {name!r} หมดอายุ (หรือยังไม่มีผล) ณ เวลาที่ตรวจ ({when}) "
+    "และไม่มีหลักฐานว่าลงนามขณะใบรับรองยังใช้ได้ ({why}) {advice}",
+)
+ASK_FOR_LT: Sentence = (
+    "Ask for a long-term (B-LT/B-LTA) copy.",
+    "ขอฉบับที่รับรองระยะยาว (B-LT/B-LTA)",
+)
+ASK_FOR_ARCHIVE: Sentence = (
+    "Ask the sending agency for a copy with a newer archive time-stamp (B-LTA).",
+    "ขอให้หน่วยงานผู้ส่งส่งฉบับที่มีการประทับเวลาเพื่อการเก็บรักษาที่ใหม่กว่า (B-LTA)",
+)
+TSA_EXPIRED: Sentence = (
+    "the certificate {name!r} of the time-stamping authority expired on {when} and no later "
+    "time-stamp proves the time-stamp existed before that",
+    "ใบรับรอง {name!r} ของผู้ให้บริการประทับเวลาหมดอายุเมื่อ {when} "
+    "และไม่มีการประทับเวลาที่ใหม่กว่าพิสูจน์ว่าการประทับเวลานั้นมีอยู่ก่อนหน้า",
+)
+TSA_UNTRUSTED: Sentence = (
+    "the time-stamping authority does not lead to a trusted root",
+    "ผู้ให้บริการประทับเวลาไม่เชื่อมโยงถึงใบรับรองหลักที่เชื่อถือ",
+)
+TSA_REVOKED: Sentence = (
+    "the time-stamping authority's certificate was revoked",
+    "ใบรับรองของผู้ให้บริการประทับเวลาถูกเพิกถอน",
+)
+TSA_REVINFO: Sentence = (
+    "the time-stamping authority's revocation status could not be checked",
+    "ตรวจสอบสถานะการเพิกถอนของผู้ให้บริการประทับเวลาไม่ได้",
 )
 WRONG_PURPOSE: Sentence = (
     "The signer's certificate may not sign documents: {why}. Do not accept the letter as signed; "
