@@ -65,7 +65,8 @@ def _signature(sig: SignatureReport, n: int, lang: str) -> str:
     elif sig.signing_time_source == "claimed":
         when += f" ({L['by_claim']})"
     rows.append((L["time"], when))
-    rows.append((L["changes"], _MODS[sig.modifications.value][i]))
+    if sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
+        rows.append((L["changes"], _MODS[sig.modifications.value][i]))
     if sig.trusted and sig.chain:
         rows.append((L["chain"], " → ".join(c.common_name or c.subject for c in sig.chain)))
         rows.append((L["anchor"], f"{sig.chain[-1].subject} — SHA-256 {sig.chain[-1].sha256}"))

@@ -121,8 +121,9 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
     elif sig.signing_time_source == "claimed":
         when += f" ({L['by_claim']})"
     lines.append(f"    {L['time']}: {when}")
-    lines.append(f"    {L['changes']}: {_MODS[sig.modifications.value][i]}")
-    lines.append(f"    {L['coverage']}: {_COVERAGE[sig.coverage.value][i]}")
+    if sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
+        lines.append(f"    {L['changes']}: {_MODS[sig.modifications.value][i]}")
+        lines.append(f"    {L['coverage']}: {_COVERAGE[sig.coverage.value][i]}")
     if sig.trusted and sig.chain:
         names = " → ".join(c.common_name or c.subject for c in sig.chain)
         lines.append(f"    {L['chain']}: {names}")
