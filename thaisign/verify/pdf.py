@@ -26,6 +26,7 @@ from typing import Any
 from thaisign.errors import UsageError
 from thaisign.verify import messages as msg
 from thaisign.verify.cache import BatchCache
+from thaisign.verify.policy import ValidationPolicy
 from thaisign.verify.report import (
     Coverage,
     Indication,
@@ -100,12 +101,15 @@ def verify_pdf(
     timeout: float | None = DEFAULT_TIMEOUT,
     cache: BatchCache | None = None,
     name: str | None = None,
+    policy: ValidationPolicy | None = None,
 ) -> VerificationReport:
     """Verify every signature and document timestamp of one PDF.
 
     ``trust`` defaults to :meth:`TrustStore.default`; ``at`` is the validation time (default:
-    now); ``revocation`` is ``online`` (fetch OCSP, then CRL), ``offline`` (only data embedded in
-    the file) or ``off``. Never raises for a bad file: the report's verdict is then ``ERROR``.
+    now); ``revocation`` is ``online`` (data in the file plus OCSP/CRL fetched where the policy's
+    network setting allows), ``offline`` (only data embedded in the file) or ``off``; ``policy``
+    is the :class:`~thaisign.verify.policy.ValidationPolicy` (default: Thai government letters).
+    Never raises for a bad file: the report's verdict is then ``ERROR``.
     """
     _check_mode(revocation)
     if at is not None and at.tzinfo is None:
@@ -118,11 +122,15 @@ def verify_pdf(
             data = Path(source).read_bytes()
         except OSError as exc:
             return VerificationReport(label, error=f"cannot read file: {exc.strerror or exc}")
-    if cache is not None and (cache.mode != revocation or (at is not None and cache.moment != at)):
-        raise UsageError("the batch cache was made for another validation time or revocation mode")
+    if cache is not None and (
+        cache.mode != revocation
+        or (at is not None and cache.moment != at)
+        or (policy is not None and cache.policy != policy)
+    ):
+        raise UsageError("the batch cache was made for another validation time, revocation mode or policy")
     trust = trust if trust is not None else TrustStore.default()
     own_cache = cache is None
-    cache = cache or BatchCache(trust, at=at, revocation=revocation)
+    cache = cache or BatchCache(trust, at=at, revocation=revocation, policy=policy)
     try:
         with _time_budget(timeout):
             return VerificationReport(label, tuple(_verify_bytes(data, cache)))

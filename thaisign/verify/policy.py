@@ -111,12 +111,12 @@ class NetworkPolicy:
             ip = ip.ipv4_mapped
         if any(ip in net for net in self._networks):
             return True
-        if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
-            return False
         if ip.is_loopback:
             return "loopback" in self.allow
         if ip.is_link_local:
             return "link-local" in self.allow
+        if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+            return False
         if any(ip in net for net in _PRIVATE) or ip.is_private:
             return "private" in self.allow
         return "public" in self.allow and ip.is_global
