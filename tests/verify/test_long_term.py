@@ -289,6 +289,30 @@ def test_revoked_without_proof_of_existence(
         assert sig.revocation.status == "revoked" and sig.revocation.origin in ("file", "online")
 
 
+def test_revoked_no_poe_names_why_the_time_stamp_proves_nothing(
+    timeline: tuple[TimelinePKI, TimelineServices], trust: TrustStore, fresh_officer
+) -> None:
+    """The letter has a time-stamp, but its TSA certificate was revoked (key compromise) before it
+    was made: the time-stamp cannot prove the signing time, and the sentence says so."""
+    pki, services = timeline
+    services.revoke(pki.tsa, T - DAY, "key_compromise")
+    signed = sign_letter(minimal_pdf("TSA revoked"), pki, services, fresh_officer, T, tsa=True)
+    services.revoke(fresh_officer, T + dt.timedelta(days=30), "key_compromise")
+    data = add_validation_data(
+        signed,
+        services,
+        T + dt.timedelta(days=60),
+        certs=[pki.ca, pki.ocsp],
+        ocsp_for=[(fresh_officer, pki.ca), (pki.tsa, pki.ca), (pki.ca, pki.root)],
+        crls=("agency", "root"),
+    )
+    sig = _verify(data, trust, services, T + dt.timedelta(days=61), "offline")
+    assert (sig.indication, sig.sub_indication) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE)
+    assert sig.timestamp is not None and sig.timestamp.intact and not sig.timestamp.trusted
+    assert "time-stamp could not be verified" in sig.messages.en[0] and "revoked" in sig.messages.en[0]
+    assert "การประทับเวลา" in sig.messages.th[0]
+
+
 def test_revoked_before_signing_is_total_failed_revoked(
     timeline: tuple[TimelinePKI, TimelineServices], trust: TrustStore, fresh_officer, tmp_path: Path
 ) -> None:
