@@ -9,6 +9,8 @@ a combined signature algorithm, of RSASSA-PSS and of its MGF1 must be the digest
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from asn1crypto import algos
@@ -245,3 +247,51 @@ def verify_prehashed(
     except (KeyError, ValueError, UnsupportedAlgorithm):
         return None
     return True
+
+
+# --- which algorithms are still acceptable, and until when -------------------------------------
+
+
+def algorithm_policy(sunsets: Mapping[str, datetime], rsa_min_bits: int = 2048) -> Any:
+    """A pyhanko-certvalidator algorithm policy: a digest algorithm in ``sunsets`` is acceptable
+    only for signatures made (proven to exist) before its sunset; RSA keys need ``rsa_min_bits``."""
+    from pyhanko_certvalidator.policy_decl import AlgorithmUsageConstraint, DisallowWeakAlgorithmsPolicy
+
+    class _Sunsets(DisallowWeakAlgorithmsPolicy):
+        def digest_algorithm_allowed(self, algo: Any, moment: datetime | None) -> Any:
+            name = str(algo["algorithm"].native)
+            sunset = sunsets.get(name)
+            if sunset is not None and (moment is None or moment >= sunset):
+                return AlgorithmUsageConstraint(
+                    False,
+                    not_allowed_after=sunset,
+                    failure_reason=f"{hash_name(name)} is not accepted for signatures made after "
+                    f"{sunset:%Y-%m-%d}",
+                )
+            return AlgorithmUsageConstraint(True)
+
+    return _Sunsets(
+        weak_hash_algos=frozenset(), rsa_key_size_threshold=rsa_min_bits, dsa_key_size_threshold=2048
+    )
+
+
+def cms_algorithm_refusal(signer_info: Any, public_key: Any, moment: datetime, policy: Any) -> str | None:
+    """Why the policy refuses a CMS signature's algorithms for a signature existing at ``moment``."""
+    digest = algos.DigestAlgorithm({"algorithm": signer_info["digest_algorithm"]["algorithm"].native})
+    allowed = policy.digest_algorithm_allowed(digest, moment)
+    if not allowed:
+        return str(allowed.failure_reason)
+    sig_alg = signer_info["signature_algorithm"]
+    try:
+        used = signature_hash(sig_alg, str(digest["algorithm"].native))
+    except AlgorithmProblem as exc:
+        return str(exc)
+    if used is not None:
+        allowed = policy.digest_algorithm_allowed(algos.DigestAlgorithm({"algorithm": used}), moment)
+        if not allowed:
+            return str(allowed.failure_reason)
+    try:
+        allowed = policy.signature_algorithm_allowed(sig_alg, moment, public_key)
+    except (ValueError, KeyError):
+        return None
+    return None if allowed else str(allowed.failure_reason)

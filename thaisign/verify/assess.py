@@ -11,6 +11,7 @@ certificate not fit to sign documents → INDETERMINATE/CHAIN_CONSTRAINTS_FAILUR
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from thaisign.verify import chain as chain_mod
 from thaisign.verify import ltv
 from thaisign.verify import messages as msg
+from thaisign.verify.algorithms import cms_algorithm_refusal
 from thaisign.verify.certs import Cert
 from thaisign.verify.messages import Sentence
 from thaisign.verify.report import Indication, RevocationFacts, SubIndication, TimestampFacts
@@ -158,6 +160,22 @@ async def assess_signature(
     use = await file.check_use(
         integrity.cert, integrity.other_certs, control=poe, usage=poe, purpose=ltv.SIGNER
     )
+    refusal = cms_algorithm_refusal(signer_info, integrity.cert.public_key, poe, file.engine.algorithms)
+    if refusal is not None:
+        # the algorithm no longer held when the signature is proven to exist
+        sub = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+        if poe_source == VALIDATION_TIME:
+            sub = SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
+        mapped = _map_signer(
+            file, use, poe, poe_source, ts_facts, ts_problem, signing_time, time_source, claimed, mode
+        )
+        return dataclasses.replace(
+            mapped,
+            indication=Indication.INDETERMINATE,
+            sub=sub,
+            sentences=(msg.fill(msg.ALGORITHM_NO_LONGER_HELD, why=refusal),),
+            notes=(),
+        )
     return _map_signer(
         file, use, poe, poe_source, ts_facts, ts_problem, signing_time, time_source, claimed, mode
     )

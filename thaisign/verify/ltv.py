@@ -103,6 +103,7 @@ class LtvEngine:
         self.mode = mode
         self.signatures = SignatureCache()
         self.chains = ChainValidator(anchors, signatures=self.signatures)
+        self.algorithms = policy.algorithms()
         self.checker = RevocationChecker(policy, self.signatures)
         self.fetcher: Fetcher | None = (
             Fetcher(policy.network) if mode == "online" and policy.network.enabled else None
@@ -145,7 +146,9 @@ class LtvEngine:
         if hit is not None:
             self.stats["path_hits"] += 1
             return hit
-        result = await self.chains.validate(leaf, pool, control)
+        result = await self.chains.validate(
+            leaf, pool, control, context=chain_mod.plain_context(control, self.algorithms)
+        )
         if len(self._chain_memo) > 20_000:
             self._chain_memo.clear()
         self._chain_memo[key] = result

@@ -295,6 +295,11 @@ ALGORITHM_INCONSISTENT: Sentence = (
     "Do not rely on it; ask the sender to sign again.",
     "อัลกอริทึมที่ลายมือชื่อประกาศไว้ขัดกันเอง ({why}) จึงตรวจสอบตามที่ประกาศไม่ได้ อย่าใช้เอกสารนี้ ขอให้ผู้ส่งลงนามใหม่",
 )
+ALGORITHM_NO_LONGER_HELD: Sentence = (
+    "The signature relies on an algorithm that is no longer secure ({why}) and nothing proves it "
+    "was made before that. Ask the sender to sign again.",
+    "ลายมือชื่อใช้อัลกอริทึมที่ไม่ปลอดภัยแล้ว ({why}) และไม่มีหลักฐานว่าลงนามก่อนหน้านั้น ขอให้ผู้ส่งลงนามใหม่",
+)
 ALGORITHM_UNSUPPORTED: Sentence = (
     "The signature uses an algorithm thaisign cannot verify ({why}). Ask your IT officer.",
     "ลายมือชื่อใช้อัลกอริทึมที่ thaisign ตรวจสอบไม่ได้ ({why}) โปรดสอบถามเจ้าหน้าที่ไอที",

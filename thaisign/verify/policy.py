@@ -20,14 +20,17 @@ Defaults are for Thai government letters (docs/validation-policy.md explains eac
   which there is no revocation data counts as not revocable (its CA decided so; the report
   says so for a signer);
 * online checks may reach public, private (intranet) and loopback addresses over http(s),
-  5 s and 10 MiB per answer at most, never link-local or multicast (:class:`NetworkPolicy`).
+  5 s and 10 MiB per answer at most, never link-local or multicast (:class:`NetworkPolicy`);
+* MD5 and SHA-1 count only for signatures proven to exist before 2005 / 2010 (the algorithm
+  "held" then); RSA keys need 2048 bits.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from thaisign.errors import UsageError
 
@@ -139,6 +142,21 @@ class ValidationPolicy:
     #: no revocation data exists, counts as not revocable (its CA chose so) instead of unknown
     accept_undeclared_revocation: bool = True
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    #: digest algorithms acceptable only for signatures proven to exist before a date (EU DSS's
+    #: dates: MD5 2005, SHA-1 2009); also applied to the certificates of every chain
+    algorithm_sunsets: tuple[tuple[str, datetime], ...] = (
+        ("md2", datetime(2005, 1, 1, tzinfo=UTC)),
+        ("md5", datetime(2005, 1, 1, tzinfo=UTC)),
+        ("sha1", datetime(2010, 1, 1, tzinfo=UTC)),
+    )
+    #: smallest RSA key accepted, in bits
+    rsa_min_bits: int = 2048
+
+    def algorithms(self) -> Any:
+        """The algorithm policy (a pyhanko-certvalidator ``AlgorithmUsagePolicy``)."""
+        from thaisign.verify.algorithms import algorithm_policy
+
+        return algorithm_policy(dict(self.algorithm_sunsets), self.rsa_min_bits)
 
     def freshness_window(self, this_update: object, next_update: object) -> timedelta:
         """How long before the time of use revocation data may have been issued."""
