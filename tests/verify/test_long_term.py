@@ -622,3 +622,19 @@ def test_cli_at_ten_years_ahead(
     )
     assert late.returncode == 1 and json.loads(late.stdout)["files"][0]["verdict"] == "INDETERMINATE"
     assert "Traceback" not in late.stderr
+
+
+def test_the_verdict_holds_while_the_algorithms_hold(letters: dict[str, bytes], trust: TrustStore) -> None:
+    """With a policy that retires SHA-256 on 2027-01-01, the letters pass before that date and,
+    with nothing proving an earlier existence under a stronger algorithm, not after it."""
+    from thaisign.verify.policy import ValidationPolicy
+
+    retiring = ValidationPolicy(algorithm_sunsets=(("sha256", dt.datetime(2027, 1, 1, tzinfo=dt.UTC)),))
+    for name in ("B-LT", "B-LTA"):
+        before = verify_pdf(letters[name], trust, at=T + 10 * DAY, revocation="offline", policy=retiring)
+        assert before.signatures[0].indication is Indication.TOTAL_PASSED
+        after = verify_pdf(letters[name], trust, at=T + years(1), revocation="offline", policy=retiring)
+        sig = after.signatures[0]
+        assert sig.indication is Indication.INDETERMINATE
+        assert sig.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, sig.messages.en
+        assert "SHA-256" in sig.messages.en[0]

@@ -100,6 +100,8 @@ def _why_use_failed(use: ltv.UseCheck) -> Sentence:
         return msg.TSA_REVOKED
     if use.failure == ltv.REVINFO:
         return msg.TSA_REVINFO
+    if use.failure == chain_mod.ALGORITHM and use.message:
+        return msg.fill(msg.TSA_ALGORITHM, why=use.message)
     text = (use.message or use.failure or "not trusted").strip().splitlines()[0][:160]
     return text, text
 
@@ -139,6 +141,7 @@ async def assess_signature(
                 purpose=ltv.TSA,
                 extra=file.token_evidence(check, f"{field}#tst", revision),
             )
+            use = file.algorithms_held(use, check, sig_poe)
             trusted = use.ok
             if not trusted:
                 ts_problem = _why_use_failed(use)

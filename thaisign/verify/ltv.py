@@ -285,8 +285,22 @@ class FileLtv:
                 purpose=TSA,
                 extra=extra,
             )
+            ts.use = self.algorithms_held(ts.use, ts.token, later_poe)
             if ts.valid:
                 later_poe = min(later_poe, ts.token.gen_time)
+
+    def algorithms_held(self, use: UseCheck, token: Any, control: datetime) -> UseCheck:
+        """``use``, or a failure when the token's algorithms no longer held at ``control``."""
+        from thaisign.verify.algorithms import cms_algorithm_refusal
+
+        if not use.ok or token.signer_info is None or token.tsa is None:
+            return use
+        refusal = cms_algorithm_refusal(
+            token.signer_info, token.tsa.public_key, control, self.engine.algorithms
+        )
+        if refusal is None:
+            return use
+        return UseCheck(False, control, use.chain, chain_mod.ALGORITHM, refusal, use.statuses)
 
     def _token_evidence(self, token: Any, owner: str, revision: int | None) -> list[Evidence]:
         out = []

@@ -253,6 +253,10 @@ TSA_REVOKED: Sentence = (
     "the time-stamping authority's certificate was revoked",
     "ใบรับรองของผู้ให้บริการประทับเวลาถูกเพิกถอน",
 )
+TSA_ALGORITHM: Sentence = (
+    "the time-stamp's algorithm no longer holds ({why})",
+    "อัลกอริทึมของการประทับเวลาไม่ปลอดภัยแล้ว ({why})",
+)
 TSA_REVINFO: Sentence = (
     "the time-stamping authority's revocation status could not be checked",
     "ตรวจสอบสถานะการเพิกถอนของผู้ให้บริการประทับเวลาไม่ได้",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -152,7 +152,7 @@ class TokenCheck:
     ocsps: tuple[Any, ...] = ()
     problem: str | None = None
     sha256: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    signer_info: Any = None
 
     @property
     def tsa_name(self) -> str | None:
@@ -202,6 +202,7 @@ def check_token(
             ocsps,
             problem,
             sha,
+            signer_info,
         )
     except AlgorithmRefused as exc:
         return TokenCheck(gen_time, False, None, problem=f"time-stamp token: {exc}", sha256=sha)
