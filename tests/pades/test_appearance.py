@@ -27,8 +27,8 @@ PAGE_H = 842.0
 
 
 def test_thai_date_buddhist_era_and_digits() -> None:
-    assert format_thai_datetime(FIXED_TIME) == "๒๑ พฤศจิกายน ๒๕๖๙ ๑๐:๔๒ น."
-    assert format_thai_datetime(FIXED_TIME, digits="arabic") == "21 พฤศจิกายน 2569 10:42 น."
+    assert format_thai_datetime(FIXED_TIME) == "๒๑ พฤศจิกายน ๒๕๖๙ ๑๐.๔๒ น."
+    assert format_thai_datetime(FIXED_TIME, digits="arabic") == "21 พฤศจิกายน 2569 10.42 น."
     # 31 Dec 2026 20:00 UTC is already 1 January 2570 BE in Bangkok
     assert format_thai_date(dt.datetime(2026, 12, 31, 20, 0, tzinfo=dt.UTC)) == "๑ มกราคม ๒๕๗๐"
     assert thai_digits("0123456789") == "๐๑๒๓๔๕๖๗๘๙"
@@ -40,7 +40,7 @@ def test_default_lines_from_certificate(ec_signer: SoftwareSigner) -> None:
     lines = tuple(
         x.replace("\u00a0", " ") for x in SignatureAppearance().text_lines(ec_signer.certificate, FIXED_TIME)
     )
-    assert lines == ("(นายสมชาย ใจดี)", "ผู้อำนวยการกอง", "กรมทดสอบระบบ", "ลงนามเมื่อ ๒๑ พฤศจิกายน ๒๕๖๙ ๑๐:๔๒ น.")
+    assert lines == ("(นายสมชาย ใจดี)", "ผู้อำนวยการกอง", "กรมทดสอบระบบ", "ลงนามเมื่อ ๒๑ พฤศจิกายน ๒๕๖๙ ๑๐.๔๒ น.")
     custom = SignatureAppearance(position="ปลัดกระทรวง", agency="", show_date=False)
     assert custom.text_lines(ec_signer.certificate, FIXED_TIME) == ("(นายสมชาย ใจดี)", "ปลัดกระทรวง")
 
@@ -187,7 +187,7 @@ def test_rendered_box_shows_shaped_thai(
     qpdf_check(out)
     assert_pyhanko_ok(out, pki)
     text = "".join(_crop_text(out, BOX).split())
-    for line in ("(นายสมชาย ใจดี)", "ผู้อำนวยการกอง", "กรมทดสอบระบบ", "ลงนามเมื่อ ๒๑ พฤศจิกายน ๒๕๖๙ ๑๐:๔๒ น."):
+    for line in ("(นายสมชาย ใจดี)", "ผู้อำนวยการกอง", "กรมทดสอบระบบ", "ลงนามเมื่อ ๒๑ พฤศจิกายน ๒๕๖๙ ๑๐.๔๒ น."):
         assert "".join(line.split()) in text, text
     assert _dark(_render(out, tmp_path, BOX)) > 1500
     assert _dark(_render(letter, tmp_path, BOX)) == 0  # the box was blank before signing

@@ -140,11 +140,13 @@ class SignatureReport:
     level: str | None = None
     messages: Messages = dataclasses.field(default_factory=Messages)
     subfilter: str | None = None
+    reason: str | None = None  # /Reason of the signature dictionary, as the signer wrote it
+    location: str | None = None  # /Location, likewise
 
     def __post_init__(self) -> None:
         # names read from a PDF arrive as pyHanko string objects that drag their parser along;
         # a report holds plain values only (small, picklable, comparable)
-        for name in ("field", "kind", "subfilter"):
+        for name in ("field", "kind", "subfilter", "reason", "location"):
             value = getattr(self, name)
             if value is not None and type(value) is not str:
                 object.__setattr__(self, name, str(value))
@@ -186,6 +188,8 @@ class SignatureReport:
             "revocation": {"status": self.revocation.status, "source": self.revocation.source},
             "level": self.level,
             "messages": {"en": list(self.messages.en), "th": list(self.messages.th)},
+            "reason": self.reason,
+            "location": self.location,
         }
 
 
