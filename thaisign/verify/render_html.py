@@ -178,6 +178,12 @@ def _tr(context: Any, value: object) -> Any:
     return Markup(_keep_together(_safe(value.en if lang == "en" else value.th)))
 
 
+def _plain(context: Any, value: Bi) -> str:
+    """Text only, in the language first shown (for <title> and attributes)."""
+    shown = context.get("shown", context.get("lang", "th"))
+    return visible(value.en if shown == "en" else value.th)
+
+
 def _basename(path: str) -> str:
     """The last part of a path as given (``inbox/ก.pdf`` → ``ก.pdf``); the details keep the whole."""
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or path
@@ -215,6 +221,7 @@ def environment() -> Any:
     )
     env.filters["tr"] = jinja2.pass_context(_tr)
     env.filters["basename"] = _basename
+    env.filters["plain"] = jinja2.pass_context(_plain)
     env.filters["words"] = _words
     env.globals["L"] = _label
     env.globals["Bi"] = Bi
