@@ -268,7 +268,7 @@ def test_png_with_transparency_and_qr(
     assert mismatches == 0
 
 
-def test_anchor_text_places_box_right_of_the_word(
+def test_anchor_text_places_box_above_the_line_of_the_word(
     tmp_path: Path, letter3: Path, ec_signer: SoftwareSigner, nssdb: str
 ) -> None:
     out = tmp_path / "anchored.pdf"
@@ -276,8 +276,9 @@ def test_anchor_text_places_box_right_of_the_word(
     assert result.visible
     (info,) = list_signature_fields(out)
     assert info.page == 3 and info.rect is not None  # found on the last page
-    x1, y1, _x2, y2 = info.rect
-    assert 320 <= x1 <= 380 and y1 < 230 < y2  # right of "ลงชื่อ" (x=300), across its baseline (y=230)
+    x1, y1, x2, y2 = info.rect
+    # above the "ลงชื่อ ......" line (baseline y=230, x from 300), below "ขอแสดงความนับถือ" (y=292)
+    assert y1 >= 235 and y2 < 292 and x1 < 420 < x2
     assert_pdfsig_valid(out, nssdb, count=1)
     with pytest.raises(AppearanceError, match="not found"):
         sign_pdf(letter3, tmp_path / "no.pdf", ec_signer, anchor_text="ไม่มีคำนี้", signing_time=FIXED_TIME)
@@ -321,9 +322,9 @@ def test_cli_anchor_box_size_and_offset(tmp_path: Path, letter: Path, pki: TestP
         "--anchor-text",
         "ลงชื่อ",
         "--anchor-box",
-        "200,60",
+        "200,30",
         "--anchor-offset",
-        "10,-20",
+        "10,0",
         "--signing-time",
         "2026-11-21T03:42Z",
         env=CLI_ENV,
@@ -332,7 +333,7 @@ def test_cli_anchor_box_size_and_offset(tmp_path: Path, letter: Path, pki: TestP
     (info,) = list_signature_fields(out)
     assert info.rect is not None
     x1, y1, x2, y2 = info.rect
-    assert (round(x2 - x1), round(y2 - y1)) == (200, 60) and round(y1) == 230 - 20
+    assert (round(x2 - x1), round(y2 - y1)) == (200, 30) and 235 <= y1 < 250  # fits: not lowered
     assert_pdfsig_valid(out, nssdb, count=1)
     r = run_cli(
         "sign",
