@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything thaisign and its test suite need on a fresh Debian machine (idempotent).
 # System packages: poppler (pdfsig, pdftoppm), qpdf, SoftHSM2 + OpenSC, PostgreSQL, NSS tools, Thai fonts,
-# Debian's chromium + chromium-driver (the desk's browser tests: headless, no browser download).
+# libfaketime (the suite also runs with the clock moved years ahead), Debian's chromium + chromium-driver
+# (the desk's browser tests: headless, no browser download).
 # Python: a virtual environment in .venv with thaisign installed editable, plus the dev tools, pinned by
 # constraints.txt (the versions CI tests; scripts/lock.sh regenerates it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3-venv poppler-utils qpdf softhsm2 opensc postgresql libnss3-tools fonts-thai-tlwg openssl curl wrk
+APT_PACKAGES=(python3-venv poppler-utils qpdf softhsm2 opensc postgresql libnss3-tools fonts-thai-tlwg openssl curl wrk faketime
   chromium chromium-driver)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
