@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -214,3 +215,39 @@ def test_no_remote_assets_and_sarabun_served_locally(browser: Any, desk_server: 
     with urllib.request.urlopen(desk_server.url + "/", timeout=30) as resp:
         csp = resp.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "script-src 'self'" in csp
+
+
+def test_verify_html_prints_with_the_summary_first_and_whole_labels(
+    browser: Any, pki: Any, inbox: Inbox, tmp_path: Path
+) -> None:
+    """`verify --html` of a folder: the summary table first, labels whole words, printed on A4."""
+    import base64
+
+    from desk_helpers import DESK_AT
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    report = tmp_path / "รายงาน.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "thaisign", "verify", str(inbox.folder), "--offline",
+         "--trust", str(pki.root_pem), "--at", DESK_AT.isoformat(), "--html", str(report)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "LANG": "C.UTF-8"},
+    )  # fmt: skip
+    assert result.returncode == 1 and report.exists(), result.stderr
+    browser.get(report.as_uri())
+    options = PrintOptions()
+    options.page_width, options.page_height = 21.0, 29.7
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(base64.b64decode(browser.print_page(options)))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    lines = text.splitlines()
+    summary = next(i for i, line in enumerate(lines) if "ลำดับ" in line and "ผลการตรวจสอบ" in line)
+    first_detail = next(i for i, line in enumerate(lines) if line.strip().startswith("1. "))
+    assert summary < first_detail  # the summary table comes first
+    rows = [line for line in lines[summary:first_detail] if re.match(r"^\s*\d+\s+\S", line)]
+    assert len(rows) == len(inbox.expected)
+    for label in ("การแก้ไขหลังลงนาม", "ลายมือชื่อครอบคลุม", "ใบรับรองหลักที่เชื่อถือ", "สถานะการเพิกถอน", "เวลาที่ลงนาม"):
+        assert any(re.match(rf"^\s*{label}\s", line) for line in lines), label  # whole, at the line start
+    assert "--trust" not in text or all("--trust" in line for line in lines if "trust" in line)
+    assert "Common Name" not in text and "Organization" not in text  # Thai mode: Thai labels only
