@@ -77,12 +77,28 @@ def letters(timeline: tuple[TimelinePKI, TimelineServices]) -> dict[str, bytes]:
     }
 
 
+#: technical names a Thai sentence may carry (everything else in Latin letters is a leak of English)
+_TECHNICAL = re.compile(
+    r"'[^']*'|OCSP|CRL|TSA|\bCA\b|B-LTA?|B-[BT]|RFC \d+|SHA3?-\d+|MGF1|RSASSA-PSS|TLS|PDF|TSTInfo|"
+    r"name constraints|basic constraints|critical extension|trailer field|salt|Ed25519|timeStamping|"
+    r"digitalSignature|nonRepudiation"
+)
+
+
+def _assert_thai_only(sig: SignatureReport) -> None:
+    for sentence in sig.messages.th:
+        leftover = _TECHNICAL.sub("", sentence)
+        assert not re.search(r"[A-Za-z]{3,}", leftover), sentence
+
+
 def _verify(
     data: bytes, trust: TrustStore, services: TimelineServices, at: dt.datetime, mode: str
 ) -> SignatureReport:
     with services.at(at):
         report = verify_pdf(data, trust, at=at, revocation=mode)
     assert report.error is None, report.error
+    for sig in report.signatures:
+        _assert_thai_only(sig)
     return report.signatures[0]
 
 

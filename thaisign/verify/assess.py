@@ -88,6 +88,8 @@ def revocation_facts(status: CertStatus | None, control: datetime, mode: str) ->
 
 def _why_use_failed(use: ltv.UseCheck) -> Sentence:
     """Why a time-stamping authority's certificate could not vouch for a time (both languages)."""
+    if use.failure == chain_mod.ALGORITHM and use.detail:
+        return msg.fill(msg.TSA_ALGORITHM, why=use.detail)
     if use.detail is not None:
         return use.detail
     result = use.chain
@@ -100,10 +102,30 @@ def _why_use_failed(use: ltv.UseCheck) -> Sentence:
         return msg.TSA_REVOKED
     if use.failure == ltv.REVINFO:
         return msg.TSA_REVINFO
-    if use.failure == chain_mod.ALGORITHM and use.message:
-        return msg.fill(msg.TSA_ALGORITHM, why=use.message)
     text = (use.message or use.failure or "not trusted").strip().splitlines()[0][:160]
-    return text, text
+    return text, "ใบรับรองของผู้ให้บริการประทับเวลาใช้ไม่ได้"
+
+
+#: (words in the RFC 5280 failure message, what a Thai clerk reads)
+_CHAIN_REASONS_TH = (
+    ("name constraint", "ชื่อในใบรับรองอยู่นอกขอบเขตที่ผู้ออกใบรับรองกำหนด (name constraints)"),
+    ("critical extension", "ใบรับรองมีส่วนขยายสำคัญ (critical extension) ที่ไม่รู้จัก"),
+    ("signature", "ลายมือชื่อบนใบรับรองในสายตรวจไม่ผ่าน"),
+    ("path length", "สายใบรับรองยาวเกินกว่าที่ผู้ออกใบรับรองอนุญาต"),
+    ("basic constraints", "ผู้ออกใบรับรองไม่ได้รับอนุญาตให้ออกใบรับรองต่อ (basic constraints)"),
+    ("not a ca", "ผู้ออกใบรับรองไม่ได้รับอนุญาตให้ออกใบรับรองต่อ (basic constraints)"),
+    ("polic", "นโยบายใบรับรองไม่เป็นไปตามที่กำหนด"),
+    ("key usage", "การใช้งานกุญแจของผู้ออกใบรับรองไม่ถูกต้อง"),
+    ("trust anchor", "ใบรับรองหลักที่เชื่อถือมีข้อจำกัดที่ไม่อนุญาตสายนี้"),
+)
+
+
+def _chain_reason(message: str | None) -> Sentence:
+    """The RFC 5280 failure in English as found, and in Thai as a clerk can read it."""
+    text = (message or "invalid").strip().splitlines()[0][:200]
+    lowered = text.lower()
+    thai = next((th for words, th in _CHAIN_REASONS_TH if words in lowered), "สายใบรับรองผิดกฎของใบรับรอง")
+    return text, thai
 
 
 async def assess_signature(
@@ -125,8 +147,7 @@ async def assess_signature(
         check = check_token(token_data, lambda algo: digest(algo, signature_value), memo)
         trusted = False
         if not check.intact or check.tsa is None or check.gen_time is None:
-            text = check.problem or "unreadable time-stamp"
-            ts_problem = (text, text)
+            ts_problem = check.problem or msg.TOKEN_UNREADABLE
         elif check.gen_time > sig_poe:
             ts_problem = (
                 "it is later than the document time-stamp covering it",
@@ -163,7 +184,10 @@ async def assess_signature(
     use = await file.check_use(
         integrity.cert, integrity.other_certs, control=poe, usage=poe, purpose=ltv.SIGNER
     )
-    refusal = cms_algorithm_refusal(signer_info, integrity.cert.public_key, poe, file.engine.algorithms)
+    engine = file.engine
+    refusal = cms_algorithm_refusal(
+        signer_info, integrity.cert.public_key, poe, engine.algorithms, engine.sunsets
+    )
     if refusal is not None:
         # the algorithm no longer held when the signature is proven to exist
         sub = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
@@ -233,8 +257,6 @@ def _map_signer(
             )
         if leaf is not None and leaf.not_after < file.moment and proven:
             expired_since = True
-        if leaf_status is not None and leaf_status.status == "not-declared":
-            notes.append(msg.REVOCATION_NOT_DECLARED)
     elif failure == chain_mod.NO_PATH:
         fail(
             Indication.INDETERMINATE,
@@ -275,7 +297,7 @@ def _map_signer(
         fail(
             Indication.INDETERMINATE,
             SubIndication.FORMAT_FAILURE,
-            msg.fill(msg.CHAIN_MALFORMED, why=use.message or "malformed"),
+            msg.fill(msg.CHAIN_MALFORMED, why=(use.message or "malformed", "โครงสร้างใบรับรองผิดรูปแบบ")),
         )
     elif failure == ltv.PURPOSE:
         fail(
@@ -325,6 +347,15 @@ def _map_signer(
                 reason=msg.reason(reason_text(ca_statement.reason if ca_statement else None)),
             ),
         )
+    elif (
+        failure == ltv.REVINFO
+        and use.problem_cert == leaf
+        and leaf is not None
+        and not ltv.revocation_pointers(leaf)
+    ):
+        # nothing to look up, nothing in the file: only the sending agency can say
+        fail(Indication.INDETERMINATE, SubIndication.TRY_LATER, msg.NO_REVOCATION_SERVICE)
+        revocation = RevocationFacts("unknown", "none", judged_at=poe)
     elif failure == ltv.REVINFO:
         cert = use.problem_cert
         fail(
@@ -334,13 +365,13 @@ def _map_signer(
                 msg.REVINFO_UNKNOWN,
                 name=cert.label if cert is not None else "?",
                 when=msg.when(poe),
-                why=use.message or "no revocation data",
+                why=use.detail or (use.message or "no revocation data", "ไม่มีข้อมูลการเพิกถอน"),
             ),
         )
         if leaf is not None and cert == leaf:
             revocation = RevocationFacts("unknown", revocation.source, judged_at=poe)
     else:
-        why = (use.message or "invalid").splitlines()[0][:200]
+        why = _chain_reason(use.message)
         fail(
             Indication.INDETERMINATE,
             SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
@@ -371,7 +402,7 @@ def assess_document_timestamp(file: ltv.FileLtv, ts: ltv.DocTimestamp) -> Assess
     poe = ts.poe or file.moment
     poe_source = VALIDATION_TIME if poe >= file.moment else DOCUMENT_TS
     if not token.intact or ts.use is None:
-        why = token.problem or "unreadable"
+        why = token.problem or msg.TOKEN_UNREADABLE
         return Assessment(
             False,
             (),

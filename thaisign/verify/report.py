@@ -177,18 +177,26 @@ class SignatureReport:
     poe_time: datetime | None = None
     poe_source: str | None = None
     validation_time: datetime | None = None
+    reason: str | None = None  # /Reason of the signature dictionary, as the signer wrote it
+    location: str | None = None  # /Location, likewise
 
     def __post_init__(self) -> None:
         # names read from a PDF arrive as pyHanko string objects that drag their parser along;
         # a report holds plain values only (small, picklable, comparable)
-        for name in ("field", "kind", "subfilter"):
+        for name in ("field", "kind", "subfilter", "reason", "location"):
             value = getattr(self, name)
             if value is not None and type(value) is not str:
                 object.__setattr__(self, name, str(value))
 
     @property
     def passed(self) -> bool:
+        """True when this signature's indication is TOTAL_PASSED."""
         return self.indication is Indication.TOTAL_PASSED
+
+    def __repr__(self) -> str:
+        who = self.signer.name if self.signer and self.signer.name else "?"
+        sub = f"/{self.sub_indication.value}" if self.sub_indication else ""
+        return f"<SignatureReport {self.field!r} {self.indication.value}{sub} signer={who!r}>"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of DESIGN.md for this signature."""
@@ -227,6 +235,8 @@ class SignatureReport:
             if self.poe_time is None
             else {"time": _iso(self.poe_time), "source": self.poe_source},
             "validation_time": _iso(self.validation_time),
+            "reason": self.reason,
+            "location": self.location,
         }
 
 
@@ -248,6 +258,8 @@ class VerificationReport:
 
     @property
     def verdict(self) -> Verdict:
+        """The file's verdict: ERROR or NO_SIGNATURE, else the worst indication of its signatures
+        (TOTAL_FAILED over INDETERMINATE over TOTAL_PASSED)."""
         if self.error is not None:
             return Verdict.ERROR
         if not self.signatures:
@@ -257,7 +269,12 @@ class VerificationReport:
 
     @property
     def passed(self) -> bool:
+        """True only when every signature passed (the CLI's exit code 0)."""
         return self.verdict is Verdict.TOTAL_PASSED
+
+    def __repr__(self) -> str:
+        extra = f" error={self.error!r}" if self.error else f" signatures={len(self.signatures)}"
+        return f"<VerificationReport {self.file!r} {self.verdict.value}{extra}>"
 
     def to_dict(self) -> dict[str, Any]:
         """The per-file JSON object of DESIGN.md."""

@@ -197,7 +197,7 @@ class CertStatus:
     status: str  # good | revoked | hold | unknown
     deciding: Statement | None = None
     later: Statement | None = None  # a revocation after the control time
-    note: str | None = None  # why "unknown"
+    note: tuple[str, str] | None = None  # why "unknown", in English and Thai
 
     @property
     def revoked_at(self) -> datetime | None:
@@ -478,14 +478,26 @@ class RevocationChecker:
             best = min(fresh, key=lambda s: (s.evidence.origin != "file", -s.issued.timestamp()))
             return CertStatus("good", best, later)
         if not statements:
-            note = "no revocation data"
+            note = ("no revocation data", "ไม่มีข้อมูลการเพิกถอน")
         elif not usable:
-            note = "the revocation data's signer expired before any proof that the data existed"
+            note = (
+                "the revocation data's signer expired before any proof that the data existed",
+                "ผู้ลงนามข้อมูลการเพิกถอนหมดอายุก่อนมีหลักฐานว่าข้อมูลนั้นมีอยู่",
+            )
         else:
             newest = max(usable, key=lambda s: s.issued)
-            note = f"the newest revocation data was issued {newest.issued.isoformat()}, too early"
+            from thaisign.thai_date import format_thai_date, format_thai_time
+
+            note = (
+                f"the newest revocation data was issued {newest.issued:%Y-%m-%d %H:%M} UTC, too early",
+                f"ข้อมูลการเพิกถอนล่าสุดออกเมื่อ {format_thai_date(newest.issued)} เวลา "
+                f"{format_thai_time(newest.issued)} ซึ่งเก่าเกินไป",
+            )
         if dropped and usable:
-            note += "; some data is unusable without proof of existence"
+            note = (
+                note[0] + "; some data is unusable without proof of existence",
+                note[1] + " และข้อมูลบางส่วนใช้ไม่ได้เพราะไม่มีหลักฐานว่ามีอยู่ในเวลาที่ต้องการ",
+            )
         return CertStatus("unknown", None, later, note)
 
 

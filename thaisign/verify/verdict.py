@@ -55,7 +55,7 @@ def broken_report(
         coverage=coverage,
         modifications=modifications,
         trusted=False,
-        messages=Messages((f"{why[0]} ({detail})",), (f"{why[1]} ({detail})",)),
+        messages=Messages((f"{why[0]} ({detail})",), (why[1],)),  # Thai mode: Thai only
     )
 
 
@@ -249,7 +249,7 @@ async def to_report(
     indication, sub = Indication.TOTAL_PASSED, None
     if not br.ok:
         indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
-        say((f"{msg.PARTIAL_COVERAGE[0]} ({br.problem})", f"{msg.PARTIAL_COVERAGE[1]} ({br.problem})"))
+        say((f"{msg.PARTIAL_COVERAGE[0]} ({br.problem})", msg.PARTIAL_COVERAGE[1]))
     elif status.algorithm_problem is not None:
         if status.algorithm_unsupported:
             indication, sub = Indication.INDETERMINATE, SubIndication.GENERIC
@@ -276,7 +276,7 @@ async def to_report(
     elif getattr(status, "seed_value_constraint_error", None) is not None:
         indication, sub = Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE
         detail = str(status.seed_value_constraint_error).splitlines()[0][:160]
-        say((f"{msg.SEED_VALUES[0]} ({detail})", f"{msg.SEED_VALUES[1]} ({detail})"))
+        say((f"{msg.SEED_VALUES[0]} ({detail})", msg.SEED_VALUES[1]))
     elif ts_facts is not None and not ts_facts.intact:
         indication, sub = Indication.INDETERMINATE, SubIndication.GENERIC
         say(msg.TIMESTAMP_BROKEN)
@@ -326,4 +326,15 @@ async def to_report(
         poe_time=assessment.poe_time if assessment is not None else None,
         poe_source=assessment.poe_source if assessment is not None else None,
         validation_time=session.cache.moment,
+        reason=_text_entry(emb.sig_object, "/Reason"),
+        location=_text_entry(emb.sig_object, "/Location"),
     )
+
+
+def _text_entry(sig_obj: Any, key: str) -> str | None:
+    """A text entry of the signature dictionary (/Reason, /Location), bounded; None if absent."""
+    try:
+        value = sig_obj.get(key)
+    except Exception:
+        return None
+    return None if value is None else str(value)[:1000]
