@@ -420,37 +420,11 @@ def assess_document_timestamp(file: ltv.FileLtv, ts: ltv.DocTimestamp) -> Assess
     mapped = _map_signer(
         file, ts.use, poe, poe_source, None, None, token.gen_time, "timestamp", None, file.engine.mode
     )
-    notes = mapped.notes
     if mapped.indication is None:
-        notes = (*notes, msg.fill(msg.DOC_TS_PROVES, when=msg.when(token.gen_time)))
-    elif ts.use.failure == ltv.PURPOSE:
-        return Assessment(
-            mapped.trusted,
-            mapped.chain,
-            Indication.INDETERMINATE,
-            SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-            (msg.fill(msg.DOC_TS_NOT_TSA, why=ts.use.detail or ("", "")),),
-            (),
-            mapped.revocation,
-            None,
-            token.gen_time,
-            "timestamp",
-            poe,
-            poe_source,
+        return dataclasses.replace(
+            mapped, notes=(*mapped.notes, msg.fill(msg.DOC_TS_PROVES, when=msg.when(token.gen_time)))
         )
-    return Assessment(
-        mapped.trusted,
-        mapped.chain,
-        mapped.indication,
-        mapped.sub,
-        mapped.sentences,
-        notes,
-        mapped.revocation,
-        None,
-        token.gen_time,
-        "timestamp",
-        poe,
-        poe_source,
-        mapped.expired_since,
-        ts.use,
-    )
+    if ts.use.failure == ltv.PURPOSE:
+        why = ts.use.detail or ("", "")
+        return dataclasses.replace(mapped, sentences=(msg.fill(msg.DOC_TS_NOT_TSA, why=why),))
+    return mapped

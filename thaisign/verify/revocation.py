@@ -19,6 +19,7 @@ use minus the freshness window says so, else unknown.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -311,16 +312,10 @@ class RevocationChecker:
         covers_expired = this_update <= cert.not_after or (
             archive_cutoff is not None and archive_cutoff <= cert.not_after
         )
+        statement = Statement(ev, status, this_update, next_update, revoked_at, reason)
         return (
-            Statement(
-                ev,
-                status,
-                this_update,
-                next_update,
-                revoked_at,
-                reason,
-                signer_valid_until=responder.not_after,
-                covers_expired=covers_expired,
+            dataclasses.replace(
+                statement, signer_valid_until=responder.not_after, covers_expired=covers_expired
             ),
             None,
         )
@@ -410,17 +405,10 @@ class RevocationChecker:
         covers_expired = this_update <= cert.not_after or (
             isinstance(expired_on_crl, datetime) and expired_on_crl <= cert.not_after
         )
+        statement = Statement(ev, status, this_update, next_update, revoked_at, reason, complete=complete)
         return (
-            Statement(
-                ev,
-                status,
-                this_update,
-                next_update,
-                revoked_at,
-                reason,
-                signer_valid_until=issuer.not_after,
-                covers_expired=covers_expired,
-                complete=complete,
+            dataclasses.replace(
+                statement, signer_valid_until=issuer.not_after, covers_expired=covers_expired
             ),
             None,
         )
@@ -505,8 +493,6 @@ def dataclasses_replace_evidence(statement: Statement, ev: Evidence) -> Statemen
     """The statement re-attached to this instance of the evidence (same bytes, other location)."""
     if statement.evidence is ev:
         return statement
-    import dataclasses
-
     return dataclasses.replace(statement, evidence=ev)
 
 
