@@ -654,3 +654,33 @@ def test_the_verdict_holds_while_the_algorithms_hold(letters: dict[str, bytes], 
         assert sig.indication is Indication.INDETERMINATE
         assert sig.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, sig.messages.en
         assert "SHA-256" in sig.messages.en[0]
+
+
+def test_a_revocation_cannot_be_hidden_by_dropping_its_crl_from_the_dss(
+    timeline: tuple[TimelinePKI, TimelineServices], trust: TrustStore, fresh_officer
+) -> None:
+    """A later revision rewrites the /DSS without the revoking CRL: the CRL is still in the file
+    (an earlier revision) and still counts."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    pki, services = timeline
+    signed = sign_letter(minimal_pdf("Hidden revocation"), pki, services, fresh_officer, T, tsa=False)
+    services.revoke(fresh_officer, T + dt.timedelta(days=30), "key_compromise")
+    with_crl = add_validation_data(
+        signed, services, T + dt.timedelta(days=60), certs=[pki.ca], crls=("agency",)
+    )
+    w = IncrementalPdfFileWriter(io.BytesIO(with_crl))
+    dss = w.root["/DSS"]
+    dss["/CRLs"] = generic.ArrayObject()
+    w.update_container(dss)
+    out = io.BytesIO()
+    w.write(out)
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    latest = DocumentSecurityStore.read_dss(PdfFileReader(io.BytesIO(out.getvalue()), strict=False))
+    assert not latest.crls  # the latest /DSS no longer lists it
+    sig = _verify(out.getvalue(), trust, services, T + dt.timedelta(days=61), "offline")
+    assert sig.sub_indication is SubIndication.REVOKED_NO_POE, sig.messages.en
+    assert sig.revocation.status == "revoked" and sig.revocation.location == "/DSS"
