@@ -33,7 +33,6 @@ from asn1crypto import x509 as asn1_x509
 from thaisign.verify import chain as chain_mod
 from thaisign.verify.certs import Cert, CertPool, MalformedCertificate, SignatureCache, parse
 from thaisign.verify.chain import ChainResult, ChainValidator
-from thaisign.verify.fetch import Fetcher, FetchError
 from thaisign.verify.messages import Sentence
 from thaisign.verify.policy import SIGNING_KEY_USAGES, ValidationPolicy
 from thaisign.verify.revocation import CertStatus, EmbeddedRevinfo, Evidence, RevocationChecker
@@ -107,9 +106,11 @@ class LtvEngine:
         self.algorithms = policy.algorithms()
         self.sunsets = dict(policy.algorithm_sunsets)
         self.checker = RevocationChecker(policy, self.signatures)
-        self.fetcher: Fetcher | None = (
-            Fetcher(policy.network) if mode == "online" and policy.network.enabled else None
-        )
+        self.fetcher: Any = None  # a thaisign.verify.fetch.Fetcher when online (imported only then)
+        if mode == "online" and policy.network.enabled:
+            from thaisign.verify.fetch import Fetcher
+
+            self.fetcher = Fetcher(policy.network)
         self._chain_memo: dict[tuple[str, str, datetime], ChainResult] = {}
         self._fetched: dict[tuple[str, str], list[Evidence]] = {}
         self._parsed: dict[bytes, Cert | None] = {}
@@ -125,6 +126,8 @@ class LtvEngine:
     def after_fork(self) -> None:
         """In a forked worker: a fetcher of its own (no shared connections or locks)."""
         if self.fetcher is not None:
+            from thaisign.verify.fetch import Fetcher
+
             self.fetcher = Fetcher(self.policy.network)
 
     def cert(self, data: asn1_x509.Certificate | bytes) -> Cert | None:
@@ -160,6 +163,8 @@ class LtvEngine:
         """OCSP responses and CRLs fetched for ``cert`` (once per batch; failures give none)."""
         if self.fetcher is None:
             return []
+        from thaisign.verify.fetch import FetchError
+
         key = (cert.sha256, issuer.sha256)
         hit = self._fetched.get(key)
         if hit is not None:
