@@ -175,6 +175,29 @@ def test_ten_years_ahead_gives_the_same_verdict_as_today(
         assert len(extra) == 1 and "expired since" in extra[0]  # the only new fact
 
 
+def test_the_report_says_until_when_the_proof_holds(
+    letters: dict[str, bytes], trust: TrustStore, timeline: tuple[TimelinePKI, TimelineServices]
+) -> None:
+    """When it stops being provable: the first expiry the newest time-stamp relies on."""
+    _, services = timeline
+    expected = {
+        "B-LT": (dt.datetime(2038, 1, 1, tzinfo=dt.UTC), "กรมทดสอบเวลา TSA"),  # the signature TSA
+        "B-LTA": (dt.datetime(2066, 1, 1, tzinfo=dt.UTC), "Timeline Archive TSA"),  # the archive TSA
+        "B-LTA renewed": (dt.datetime(2076, 1, 1, tzinfo=dt.UTC), "Timeline Agency Root CA"),  # the root
+    }
+    for name, (until, whose) in expected.items():
+        sig = _verify(letters[name], trust, services, T + years(31 if "renewed" in name else 1), "offline")
+        assert sig.indication is Indication.TOTAL_PASSED and sig.provable_until == until, name
+        note = next(m for m in sig.messages.en if "can be checked until" in m)
+        assert whose in note and str(until.year) in note
+        from thaisign.thai_date import thai_digits
+
+        buddhist_year = thai_digits(str(until.year + 543))
+        assert any("หลักฐานเวลาที่ลงนาม" in m and buddhist_year in m for m in sig.messages.th)
+    bb = _verify(letters["B-B"], trust, services, T + DAY, "online")
+    assert bb.provable_until is None and not any("can be checked until" in m for m in bb.messages.en)
+
+
 def test_each_document_timestamp_protects_only_the_data_before_it(
     timeline: tuple[TimelinePKI, TimelineServices], trust: TrustStore
 ) -> None:

@@ -49,6 +49,9 @@ class Assessment:
     poe_source: str
     expired_since: bool = False
     use: ltv.UseCheck | None = None
+    #: until when the proof of existence can be checked: the first expiry among the certificates
+    #: the newest time-stamp and the validation data it does not cover rely on (None: no proof)
+    provable_until: datetime | None = None
 
 
 def revocation_facts(status: CertStatus | None, control: datetime, mode: str) -> RevocationFacts:
@@ -143,6 +146,7 @@ async def assess_signature(
     ts_facts: TimestampFacts | None = None
     best: datetime | None = None
     ts_problem: Sentence | None = None
+    anchoring: ltv.UseCheck | None = None  # the time-stamp that proves the signing time now
     for token_data in signature_tokens(signer_info):
         check = check_token(token_data, lambda algo: digest(algo, signature_value), memo)
         trusted = False
@@ -170,6 +174,8 @@ async def assess_signature(
         if ts_facts is None or (trusted and not ts_facts.trusted):
             ts_facts = facts
         if trusted and check.gen_time is not None:
+            if best is None or check.gen_time < best:
+                anchoring = use
             best = check.gen_time if best is None else min(best, check.gen_time)
     poe = min(sig_poe, best) if best is not None else sig_poe
     if best is not None and best <= sig_poe:
@@ -203,9 +209,40 @@ async def assess_signature(
             sentences=(msg.fill(msg.ALGORITHM_NO_LONGER_HELD, why=refusal),),
             notes=(),
         )
-    return _map_signer(
+    mapped = _map_signer(
         file, use, poe, poe_source, ts_facts, ts_problem, signing_time, time_source, claimed, mode
     )
+    if mapped.indication is not None or poe_source == VALIDATION_TIME:
+        return mapped
+    newest = file.newest_valid_timestamp()
+    until = provable_until(file, newest.use if newest is not None else anchoring, use)
+    if until is None:
+        return mapped
+    when, name = until
+    note = msg.fill(msg.PROVABLE_UNTIL, when=msg.when(when), name=name)
+    return dataclasses.replace(mapped, notes=(*mapped.notes, note), provable_until=when)
+
+
+def provable_until(
+    file: ltv.FileLtv, anchoring: ltv.UseCheck | None, *uses: ltv.UseCheck
+) -> tuple[datetime, str] | None:
+    """When the proof of existence stops being checkable, and whose certificate expires then.
+
+    The time-stamp that proves the signing time today (the newest valid document time-stamp, else
+    the signature time-stamp) is checked at the validation time: its certificates must still be
+    valid; so must the signers of any validation data that no time-stamp covers.
+    """
+    if anchoring is None or anchoring.chain is None or not anchoring.chain.ok:
+        return None
+    limits: list[tuple[datetime, str]] = [(c.not_after, c.label) for c in anchoring.chain.certs]
+    for use in (anchoring, *uses):
+        for _cert, status in use.statuses:
+            statement = status.deciding
+            if statement is None or statement.signer_valid_until is None:
+                continue
+            if file.poe(statement.evidence) >= file.moment:
+                limits.append((statement.signer_valid_until, statement.signer_name or "?"))
+    return min(limits, key=lambda item: item[0]) if limits else None
 
 
 def _map_signer(

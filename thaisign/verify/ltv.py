@@ -266,6 +266,10 @@ class FileLtv:
                 best = ts.token.gen_time
         return best
 
+    def newest_valid_timestamp(self) -> DocTimestamp | None:
+        valid = [ts for ts in self.timestamps if ts.valid]
+        return max(valid, key=lambda ts: ts.revision) if valid else None
+
     def poe(self, ev: Evidence) -> datetime:
         if ev.origin != "file":
             return self.moment

@@ -253,6 +253,12 @@ TSA_REVOKED: Sentence = (
     "the time-stamping authority's certificate was revoked",
     "ใบรับรองของผู้ให้บริการประทับเวลาถูกเพิกถอน",
 )
+PROVABLE_UNTIL: Sentence = (
+    "The proof of when it was signed can be checked until {when}, when the certificate {name!r} "
+    "expires; an archive time-stamp (B-LTA) added before then extends it.",
+    "หลักฐานเวลาที่ลงนามตรวจสอบได้ถึง {when} ซึ่งเป็นวันที่ใบรับรอง {name!r} หมดอายุ "
+    "การประทับเวลาเพื่อการเก็บรักษา (B-LTA) ก่อนวันนั้นจะยืดอายุหลักฐานออกไป",
+)
 TOKEN_UNREADABLE: Sentence = ("the time-stamp cannot be read", "อ่านการประทับเวลาไม่ได้")
 TSA_ALGORITHM: Sentence = (
     "the time-stamp's algorithm no longer holds ({why})",

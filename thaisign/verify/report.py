@@ -177,6 +177,8 @@ class SignatureReport:
     poe_time: datetime | None = None
     poe_source: str | None = None
     validation_time: datetime | None = None
+    #: until when that proof can be checked (the first expiry it relies on; re-time-stamp before)
+    provable_until: datetime | None = None
     reason: str | None = None  # /Reason of the signature dictionary, as the signer wrote it
     location: str | None = None  # /Location, likewise
 
@@ -235,6 +237,7 @@ class SignatureReport:
             if self.poe_time is None
             else {"time": _iso(self.poe_time), "source": self.poe_source},
             "validation_time": _iso(self.validation_time),
+            "provable_until": _iso(self.provable_until),
             "reason": self.reason,
             "location": self.location,
         }

@@ -179,6 +179,7 @@ class Statement:
     #: a "good" issued after the certificate expired proves nothing (CRLs drop expired entries)
     covers_expired: bool = False
     complete: bool = True  # a CRL limited to some reasons can say "revoked", never "good"
+    signer_name: str | None = None  # the responder's or CA's name, for messages
 
     def good_at(self, control: datetime) -> bool:
         """Says the certificate was not revoked at ``control``."""
@@ -315,7 +316,10 @@ class RevocationChecker:
         statement = Statement(ev, status, this_update, next_update, revoked_at, reason)
         return (
             dataclasses.replace(
-                statement, signer_valid_until=responder.not_after, covers_expired=covers_expired
+                statement,
+                signer_valid_until=responder.not_after,
+                covers_expired=covers_expired,
+                signer_name=responder.label,
             ),
             None,
         )
@@ -408,7 +412,10 @@ class RevocationChecker:
         statement = Statement(ev, status, this_update, next_update, revoked_at, reason, complete=complete)
         return (
             dataclasses.replace(
-                statement, signer_valid_until=issuer.not_after, covers_expired=covers_expired
+                statement,
+                signer_valid_until=issuer.not_after,
+                covers_expired=covers_expired,
+                signer_name=issuer.label,
             ),
             None,
         )

@@ -326,6 +326,7 @@ async def to_report(
         poe_time=assessment.poe_time if assessment is not None else None,
         poe_source=assessment.poe_source if assessment is not None else None,
         validation_time=session.cache.moment,
+        provable_until=assessment.provable_until if assessment is not None else None,
         reason=_text_entry(emb.sig_object, "/Reason"),
         location=_text_entry(emb.sig_object, "/Location"),
     )
