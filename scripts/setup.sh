@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3-venv poppler-utils qpdf softhsm2 opensc postgresql libnss3-tools fonts-thai-tlwg openssl curl wrk)
+APT_PACKAGES=(python3-venv poppler-utils qpdf softhsm2 opensc postgresql libnss3-tools fonts-thai-tlwg openssl curl wrk gcc libc6-dev binutils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

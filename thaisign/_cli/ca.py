@@ -72,8 +72,10 @@ def ca() -> None:
 
 @ca.command()
 @_dir_arg
-@click.option("--name-th", required=True, help="The agency's name in Thai (subject O and CN).")
-@click.option("--name-en", help="The agency's name in English (the CN when the Thai name is long).")
+@click.option(
+    "--name-th", required=True, help="The agency's name in Thai (subject O and CN, at most 64 characters)."
+)
+@click.option("--name-en", help="The agency's name in English (kept in profile.toml; at most 64 characters).")
 @click.option("--org-id", help="organizationIdentifier of the agency, e.g. NTRTH-0994000000000.")
 @click.option(
     "--key",
@@ -90,9 +92,13 @@ def ca() -> None:
 @click.option("--valid-years", type=click.IntRange(1, 30), default=10, show_default=True)
 @click.option(
     "--base-url",
-    default="http://127.0.0.1:8080",
-    show_default=True,
-    help="Where CRL/OCSP/CA cert are served.",
+    help="Where 'thaisign ca serve' (or your web server) publishes the CRL, OCSP and CA certificate, "
+    "e.g. http://ca.dla.go.th; written into every officer certificate, so required.",
+)
+@click.option(
+    "--local",
+    is_flag=True,
+    help="A trial CA served on this machine only: base URL http://127.0.0.1:8080 (instead of --base-url).",
 )
 @click.option("--policy-oid", help="Certificate policy OID (default: a new unique 2.25.<uuid> OID).")
 @click.option(
@@ -121,7 +127,8 @@ def init(
     key_uri: str | None,
     pkcs11_module: str | None,
     valid_years: int,
-    base_url: str,
+    base_url: str | None,
+    local: bool,
     policy_oid: str | None,
     db: str | None,
     csr_only: bool,
@@ -144,7 +151,17 @@ def init(
     """
     from thaisign.ca import Authority, CaProfile
     from thaisign.ca.authority import ensure_new_ca_folder
+    from thaisign.ca.profiles import DEFAULT_BASE_URL
 
+    if base_url is None and not local:
+        raise UsageError(
+            "give --base-url: where the CRL and OCSP will be served (it is written into every "
+            "officer certificate and cannot be changed in them later)",
+            hint="e.g. --base-url http://ca.dla.go.th; "
+            f"for a trial on this machine only, --local ({DEFAULT_BASE_URL})",
+        )
+    if base_url is not None and local:
+        raise UsageError("give either --base-url or --local, not both")
     fields: dict[str, Any] = {
         "name_th": name_th,
         "name_en": name_en,
@@ -153,7 +170,7 @@ def init(
         "key_uri": key_uri,
         "pkcs11_module": pkcs11_module or (os.environ.get("THAISIGN_PKCS11_MODULE") if key_uri else None),
         "valid_years": valid_years,
-        "base_url": base_url,
+        "base_url": base_url or DEFAULT_BASE_URL,
         "db": db,
         "officer_extra_ekus": officer_ekus,
     }
@@ -166,7 +183,7 @@ def init(
     else:
         secrets = {
             "passphrase": resolve_secret(
-                file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="New CA passphrase", confirm=True
+                file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="New CA passphrase", new=True
             )
         }
     with Authority.init(directory, profile, csr_only=csr_only, **secrets) as authority:
@@ -179,7 +196,12 @@ def init(
             click.echo(f"  request for the parent CA: {directory / 'ca.csr'}")
             click.echo(f"  then: thaisign ca install-cert {directory} CERT.pem --chain PARENT-CHAIN.pem")
         click.echo(f"  policy OID: {authority.profile.policy_oid}")
-        click.echo(f"  CRL/OCSP base URL: {authority.profile.base_url}")
+        click.echo("  URLs written into every officer certificate (serve them with 'thaisign ca serve'):")
+        click.echo(f"    CRL:            {authority.profile.crl_url}")
+        click.echo(f"    OCSP:           {authority.profile.ocsp_url}")
+        click.echo(f"    CA certificate: {authority.profile.ca_issuers_url}")
+        if local:
+            click.echo("  (--local: only this machine can reach them; use --base-url for a real CA)")
         click.echo(f"  store: {'PostgreSQL' if not authority.store.is_sqlite else directory / 'ca.db'}")
 
 
@@ -297,7 +319,8 @@ def issue(
             file=p12_passphrase_file,
             env=PASSPHRASE_ENV,
             prompt="Passphrase for the new PKCS#12",
-            confirm=True,
+            flag="--p12-passphrase-file",
+            new=True,
         )
     csr_data = read_input(csr, "CSR") if csr else None
     with _open(directory, passphrase_file, pin_file) as authority:
@@ -380,7 +403,11 @@ def issue_batch(
     p12_pass = None
     if any(r.csr_path is None for r in rows):
         p12_pass = resolve_secret(
-            file=p12_passphrase_file, env=PASSPHRASE_ENV, prompt="Passphrase for new PKCS#12 files"
+            file=p12_passphrase_file,
+            env=PASSPHRASE_ENV,
+            prompt="Passphrase for new PKCS#12 files",
+            flag="--p12-passphrase-file",
+            new=True,
         )
     if not directory.is_dir():
         Authority.open(directory, load_key=False)  # the one-line "CA folder not found"

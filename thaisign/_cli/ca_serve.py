@@ -94,18 +94,19 @@ def serve(
             return None, resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
         return resolve_secret(file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA key passphrase"), None
 
-    def responder_secret(confirm: bool = False) -> str | None:
+    def responder_secret(new: bool = False) -> str | None:
         return resolve_secret(
             file=responder_passphrase_file,
             env=PASSPHRASE_ENV,
             prompt="OCSP responder key passphrase",
-            confirm=confirm,
+            flag="--responder-passphrase-file",
+            new=new,
         )
 
     ca_passphrase = pin = responder_passphrase = None
     if issue_responder:
         ca_passphrase, pin = ca_secrets()
-        responder_passphrase = responder_secret(confirm=True)
+        responder_passphrase = responder_secret(new=True)
         path = do_issue_responder(
             directory,
             ca_passphrase=ca_passphrase,

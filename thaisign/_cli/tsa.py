@@ -93,13 +93,16 @@ def init(
             ca_pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="CA token PIN")
         else:
             ca_passphrase = resolve_secret(
-                file=ca_passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA key passphrase"
+                file=ca_passphrase_file,
+                env=CA_PASSPHRASE_ENV,
+                prompt="CA key passphrase",
+                flag="--ca-passphrase-file",
             )
     if key_uri is not None:
         pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
     else:
         passphrase = resolve_secret(
-            file=passphrase_file, env=PASSPHRASE_ENV, prompt="New TSA key passphrase", confirm=True
+            file=passphrase_file, env=PASSPHRASE_ENV, prompt="New TSA key passphrase", new=True
         )
     config = init_tsa(
         directory,

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from thaisign._fs import atomic_write, read_input
+from thaisign._secrets import check_new_passphrase
 from thaisign.ca import _der, _tbs
 from thaisign.ca.audit import AuditEntry, AuditVerification
 from thaisign.ca.crl import CrlTemplate, revoked_entry
@@ -94,6 +95,7 @@ class IssuedOfficer:
             raise CAError("this certificate was issued for a key the CA never held: there is no PKCS#12")
         if not passphrase:
             raise SecretError("a PKCS#12 needs a non-empty passphrase", hint="set THAISIGN_PASSPHRASE")
+        check_new_passphrase(passphrase, "the PKCS#12 passphrase")
         enc = serialization.BestAvailableEncryption(passphrase.encode("utf-8"))
         label = (name or self.serial_hex).encode("utf-8")
         return pkcs12.serialize_key_and_certificates(
@@ -184,10 +186,13 @@ class Authority:
         profile = profile.validated()
         d = Path(directory)
         ensure_new_ca_folder(d)
-        if profile.key_uri is None and not passphrase:
-            raise SecretError(
-                "the CA key needs a passphrase", hint="set THAISIGN_CA_PASSPHRASE or pass --passphrase-file"
-            )
+        if profile.key_uri is None:
+            if not passphrase:
+                raise SecretError(
+                    "the CA key needs a passphrase",
+                    hint="set THAISIGN_CA_PASSPHRASE or pass --passphrase-file",
+                )
+            check_new_passphrase(passphrase, "the new CA passphrase")
         store = CertificateStore.connect(CertificateStore.url_for(d, profile.db))
         if profile.db is not None and not store.is_empty():
             raise CAExistsError(

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from thaisign._fs import atomic_write, read_input
+from thaisign._secrets import check_new_passphrase
 from thaisign.ca.authority import Authority, IssuedOfficer, load_csr
 from thaisign.ca.profiles import OfficerProfile
 from thaisign.ca.store import NewCertificate
@@ -298,11 +299,13 @@ def issue_batch(
     out.mkdir(parents=True, exist_ok=True)
     rows, errors = read_rows(Path(csv_path))
     result = BatchResult(errors=list(errors))
-    if any(r.csr_path is None for r in rows) and not passphrase:
-        raise SecretError(
-            "rows without a CSR get a new key in a PKCS#12, which needs a passphrase",
-            hint="set THAISIGN_PASSPHRASE or pass --passphrase-file",
-        )
+    if any(r.csr_path is None for r in rows):
+        if not passphrase:
+            raise SecretError(
+                "rows without a CSR get a new key in a PKCS#12, which needs a passphrase",
+                hint="set THAISIGN_PASSPHRASE or pass --p12-passphrase-file",
+            )
+        check_new_passphrase(passphrase, "the passphrase for new PKCS#12 files")
     result.restored_files += _recover_pending(ca, out, passphrase)
     already = ca.store.issued_employee_ids()
     todo: list[BatchRow] = []

@@ -169,9 +169,11 @@ def issue_responder(
     Needs the CA key once; afterwards ``thaisign ca serve`` runs without it. Returns the
     certificate path (``DIR/ocsp-responder.pem``; the key is ``ocsp-responder.key``, 0600).
     """
+    from thaisign._secrets import check_new_passphrase
     from thaisign.ca.authority import Authority
     from thaisign.ca.service_certs import issue_service_certificate, save_service_key
 
+    check_new_passphrase(responder_passphrase, "the OCSP responder key passphrase")
     with Authority.open(directory, passphrase=ca_passphrase, pin=pin) as ca:
         service = issue_service_certificate(ca, "ocsp", days=days, now=now)
         cert_path, _, _ = save_service_key(

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from thaisign._fs import atomic_write, read_input
+from thaisign._secrets import check_new_passphrase
 from thaisign.errors import CertificateError, OutputError
 from thaisign.keys import KeySpec, Signer, SoftwareSigner, key_spec_of, load_certificates, load_private_key
 
@@ -249,6 +250,7 @@ def save_service_key(
         raise CertificateError("no private key to save (it lives in a token)")
     if not passphrase:
         raise CertificateError("a passphrase is needed to encrypt the service key")
+    check_new_passphrase(passphrase, f"the passphrase for {key_path.name}")
     enc = serialization.BestAvailableEncryption(passphrase.encode("utf-8"))
     pem = serialization.Encoding.PEM
     atomic_write(
