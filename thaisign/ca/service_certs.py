@@ -153,11 +153,10 @@ def service_extensions(purpose: Purpose) -> list[dict[str, object]]:
 
 def service_subject(organization: str, purpose: Purpose, name: str | None = None) -> asn1_x509.Name:
     """``C=TH, O=<agency>, CN=<name or the service's English name>`` (UTF8String)."""
-    cn = name or _NAMES[purpose]
-    if len(cn) > 64:  # X.520 ub-common-name: 64 characters
-        raise CertificateError(
-            f"the service name {cn!r} is longer than 64 characters", hint="give a shorter name"
-        )
+    from thaisign.ca.profiles import check_text
+
+    # X.520 ub-common-name: 64 characters; no control or direction characters
+    cn = check_text(name, "the service name (--name-th)", limit=64) or _NAMES[purpose]
     return asn1_x509.Name.build(
         {"country_name": "TH", "organization_name": organization[:64], "common_name": cn},
         use_printable=False,
