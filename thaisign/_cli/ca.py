@@ -541,66 +541,109 @@ def revoke(
 def crl(
     directory: Path, output: str, as_pem: bool, passphrase_file: str | None, pin_file: str | None
 ) -> None:
-    """Make a new CRL (next CRL number; nextUpdate from the profile).
+    """Make a new CRL (next CRL number; nextUpdate from the profile) and a signed audit checkpoint.
+
+    The store is checked against its audit chain first: a store changed outside thaisign gets
+    no CRL. The checkpoint (the chain head signed by the CA) goes beside the CRL as
+    NAME.checkpoint.p7m: publish it and keep copies elsewhere ('ca audit --checkpoint').
 
     \b
     Example:
-      thaisign ca crl ./ca -o ca.crl
+      thaisign ca crl ./ca -o ca.crl        # also writes ca.checkpoint.p7m
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
+    from thaisign.ca.checkpoint import checkpoint_path_for
+
     with _open(directory, passphrase_file, pin_file) as authority:
         der = authority.crl()
+        checkpoint = authority.last_checkpoint
     parsed = x509.load_der_x509_crl(der)
     atomic_write(output, parsed.public_bytes(serialization.Encoding.PEM) if as_pem else der)
+    if checkpoint is not None:
+        atomic_write(checkpoint_path_for(output), checkpoint)
     number = parsed.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     click.echo(
         f"CRL #{number} with {len(parsed)} revoked certificate(s) written to {output}; "
         f"next update {parsed.next_update_utc:%Y-%m-%d %H:%M} UTC"
     )
+    if checkpoint is not None:
+        click.echo(
+            f"audit checkpoint signed beside it: {checkpoint_path_for(output)} "
+            "(publish it with the CRL and keep copies elsewhere)"
+        )
 
 
 @ca.command()
 @_dir_arg
-@click.option("--verify", "check", is_flag=True, help="Check the hash chain; exit 1 if it is broken.")
+@click.option(
+    "--verify",
+    "check",
+    is_flag=True,
+    help="Check the hash chain, every table against it and the newest signed checkpoint; "
+    "exit 1 on any problem.",
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A checkpoint you kept (X.checkpoint.p7m, published beside a CRL); repeatable.",
+)
 @_json
-def audit(directory: Path, check: bool, as_json: bool) -> None:
+def audit(directory: Path, check: bool, checkpoint_files: tuple[str, ...], as_json: bool) -> None:
     """Show, export (--json) or check (--verify) the hash-chained audit log.
 
     \b
+    --verify re-derives the certificate, revocation and CRL tables from the chain and names
+    every row added, deleted or changed outside thaisign; it also checks that the chain still
+    holds the newest checkpoint the CA signed (with each CRL), so a log cut short is seen.
+
+    \b
     Example:
-      thaisign ca audit ./ca --verify
+      thaisign ca audit ./ca --verify --checkpoint /backup/ca.checkpoint.p7m
       thaisign ca audit ./ca --json > audit-2569.json
     """
-    from thaisign.ca import verify_chain
+    from thaisign._text import visible
 
+    given = [(f, read_input(f, "checkpoint file")) for f in checkpoint_files]
     with _open(directory, key=False) as authority:
-        entries = authority.audit_entries()
-    verification = None
-    error = None
-    if check:
-        try:
-            verification = verify_chain(entries)
-        except AuditChainError as exc:
-            error = exc
+        entries = authority.audit_entries() if (as_json or not check) else []
+        report = authority.check_integrity(given) if check else None
+    problems = report.problems() if report is not None else []
     if as_json:
         _echo_json(
             {
                 "entries": [e.to_json() for e in entries],
-                "verified": None if not check else error is None,
-                "head": verification.head if verification else None,
-                "error": error.message if error else None,
+                "verified": None if report is None else report.ok,
+                "head": report.head if report else None,
+                "error": problems[0] if problems else None,
+                "integrity": report.to_json() if report else None,
             }
         )
-    elif check:
-        if verification is not None:
-            click.echo(f"audit chain intact: {verification.entries} entries, head {verification.head}")
+    elif report is not None:
+        if report.ok:
+            click.echo(f"audit chain intact: {report.entries} entries, head {report.head}")
+            names = {"certificates": "certificate", "revocations": "revocation", "crls": "CRL"}
+            rows = ", ".join(f"{n} {names.get(t, t)}{'' if n == 1 else 's'}" for t, n in report.rows.items())
+            click.echo(f"tables match the chain: {rows}")
+            if report.checkpoint is not None:
+                cp = report.checkpoint
+                click.echo(f"chain holds the {cp.checkpoint.describe()} from {visible(cp.source)}")
+            else:
+                click.echo("no signed checkpoint yet (one is made with every CRL)")
+        else:
+            for line in problems:
+                click.echo(f"  - {visible(line, 300)}", err=True)
     else:
         for e in entries:
-            click.echo(f"{e.seq:>6} {e.time} {e.action:<12} {e.serial or '-':<32} {e.hash[:16]}")
-    if error is not None:
-        raise error
+            click.echo(f"{e.seq:>6} {e.time} {e.action:<12} {visible(e.serial or '-', 40):<32} {e.hash[:16]}")
+    if report is not None and not report.ok:
+        raise AuditChainError(
+            f"the CA store was changed outside thaisign: {len(problems)} problem(s), listed above",
+            hint="restore the database from a backup made before the change, then run this again",
+        )
 
 
 # Sub-commands other engineers provide (OCSP/CRL server, ...), added when present.
