@@ -48,6 +48,7 @@ __all__ = [
     "entry_hash",
     "next_entries",
     "row_digest",
+    "row_text_digest",
     "verify_chain",
 ]
 
@@ -243,6 +244,8 @@ def verify_chain(entries: Iterable[AuditEntry | StoredEntry]) -> AuditVerificati
 
 
 def _encode(value: Any) -> Any:
+    if value is None or type(value) in (str, int):
+        return value
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, dt.datetime):
@@ -263,6 +266,18 @@ def encode_row(row: Mapping[str, Any]) -> dict[str, Any]:
 def row_digest(encoded: Mapping[str, Any]) -> str:
     """SHA-256 of an encoded row's canonical JSON (to compare large tables in little memory)."""
     return hashlib.sha256(details_text(encoded).encode("utf-8")).hexdigest()
+
+
+def row_text_digest(details: str) -> str | None:
+    """:func:`row_digest` of the ``row`` in stored canonical details whose last key is ``row``,
+    read without parsing them (None when the details are not of that shape)."""
+    start = details.rfind(',"row":{')
+    offset = 7
+    if start < 0 and details.startswith('{"row":{'):
+        start, offset = 0, 7
+    if start < 0 or not details.endswith("}}"):
+        return None
+    return hashlib.sha256(details[start + offset : -1].encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,15 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from thaisign.ca._records import REVOCATION_REASONS, CaRow, CertificateRow, CrlRow, RevocationRow
-from thaisign.ca.audit import RowDifference, StoredEntry, check_chain, compare_rows, encode_row, row_digest
+from thaisign.ca.audit import (
+    RowDifference,
+    StoredEntry,
+    check_chain,
+    compare_rows,
+    encode_row,
+    row_digest,
+    row_text_digest,
+)
 from thaisign.ca.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from thaisign.ca.crl import revoked_entry
 from thaisign.ca.store import CertificateStore
@@ -142,6 +150,11 @@ class _Derived:
         action = e.action
         if action not in ("issue", "adopt", "revoke", "crl", "init", "install-cert"):
             return  # upgrade, and actions of later versions that make no row
+        if action == "issue" and e.serial is not None:
+            digest = row_text_digest(e.details)  # the hot path: no JSON parsing
+            if digest is not None:
+                self.certificates[e.serial] = (e.seq, digest)
+                return
         try:
             details = json.loads(e.details)
         except ValueError:

@@ -93,6 +93,7 @@ def _sqlite_engine(url: str) -> Engine:
         url,
         busy_timeout_s=120,
         foreign_keys=True,
+        page_size=8192,  # an issue entry (about 2 kB: the certificate, in base64) fits a page
         # writes (marked by _write) take the lock up front; reads stay shared
         immediate=lambda conn: bool(conn.get_execution_options().get("thaisign_write", False)),
         pool_size=2,
