@@ -389,7 +389,10 @@ def issue_batch(
     CSV columns (header row): employee_id,name_th,position[,given_name,surname,name_en,ou,email,days,csr,key]
     A row with csr (path relative to the CSV) gets OUT/<employee_id>.pem; a row without gets a
     new key in OUT/<employee_id>.p12 (passphrase from --p12-passphrase-file or $THAISIGN_PASSPHRASE).
-    Bad rows are reported with their line number; the others go on. Exit code 1 if any row failed.
+    Bad rows are reported with their line number; the others go on. A csr path must lie in the
+    CSV's folder. File names are the employee IDs with unsafe characters as _XX (A/1 -> A_2F1).
+    A re-run checks every officer's .pem and .p12 (key matches certificate), repairs what it can
+    and reports what it cannot. Exit code 1 if any row failed or an output problem remains.
 
     \b
     Example:
@@ -432,11 +435,16 @@ def issue_batch(
     else:
         for err in result.errors:
             click.echo(f"{csv_file}:{err.line}: {err.message}", err=True)
+        for line, emp, what in result.repaired:
+            click.echo(f"{csv_file}:{line}: {emp}: repaired: {what}", err=True)
+        for line, emp, what in result.problems:
+            click.echo(f"{csv_file}:{line}: {emp}: {what}", err=True)
         click.echo(
             f"issued {len(result.issued)}, skipped {len(result.skipped)} already issued, "
-            f"{len(result.errors)} bad row(s); files restored {result.restored_files}; output in {out_dir}"
+            f"{len(result.errors)} bad row(s); files restored {result.restored_files}, "
+            f"repaired {len(result.repaired)}; {len(result.problems)} output problem(s); output in {out_dir}"
         )
-    if result.errors:
+    if result.errors or result.problems:
         raise SystemExit(1)
 
 

@@ -506,6 +506,23 @@ class CertificateStore:
         with self._errors(), Session(self._engine) as session:
             return [self._issued(r) for r in session.execute(q).all()]
 
+    def issue_details(self, serials: Sequence[str], key: str) -> dict[str, Any]:
+        """``details[key]`` of the issue entries of these serials (hex), where present."""
+        import json
+
+        out: dict[str, Any] = {}
+        with self._read() as conn:
+            for i in range(0, len(serials), 500):
+                q = select(AuditRow.serial, AuditRow.details).where(
+                    AuditRow.action == "issue", AuditRow.serial.in_(serials[i : i + 500])
+                )
+                for serial, text in conn.execute(q):
+                    with contextlib.suppress(ValueError, AttributeError):
+                        value = json.loads(text).get(key)
+                        if value is not None and serial is not None:
+                            out[serial] = value
+        return out
+
     def issued_employee_ids(self) -> set[str]:
         """Employee IDs that hold a certificate that is not revoked (for batch re-runs)."""
         q = (
