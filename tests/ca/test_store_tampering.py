@@ -68,7 +68,7 @@ class Ca:
 def ca(
     tmp_path: Path, db_kind: str, new_db_url: Callable[[str], str | None], fixed_time: dt.datetime
 ) -> Iterator[Ca]:
-    """A CA with three officers, the first revoked, one CRL (and its checkpoint), all at fixed times."""
+    """Three officers, the first revoked, the first CRL (made at init) and a second, at fixed times."""
     profile = CaProfile(
         name_th="กรมทดสอบ", key="ec-p256", base_url="http://127.0.0.1:9", db=new_db_url(db_kind)
     )
@@ -93,8 +93,8 @@ def _one(problems: list[str], *needles: str) -> None:
 def test_untouched_store_passes_and_checkpoint_verifies_with_openssl(ca: Ca, tmp_path: Path) -> None:
     r = run_cli("ca", "audit", str(ca.dir), "--verify")
     assert r.returncode == 0, r.stderr
-    assert "audit chain intact: 6 entries" in r.stdout
-    assert "tables match the chain: 3 certificates, 1 revocation, 1 CRL" in r.stdout
+    assert "audit chain intact: 7 entries" in r.stdout  # init, first CRL, 3 issues, revocation, CRL
+    assert "tables match the chain: 3 certificates, 1 revocation, 2 CRLs" in r.stdout
     assert "holds the checkpoint of" in r.stdout
     # the checkpoint is a CMS SignedData by the CA key: OpenSSL verifies it and prints its content
     openssl = require_tool("openssl")
@@ -105,8 +105,8 @@ def test_untouched_store_passes_and_checkpoint_verifies_with_openssl(ca: Ca, tmp
         check=True,
     )  # fmt: skip
     doc = json.loads(out.stdout)
-    assert doc["seq"] == 6 and doc["crl_number"] == 1
-    assert doc["head"] == ca.sql("SELECT hash FROM audit_events WHERE seq = 6")[0][0]
+    assert doc["seq"] == 7 and doc["crl_number"] == 2
+    assert doc["head"] == ca.sql("SELECT hash FROM audit_events WHERE seq = 7")[0][0]
 
 
 def test_deleted_revocation_is_named_and_no_crl_hides_it(ca: Ca) -> None:
@@ -180,26 +180,26 @@ def test_deleted_crl_row_and_changed_ca_record_are_named(ca: Ca) -> None:
 
 
 def test_edited_audit_entry_breaks_the_chain(ca: Ca) -> None:
-    details = ca.sql("SELECT details FROM audit_events WHERE seq = 3")[0][0]
-    ca.sql("UPDATE audit_events SET details = ? WHERE seq = 3", (details.replace("E1", "E9"),))
-    _one(ca.check(), "audit entry 3", "does not match its hash")
+    details = ca.sql("SELECT details FROM audit_events WHERE seq = 4")[0][0]
+    ca.sql("UPDATE audit_events SET details = ? WHERE seq = 4", (details.replace("E1", "E9"),))
+    _one(ca.check(), "audit entry 4", "does not match its hash")
 
 
 def test_deleted_middle_entry_is_seen(ca: Ca) -> None:
     ca.sql("DELETE FROM audit_events WHERE seq = 4")
     problems = ca.check()
     _one(problems, "audit entries 4 are missing")
-    _one(problems, "certificates", ca.serials[2], "added")  # the row no entry made any more
+    _one(problems, "certificates", ca.serials[1], "added")  # the row no entry made any more
 
 
 def test_cut_tail_is_seen_against_the_checkpoint(ca: Ca) -> None:
     """The newest entries deleted (the chain that is left is intact): only the checkpoint shows it."""
     ca.sql("DELETE FROM checkpoints")  # an insider removes the store's own copies too
-    ca.sql("DELETE FROM crls")
-    ca.sql("DELETE FROM audit_events WHERE seq >= 5")  # the revocation and the CRL entries
+    ca.sql("DELETE FROM crls WHERE number = 2")
+    ca.sql("DELETE FROM audit_events WHERE seq >= 6")  # the revocation and the second CRL's entries
     ca.sql("DELETE FROM revocations")
     problems = ca.check()
-    _one(problems, "cut short", "vouches for 6 entries", "holds 4")
+    _one(problems, "cut short", "vouches for 7 entries", "holds 5")
     assert len(problems) == 1, problems  # everything else is consistent: that is the point
     r = run_cli("ca", "audit", str(ca.dir), "--verify", "--json")
     assert r.returncode == 1
@@ -213,8 +213,8 @@ def test_cut_tail_is_seen_against_an_operators_copy(ca: Ca, tmp_path: Path) -> N
     kept.write_bytes((ca.dir / CHECKPOINT_FILE).read_bytes())
     (ca.dir / CHECKPOINT_FILE).unlink()
     ca.sql("DELETE FROM checkpoints")
-    ca.sql("DELETE FROM crls")
-    ca.sql("DELETE FROM audit_events WHERE seq >= 5")
+    ca.sql("DELETE FROM crls WHERE number = 2")
+    ca.sql("DELETE FROM audit_events WHERE seq >= 6")
     ca.sql("DELETE FROM revocations")
     assert ca.check() == []  # nothing inside the store or folder can tell
     r = run_cli("ca", "audit", str(ca.dir), "--verify", "--checkpoint", str(kept))
