@@ -85,7 +85,7 @@ def _closed_within(s: socket.socket, seconds: float) -> tuple[float, bytes]:
 def test_silent_connection_is_closed(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port)) as s:
         took, data = _closed_within(s, 1)
-    assert data == b"" and took < 4
+    assert data == b"" and took < 8  # 1 s idle limit; generous for a busy machine
 
 
 def test_slow_headers_get_408(port: int) -> None:
@@ -99,14 +99,14 @@ def test_slow_headers_get_408(port: int) -> None:
         except OSError:
             pass  # closed under our feet: what we want
         data = _read_all(s, 10)
-    assert data.startswith(b"HTTP/1.1 408") and time.monotonic() - start < 6
+    assert data.startswith(b"HTTP/1.1 408") and time.monotonic() - start < 12
 
 
 def test_slow_body_gets_408(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(b"POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
         took, data = _closed_within(s, 2)
-    assert data.startswith(b"HTTP/1.1 408") and took < 6
+    assert data.startswith(b"HTTP/1.1 408") and took < 10
 
 
 def test_keep_alive_connection_is_closed_when_idle(port: int) -> None:
@@ -115,7 +115,7 @@ def test_keep_alive_connection_is_closed_when_idle(port: int) -> None:
         s.settimeout(10)
         first = s.recv(65536)
         took, rest = _closed_within(s, 1)
-    assert first.startswith(b"HTTP/1.1 200") and rest == b"" and took < 4
+    assert first.startswith(b"HTTP/1.1 200") and rest == b"" and took < 8
 
 
 def test_huge_headers_get_431(port: int) -> None:

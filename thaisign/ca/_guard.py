@@ -141,8 +141,15 @@ class StoreGuard:
             except Exception as exc:  # never let the guard die: say unavailable, try again
                 self._set(GuardState("unavailable", _first_line(exc)))
                 self._full_due = True
-            self._wake.wait(self._probe_interval)
-            self._wake.clear()
+            self._pause()
+
+    def _pause(self) -> None:
+        """Wait ``probe_interval`` seconds, or less if woken. Short sleeps rather than a timed
+        Event.wait: libfaketime (the suite's moved clocks) makes timed lock waits hang."""
+        deadline = time.monotonic() + self._probe_interval
+        while not (self._wake.is_set() or self._stop.is_set()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._wake.clear()
 
     def _probe(self) -> None:
         """Cheap: is the file the one checked, and does the store still hold the verified head?"""
