@@ -2,7 +2,8 @@
 # Installs everything thaisign and its test suite need on a fresh Debian machine (idempotent).
 # System packages: poppler (pdfsig, pdftoppm), qpdf, SoftHSM2 + OpenSC, PostgreSQL, NSS tools, Thai fonts,
 # libfaketime (the suite also runs with the clock moved years ahead), Debian's chromium + chromium-driver
-# (the desk's browser tests: headless, no browser download).
+# (the desk's browser tests: headless, no browser download), gcc + libc6-dev + binutils (a test builds a
+# tiny shared library to show that no library is loaded before thaisign checked it is a PKCS#11 module).
 # Python: a virtual environment in .venv with thaisign installed editable, plus the dev tools, pinned by
 # constraints.txt (the versions CI tests; scripts/lock.sh regenerates it).
 set -euo pipefail
