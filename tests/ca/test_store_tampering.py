@@ -271,3 +271,11 @@ def test_control_characters_in_a_tampered_serial_are_shown_escaped(ca: Ca) -> No
     r = run_cli("ca", "audit", str(ca.dir), "--verify")
     assert r.returncode == 1
     assert "\x1b" not in r.stderr and "ab\\x1b[31mcd" in r.stderr
+
+
+def test_listing_a_tampered_store_shows_hostile_text_escaped(ca: Ca) -> None:
+    ca.sql("UPDATE certificates SET name_th = ? WHERE serial = ?", ("นาย\x1b[2J\u202eปลอม", ca.serials[1]))
+    for r in (run_cli("ca", "list", str(ca.dir)), run_cli("ca", "show", str(ca.dir), ca.serials[1])):
+        assert r.returncode == 0, r.stderr
+        assert "\x1b" not in r.stdout and "\u202e" not in r.stdout
+        assert "\\x1b[2J\\u202eปลอม" in r.stdout

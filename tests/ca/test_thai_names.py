@@ -148,3 +148,15 @@ def test_the_ca_certificate_parses_with_cryptography_without_an_english_fallback
         assert ca.certificate is not None
         cns = ca.certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
         assert [a.value for a in cns] == [DLA]
+
+
+def test_names_in_a_token_csr_follow_the_same_rules() -> None:
+    from thaisign.hsm.csr import officer_name
+
+    long_org = "กรม" + "ก" * 61
+    name = officer_name("นายสมชาย ใจดี", organization=long_org, position="ผู้อำนวยการกอง")
+    assert name.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == long_org
+    with pytest.raises(ProfileError, match="U\\+202E"):
+        officer_name("นายสมชาย\u202e ใจดี")
+    with pytest.raises(ProfileError, match="65 characters"):
+        officer_name("นายสมชาย ใจดี", organization=long_org + "ก")

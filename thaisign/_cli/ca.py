@@ -467,10 +467,13 @@ def list_(directory: Path, status: str | None, as_json: bool) -> None:
     if as_json:
         _echo_json([c.to_json() for c in certs])
         return
+    from thaisign._text import visible  # what the store holds is shown escaped, however it got there
+
     for c in certs:
         click.echo(
             f"{c.serial_hex:<34} {c.status():<8} {c.not_after:%Y-%m-%d} "
-            f"{c.employee_id or '-':<12} {c.name_th} ({c.position or ''})"
+            f"{visible(c.employee_id or '-', 64):<12} {visible(c.name_th, 64)} "
+            f"({visible(c.position or '', 64)})"
         )
     click.echo(f"{len(certs)} certificate(s)", err=True)
 
@@ -501,9 +504,11 @@ def show(directory: Path, serial: str, as_pem: bool, as_json: bool) -> None:
             nl=False,
         )
         return
+    from thaisign._text import visible
+
     for key, value in cert.to_json().items():
         if value is not None:
-            click.echo(f"{key:>18}: {value}")
+            click.echo(f"{key:>18}: {visible(str(value), 300)}")
 
 
 @ca.command()
@@ -646,7 +651,10 @@ def audit(directory: Path, check: bool, checkpoint_files: tuple[str, ...], as_js
                 click.echo(f"  - {visible(line, 300)}", err=True)
     else:
         for e in entries:
-            click.echo(f"{e.seq:>6} {e.time} {e.action:<12} {visible(e.serial or '-', 40):<32} {e.hash[:16]}")
+            click.echo(
+                f"{e.seq:>6} {visible(e.time, 40)} {visible(e.action, 20):<12} "
+                f"{visible(e.serial or '-', 40):<32} {visible(e.hash[:16], 16)}"
+            )
     if report is not None and not report.ok:
         raise AuditChainError(
             f"the CA store was changed outside thaisign: {len(problems)} problem(s), listed above",
