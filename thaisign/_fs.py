@@ -103,6 +103,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def file_identity(path: str | os.PathLike[str] | None) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``, None if there is none: a file deleted and restored
+    (e.g. a database from a backup) is another file, even under the same name."""
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def ensure_folder(directory: str | os.PathLike[str]) -> Path:
     """``directory``, created with its parents if missing; a one-line :class:`OutputError` if it cannot be."""
     d = Path(directory)

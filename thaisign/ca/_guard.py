@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from thaisign._fs import file_identity
 from thaisign.errors import StoreError
 
 _log = logging.getLogger(__name__)
@@ -54,16 +54,6 @@ class GuardState:
         }
 
 
-def _file_identity(path: str | None) -> tuple[int, int] | None:
-    if path is None:
-        return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
 class StoreGuard:
     """See the module docstring. ``check`` runs the full check and returns an IntegrityReport-like
     object; ``reconnect`` drops every connection (so the next use opens the file anew)."""
@@ -85,7 +75,7 @@ class StoreGuard:
         self._probe_interval = probe_interval
         url = make_url(store.url)
         self._path = url.database if url.get_backend_name() == "sqlite" else None
-        self._identity = _file_identity(self._path)
+        self._identity = file_identity(self._path)
         self._lock = threading.Lock()
         self._state = initial or GuardState("checking", "the store has not been checked yet")
         self._known: tuple[int, str] | None = None
@@ -107,7 +97,7 @@ class StoreGuard:
 
     def require_ok(self) -> None:
         """Raise :class:`StoreError` unless answers may be given from the store now."""
-        if self._path is not None and _file_identity(self._path) != self._identity:
+        if self._path is not None and file_identity(self._path) != self._identity:
             self._set(GuardState("unavailable", "the database file was deleted or replaced"))
             self._wake.set()
         state = self._state
@@ -153,7 +143,7 @@ class StoreGuard:
 
     def _probe(self) -> None:
         """Cheap: is the file the one checked, and does the store still hold the verified head?"""
-        identity = _file_identity(self._path)
+        identity = file_identity(self._path)
         if self._path is not None and identity != self._identity:
             if identity is None:
                 self._set(GuardState("unavailable", "the database file is missing"))
@@ -184,7 +174,7 @@ class StoreGuard:
 
     def _full_check(self) -> None:
         self._full_due = False
-        identity = _file_identity(self._path)
+        identity = file_identity(self._path)
         if self._path is not None and identity is None:
             self._set(GuardState("unavailable", "the database file is missing"))
             self._full_due = True

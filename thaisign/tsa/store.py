@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
+from thaisign._fs import file_identity
 from thaisign._sqlite import sqlite_engine
 from thaisign.errors import StoreError
 from thaisign.tsa.authority import IssuedToken
@@ -83,16 +84,6 @@ class LoggedToken:
     token_der: bytes
 
 
-def _file_identity(path: str | None) -> tuple[int, int] | None:
-    if not path:
-        return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
 def _sqlite_engine(url: str) -> Engine:
     return sqlite_engine(url, busy_timeout_s=30, connect_args={"check_same_thread": False})
 
@@ -121,7 +112,7 @@ class TsaStore:
                 "WHERE id = 1 RETURNING next_serial",
             ]
         )
-        self._identity = _file_identity(self._db_path)
+        self._identity = file_identity(self._db_path)
         self._generation = 0
         columns = [c.name for c in tokens_table.columns]
         self._sql_log = " ".join(
@@ -183,7 +174,7 @@ class TsaStore:
         missing (sqlite would make a new empty one), reconnect to the new file once it is back."""
         if self._db_path is None:
             return
-        identity = _file_identity(self._db_path)
+        identity = file_identity(self._db_path)
         if identity is None:
             raise StoreError(
                 f"the TSA database {self._db_path} is missing", hint="restore it from your backup"
