@@ -41,7 +41,7 @@ from thaisign.ca.batch import CaOpener, issue_batch  # noqa: E402
 from thaisign.ca.crl import revoked_entry  # noqa: E402
 from thaisign.ca.store import CertificateRow, RevocationRow, serial_hex  # noqa: E402
 
-PASS = "bench-pass"
+PASS = "bench-ca-passphrase"
 OFFICER = OfficerProfile(name_th="นายสมชาย ใจดี", position="ผู้อำนวยการกอง", given_name="สมชาย", surname="ใจดี")
 NOW = dt.datetime(2026, 11, 21, 3, 42, tzinfo=dt.UTC)
 ROWS: list[tuple[str, str, str]] = []

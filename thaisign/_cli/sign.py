@@ -234,6 +234,12 @@ def _key_options(f: Any) -> Any:
     "--pdf-password-file", type=click.Path(dir_okay=False, path_type=Path), help="File with the PDF password."
 )
 @click.option("--workers", type=int, help="Processes for several files (default: all cores).")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse to sign when the signer's certificate is revoked or does not chain to a trusted "
+    "root (default: sign and warn).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def sign(
     inputs: tuple[Path, ...],
@@ -278,9 +284,14 @@ def sign(
     ask_pdf_password: bool,
     pdf_password_file: Path | None,
     workers: int | None,
+    strict: bool,
     as_json: bool,
 ) -> None:
     """Sign PDF letters (PAdES), with a Thai visible signature if asked.
+
+    Before signing, the certificate is checked (its path to the trust roots, --trust or the
+    trust store, and its OCSP/CRL): a revoked or untrusted certificate gets a warning, or with
+    --strict no signature. Output folders are created as needed.
 
     \b
     Examples:
@@ -341,8 +352,13 @@ def sign(
         at=_time(validation_time, "--at"),
         pdf_password=_pdf_password(ask_pdf_password, pdf_password_file),
         trust_roots=_trust(trust),
+        signer_check="strict" if strict else "warn",
     )
     options.effective_level()  # a usage error before any key is opened
+    if tsa is not None:
+        from thaisign.pades.tsa_client import check_tsa_url
+
+        check_tsa_url(tsa)
     source = _key_source(p12, key, cert, chain, key_uri, module, passphrase_file, pin_file)
     if output is not None:
         from thaisign.pades.signer import sign_pdf
@@ -354,10 +370,12 @@ def sign(
             signer.close()
         if as_json:
             entry = {"input": str(files[0]), "output": str(result.output), "ok": True, "error": None}
-            entry |= {"field": result.field, "level": result.level}
+            entry |= {"field": result.field, "level": result.level, "warnings": list(result.warnings)}
             click.echo(json.dumps({"files": [entry]}, ensure_ascii=False, indent=2))
         else:
             click.echo(f"signed {files[0]} -> {result.output} ({result.level}, field {result.field})")
+        for warning in result.warnings:
+            click.echo(f"thaisign: warning: {warning}", err=True)
         return
     with progress(len(files), "signing", enabled=not as_json) as bar:
         items = sign_many(
@@ -370,6 +388,8 @@ def sign(
             on_done=lambda _: bar.advance(),
         )
     failed = [i for i in items if not i.ok]
+    for warning in dict.fromkeys(w for i in items for w in i.warnings):  # once, not once per letter
+        click.echo(f"thaisign: warning: {warning}", err=True)
     if as_json:
         click.echo(
             json.dumps(
