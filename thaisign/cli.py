@@ -28,6 +28,7 @@ _COMMANDS: dict[str, str] = {
     "ltv": "thaisign._cli.sign:ltv",
     "verify": "thaisign._cli.verify:verify",
     "hsm": "thaisign._cli.hsm:hsm",
+    "service": "thaisign._cli.service:service",
 }
 
 
