@@ -86,7 +86,7 @@ def pyhanko_csc_sign(
 
 
 def pyhanko_status(pdf: bytes, root_pem: Path, at: dt.datetime) -> Any:
-    """pyHanko's own validation of the last signature (trust: the agency root only)."""
+    """pyHanko's own validation of the last (non-timestamp) signature, trusting the agency root only."""
     from pyhanko.keys import load_cert_from_pemder
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
@@ -94,7 +94,7 @@ def pyhanko_status(pdf: bytes, root_pem: Path, at: dt.datetime) -> Any:
 
     root = load_cert_from_pemder(str(root_pem))
     reader = PdfFileReader(io.BytesIO(pdf))
-    sig = reader.embedded_signatures[-1]
+    sig = reader.embedded_regular_signatures[-1]
     context = ValidationContext(
         trust_roots=[root], moment=at, allow_fetching=False, revocation_mode="soft-fail"
     )

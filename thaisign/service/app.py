@@ -473,6 +473,8 @@ async def admin_unlock(service: CscService, request: Request, body: dict[str, An
 
 def build_app(service: CscService) -> Starlette:
     """The ASGI application for ``service`` (one per worker process)."""
+    import thaisign.pades.appearance
+    import thaisign.pades.signer  # noqa: F401 - loaded now, not inside the first signDoc
     from thaisign.service.openapi import openapi_document
 
     spec = json.dumps(openapi_document(service.config), ensure_ascii=False).encode("utf-8")

@@ -526,7 +526,9 @@ class CscService:
                 reason=doc.reason,
                 location=doc.location,
                 certify="form-filling" if doc.certify else None,
-                signing_time=now,
+                # taken per letter, just before signing: B-LT/B-LTA validate the chain at this
+                # time with OCSP answers fetched a moment later, which must not look "too recent"
+                signing_time=self.clock(),
                 trust_roots=roots,
             )
             try:
