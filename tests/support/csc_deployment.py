@@ -43,6 +43,8 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
     "somchai": {"name": "นายสมชาย ใจดี"},
     "somsri": {"name": "นางสาวสมศรี รักงาน"},
     "wichai": {"name": "นายวิชัย มั่นคง"},
+    "anong": {"name": "นางอนงค์ ทองดี"},
+    "preecha": {"name": "นายปรีชา ชาญชัย"},
     "operator": {"name": "นางสุดา ผู้ดูแล", "roles": [OPERATOR_ROLE]},
 }
 
@@ -260,6 +262,8 @@ def officer_fields(account: str) -> dict[str, str]:
         "somchai": ("นายสมชาย ใจดี", "Somchai Jaidee", "นักวิชาการคอมพิวเตอร์ชำนาญการ", "E1001"),
         "somsri": ("นางสาวสมศรี รักงาน", "Somsri Rakngan", "ผู้อำนวยการกองกลาง", "E1002"),
         "wichai": ("นายวิชัย มั่นคง", "Wichai Mankong", "นิติกรปฏิบัติการ", "E1003"),
+        "anong": ("นางอนงค์ ทองดี", "Anong Thongdee", "เจ้าพนักงานธุรการ", "E1004"),
+        "preecha": ("นายปรีชา ชาญชัย", "Preecha Chanchai", "นักจัดการงานทั่วไป", "E1005"),
     }
     th, en, position, employee = names[account]
     return {"name_th": th, "name_en": en, "position": position, "employee_id": employee}

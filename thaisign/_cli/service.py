@@ -35,11 +35,28 @@ def _operator_name() -> str:
     return f"cli:{name}"
 
 
-def _open(directory: Path, *, pin: str | None = None, ca_passphrase: str | None = None) -> Any:
+def _open(
+    directory: Path,
+    *,
+    pin: str | None = None,
+    with_ca_key: bool = False,
+    ca_passphrase_file: Path | None = None,
+) -> Any:
+    """The service of a folder; ``with_ca_key`` asks for the CA passphrase (unless the CA key is in
+    the token, which the token PIN opens)."""
     from thaisign.service.config import ServiceConfig
     from thaisign.service.core import CscService
+    from thaisign.service.setup import ca_key_in_token
 
-    return CscService.open(ServiceConfig.load(directory), pin=pin, ca_passphrase=ca_passphrase)
+    config = ServiceConfig.load(directory)
+    passphrase = ca_pin = None
+    if with_ca_key and ca_key_in_token(config):
+        ca_pin = pin
+    elif with_ca_key:
+        passphrase = resolve_secret(
+            file=ca_passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA key passphrase"
+        )
+    return CscService.open(config, pin=pin, ca_passphrase=passphrase, ca_pin=ca_pin)
 
 
 def _fail(exc: Any) -> None:
@@ -202,11 +219,13 @@ def serve(
       thaisign service ./sign --port 8443 --workers 2
       curl -s -X POST http://127.0.0.1:8443/csc/v1/info
     """
+    from thaisign.service.config import ServiceConfig
+    from thaisign.service.setup import ca_key_in_token
     from thaisign.service.setup import serve as run
 
     pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
     ca_passphrase = None
-    if with_ca_key:
+    if with_ca_key and not ca_key_in_token(ServiceConfig.load(directory)):
         ca_passphrase = resolve_secret(
             file=ca_passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA key passphrase"
         )
@@ -217,7 +236,14 @@ def serve(
         )
 
     run(
-        directory, host=host, port=port, workers=workers, pin=pin, ca_passphrase=ca_passphrase, on_ready=ready
+        directory,
+        host=host,
+        port=port,
+        workers=workers,
+        pin=pin,
+        with_ca_key=with_ca_key,
+        ca_passphrase=ca_passphrase,
+        on_ready=ready,
     )
 
 
@@ -271,8 +297,7 @@ def approve(
     from thaisign.service.enroll import approve as do_approve
 
     pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
-    passphrase = resolve_secret(file=ca_passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA key passphrase")
-    svc = _open(directory, pin=pin, ca_passphrase=passphrase)
+    svc = _open(directory, pin=pin, with_ca_key=True, ca_passphrase_file=ca_passphrase_file)
     try:
         done = do_approve(svc, request_id, operator=_operator_name())
     except CscError as exc:

@@ -32,7 +32,7 @@ from thaisign.keys import KeySpec, key_spec_of
 from thaisign.service import factors
 from thaisign.service.config import ServiceConfig
 from thaisign.service.oidc import Caller, ProviderUnavailable, TokenRejected, TokenVerifier
-from thaisign.service.store import SadRecord, ServiceStore, aware, credentials
+from thaisign.service.store import SadRecord, ServiceStore, aware
 from thaisign.service.tokenkeys import OfficerKeys
 
 HASH_OIDS = {
@@ -146,6 +146,15 @@ class DocumentToSign:
     location: str | None = None
 
 
+@dataclass(frozen=True)
+class _FactorCheck:
+    """The outcome of checking a PIN or a one-time code."""
+
+    ok: bool
+    step: int | None  # the TOTP time step the code matched
+    replayed: bool = False  # a correct code that was used already
+
+
 @dataclass
 class _Stats:
     authorizations: int = 0
@@ -190,7 +199,11 @@ class CscService:
         ca_pin: str | None = None,
         clock: Clock = _utcnow,
     ) -> CscService:
-        """Connect to the database and set up (lazily) the token and the OIDC verifier."""
+        """Connect to the database and set up (lazily) the token and the OIDC verifier.
+
+        ``ca_passphrase`` (a CA key in a file) or ``ca_pin`` (a CA key in a token) lets this process
+        approve enrollments; without either, approvals go through ``thaisign service approve``.
+        """
         store = ServiceStore.connect(config.database_url())
         return cls(
             config,
@@ -200,7 +213,7 @@ class CscService:
             factors.SecretBox.load(config.secret_path),
             clock=clock,
             ca_passphrase=ca_passphrase,
-            ca_pin=ca_pin if ca_pin is not None else pin,
+            ca_pin=ca_pin,
         )
 
     def close(self) -> None:
@@ -327,9 +340,7 @@ class CscService:
         self._usable(cred, now)
         if cred.locked_at is not None:
             raise CscError(403, "access_denied", self._locked_text())
-        factor_ok, step = self._check_factor(cred, pin, otp, now)
-        sad = secrets.token_urlsafe(32)
-        expires = now + dt.timedelta(seconds=self.config.auth.sad_seconds)
+        check = self._check_factor(cred, pin, otp, now)  # slow (scrypt): outside any transaction
         details: dict[str, Any] = {
             "credential": cred.id,
             "officer": cred.subject,
@@ -338,23 +349,19 @@ class CscService:
             "peer": peer,
             "factor": cred.factor,
         }
+        sad = secrets.token_urlsafe(32)
+        expires = now + dt.timedelta(seconds=self.config.auth.sad_seconds)
+        refusal: CscError | None = None
         with self.store.write() as conn:
-            row = conn.execute(
-                credentials.select().where(credentials.c.id == cred.id).with_for_update()
-                if not self.store.is_sqlite
-                else credentials.select().where(credentials.c.id == cred.id)
-            ).first()
-            fresh = Credential.from_row(row)
+            fresh = Credential.from_row(self.store.credential(cred.id, conn, lock=True))
             if fresh.locked_at is not None:
-                factor_ok = False
-                refused = self._locked_text()
-            elif factor_ok and step is not None and step <= fresh.totp_last_step:
-                factor_ok = False  # the same code raced in through another request or replica
-                refused = "this one-time code was used already: wait for the next one"
-            if factor_ok:
+                refusal = CscError(403, "access_denied", self._locked_text())
+            elif check.ok and check.step is not None and check.step <= fresh.totp_last_step:
+                check = _FactorCheck(False, None, replayed=True)  # the same code raced in elsewhere
+            if refusal is None and check.ok:
                 values: dict[str, Any] = {"failures": 0}
-                if step is not None:
-                    values["totp_last_step"] = step
+                if check.step is not None:
+                    values["totp_last_step"] = check.step
                 self.store.update_credential(conn, cred.id, **values)
                 record = SadRecord(
                     cred.id, caller.subject, caller.client_id, algo, tuple(digests), len(digests), expires
@@ -362,24 +369,27 @@ class CscService:
                 self.store.add_sad(conn, _sad_hash(sad), record, now)
                 details |= {"hashes": list(digests), "hash_algo": algo, "expires": expires.isoformat()}
                 self.store.append_audit(conn, [("authorize", cred.serial, details)], now)
-            elif fresh.locked_at is None:
+            elif refusal is None:
                 failures = self.store.add_failure(conn, cred.id)
-                events = [("authorize-failed", cred.serial, details | {"failures": failures})]
-                refused = self._wrong_factor_text(cred.factor, failures)
+                events: list[tuple[str, str | None, dict[str, Any]]] = [
+                    (
+                        "authorize-failed",
+                        cred.serial,
+                        details | {"failures": failures, "replayed": check.replayed},
+                    )
+                ]
+                refusal = self._wrong_factor(cred.factor, failures, check.replayed)
                 if failures >= self.config.auth.max_failures:
-                    self.store.update_credential(conn, cred.id, locked_at=now.replace(tzinfo=None))
+                    self.store.update_credential(
+                        conn, cred.id, locked_at=now.astimezone(dt.UTC).replace(tzinfo=None)
+                    )
                     events.append(
                         ("credential-locked", cred.serial, {"credential": cred.id, "failures": failures})
                     )
-                    refused = self._locked_text()
+                    refusal = CscError(403, "access_denied", self._locked_text())
                 self.store.append_audit(conn, events, now)
-        if not factor_ok:
-            code = (
-                "access_denied"
-                if refused == self._locked_text()
-                else f"invalid_{cred.factor if cred.factor == 'pin' else 'otp'}"
-            )
-            raise CscError(403 if code == "access_denied" else 400, code, refused)
+        if refusal is not None:
+            raise refusal
         self.stats.authorizations += 1
         return sad, self.config.auth.sad_seconds
 
@@ -389,36 +399,33 @@ class CscService:
             "ask the agency operator to unlock it"
         )
 
-    def _wrong_factor_text(self, factor: str, failures: int) -> str:
+    def _wrong_factor(self, factor: str, failures: int, replayed: bool) -> CscError:
         left = max(self.config.auth.max_failures - failures, 0)
-        what = "PIN" if factor == "pin" else "one-time code (OTP)"
-        return f"wrong {what}; {left} tries left before the credential locks"
+        if factor == "pin":
+            return CscError(400, "invalid_pin", f"wrong PIN; {left} tries left before the credential locks")
+        what = "this one-time code was used already" if replayed else "wrong one-time code (OTP)"
+        return CscError(400, "invalid_otp", f"{what}; {left} tries left before the credential locks")
 
-    def _check_factor(
-        self, cred: Credential, pin: object, otp: object, now: dt.datetime
-    ) -> tuple[bool, int | None]:
-        """(correct?, matched TOTP step) — the slow part, outside any transaction."""
+    def _check_factor(self, cred: Credential, pin: object, otp: object, now: dt.datetime) -> _FactorCheck:
         if cred.factor == "pin":
             if not isinstance(pin, str) or not pin:
                 raise bad_request("this credential needs its PIN (PIN)")
-            if len(pin) > factors.MAX_SECRET_CHARS:
-                return False, None
-            return factors.check_pin(pin, cred.pin_hash or ""), None
+            ok = len(pin) <= factors.MAX_SECRET_CHARS and factors.check_pin(pin, cred.pin_hash or "")
+            return _FactorCheck(ok, None)
         if not isinstance(otp, str) or not otp:
             raise bad_request("this credential needs a one-time code from the officer's authenticator (OTP)")
         if cred.totp_secret is None:
             raise CscError(500, "server_error", "the credential has no TOTP seed")
         seed = self.box.open(cred.totp_secret, cred.id)
         a = self.config.auth
+        code = otp[: factors.MAX_SECRET_CHARS]
         step = factors.check_totp(
-            seed,
-            otp[: factors.MAX_SECRET_CHARS],
-            now,
-            last_step=cred.totp_last_step,
-            digits=a.totp_digits,
-            period=a.totp_period,
+            seed, code, now, last_step=cred.totp_last_step, digits=a.totp_digits, period=a.totp_period
         )
-        return step is not None, step
+        if step is not None:
+            return _FactorCheck(True, step)
+        used = factors.check_totp(seed, code, now, last_step=-1, digits=a.totp_digits, period=a.totp_period)
+        return _FactorCheck(False, None, replayed=used is not None)
 
     # --- signHash --------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,8 @@ def _profile(fields: dict[str, Any]) -> OfficerProfile:
         value = fields.get(name)
         if value is not None and not isinstance(value, str):
             raise bad_request(f"{name} must be a string")
+        if isinstance(value, str) and any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+            raise bad_request(f"{name} contains control characters or invisible formatting (bidi) characters")
         values[name] = value
     try:
         return OfficerProfile(**values).validated()

@@ -53,6 +53,13 @@ def init_service(directory: str | os.PathLike[str], **settings: Any) -> ServiceC
     return config
 
 
+def ca_key_in_token(config: ServiceConfig) -> bool:
+    """Whether the agency CA's key is in a PKCS#11 token (then the token PIN opens it)."""
+    from thaisign.ca import CaProfile
+
+    return CaProfile.load(config.ca_path / "profile.toml").key_uri is not None
+
+
 class _Served:
     """What ``thaisign._service.run_server`` runs: an ASGI callable and a way to close it."""
 
@@ -73,6 +80,7 @@ def serve(
     port: int = 8443,
     workers: int = 1,
     pin: str | None,
+    with_ca_key: bool = False,
     ca_passphrase: str | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
@@ -89,8 +97,11 @@ def serve(
     finally:
         probe.close()
 
+    ca_pin = pin if with_ca_key and ca_key_in_token(config) else None
+    passphrase = ca_passphrase if with_ca_key else None
+
     def factory() -> Any:
-        service = CscService.open(config, pin=pin, ca_passphrase=ca_passphrase)
+        service = CscService.open(config, pin=pin, ca_passphrase=passphrase, ca_pin=ca_pin)
         return _Served(service)
 
     run_server(factory, host=host, port=port, workers=workers, on_ready=on_ready)

@@ -218,8 +218,10 @@ class ServiceStore:
 
     # --- credentials -----------------------------------------------------------------------
 
-    def credential(self, credential_id: str, conn: Connection | None = None) -> Any:
+    def credential(self, credential_id: str, conn: Connection | None = None, *, lock: bool = False) -> Any:
         query = select(credentials).where(credentials.c.id == credential_id)
+        if lock and not self.is_sqlite:
+            query = query.with_for_update()
         if conn is not None:
             return conn.execute(query).first()
         with self.read() as c:
