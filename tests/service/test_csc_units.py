@@ -189,3 +189,40 @@ def test_a_discovery_document_naming_another_jwks_host_is_refused():
     }
     with pytest.raises(ProviderUnavailable, match="not on the issuer's host"):
         TokenVerifier(settings, fetch=documents.__getitem__).discover()
+
+
+def test_the_hand_written_sign_transaction_agrees_with_the_sqlalchemy_store(tmp_path):
+    from sqlalchemy import insert
+
+    from thaisign.service._hotpath import sign_transaction
+    from thaisign.service.store import ServiceStore, credentials, naive
+
+    store = ServiceStore.connect(f"sqlite:///{tmp_path / 'service.db'}")
+    store.create_schema()
+    now = FIXED_TIME
+    record = SadRecord(
+        "c1", "somchai", "eoffice-web", "sha256", ("aGFzaA==",), 1, now + dt.timedelta(minutes=5)
+    )
+    with store.write() as conn:
+        conn.execute(
+            insert(credentials).values(
+                id="c1", subject="somchai", key_uri="pkcs11:object=c1", key_spec="ec-p256", certificate=b"-",
+                chain_pem="", serial="1f", status="disabled", factor="pin", totp_last_step=0, failures=0,
+                created_at=naive(now),
+            )
+        )  # fmt: skip
+        store.add_sad(conn, "h1", record, now)
+        store.append_audit(conn, [("init", None, {"by": "sqlalchemy"})], now)
+    with sign_transaction(store) as tx:
+        assert tx.consume_sad("h1", now, "replica-a") == (record, "disabled")
+        tx.append_audit([("sign-hash", "1f", {"by": "hot path", "ชื่อ": "สมชาย"})], now)
+    with sign_transaction(store) as tx:
+        assert tx.consume_sad("h1", now, "replica-b") is None  # spent
+    with pytest.raises(RuntimeError), sign_transaction(store) as tx:
+        tx.append_audit([("lost", None, {})], now)
+        raise RuntimeError("rolled back")
+    with store.write() as conn:  # the SQLAlchemy reference appends after the hand-written rows
+        store.append_audit(conn, [("after", None, {})], now)
+    assert [e.action for e in store.audit_entries()] == ["init", "sign-hash", "after"]
+    assert store.verify_audit().entries == 3
+    store.close()

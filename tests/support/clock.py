@@ -49,8 +49,14 @@ class MovedClock:
         return cls(round(start.timestamp() - real_epoch()))
 
     def env(self, base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
-        """An environment that runs a child process on this clock."""
+        """An environment that runs a child process on this clock (the real one: no libfaketime)."""
         env = dict(os.environ if base is None else base)
+        if self.offset == 0:
+            for name in [k for k in env if k.startswith("FAKETIME")]:
+                del env[name]
+            env["LD_PRELOAD"] = " ".join(p for p in env.get("LD_PRELOAD", "").split() if "faketime" not in p)
+            env.update(extra)
+            return env
         lib = faketime_library()
         preload = [p for p in env.get("LD_PRELOAD", "").split() if "faketime" not in p]
         env["LD_PRELOAD"] = " ".join([lib, *preload])

@@ -186,14 +186,15 @@ class Infrastructure:
 
 @contextlib.contextmanager
 def infrastructure(
-    base: Path, start: dt.datetime, *, keys: ProviderKeys | None = None
+    base: Path, start: dt.datetime | None, *, keys: ProviderKeys | None = None, token_ttl: int = 900
 ) -> Iterator[Infrastructure]:
-    """Token, CA with its OCSP/CRL server, TSA and OpenID provider, all on a clock starting at ``start``."""
+    """Token, CA with its OCSP/CRL server, TSA and OpenID provider, all on a clock starting at ``start``
+    (None: the real clock, as the benchmark runs)."""
     module = softhsm_module()
     if module is None:
         raise RuntimeError("SoftHSM2 not installed: apt-get install softhsm2")
     base.mkdir(parents=True, exist_ok=True)
-    clock = MovedClock.starting_at(start)
+    clock = MovedClock.starting_at(start) if start is not None else MovedClock(0)
     tokens = base / "tokens"
     tokens.mkdir()
     conf = base / "softhsm2.conf"
@@ -217,7 +218,13 @@ def infrastructure(
     ca_dir, tsa_dir = base / "ca", base / "tsa"
     resources = {AUDIENCE: {"scope": "csc", "alg": "ES256"}, OTHER_AUDIENCE: {"scope": "csc", "alg": "RS256"}}
     with run_oidc_provider(
-        base / "op", clock, resources=resources, clients=CLIENTS, accounts=ACCOUNTS, keys=keys
+        base / "op",
+        clock,
+        resources=resources,
+        clients=CLIENTS,
+        accounts=ACCOUNTS,
+        keys=keys,
+        access_token_ttl=token_ttl,
     ) as op:
         infra = Infrastructure(base, clock, env, ca_dir, f"http://127.0.0.1:{tsa_port}/tsa", op)
         try:

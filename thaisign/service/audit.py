@@ -40,12 +40,11 @@ def audit_table(metadata: MetaData, name: str = "csc_audit") -> Table:
     )
 
 
-def append(conn: Connection, table: Table, events: Sequence[Event], at: dt.datetime) -> str:
-    """Append ``events`` inside the caller's transaction; returns the new chain head."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
-    last = conn.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)).first()
-    seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+def chain_rows(
+    last: tuple[int, str] | None, events: Sequence[Event], at: dt.datetime
+) -> list[dict[str, Any]]:
+    """The rows that continue the chain after ``last`` (its seq and hash; None for an empty log)."""
+    seq, prev = last if last else (0, GENESIS_HASH)
     time = at.astimezone(dt.UTC).isoformat(timespec="microseconds")
     rows = []
     for action, serial, details in events:
@@ -63,8 +62,15 @@ def append(conn: Connection, table: Table, events: Sequence[Event], at: dt.datet
             }
         )
         prev = digest
-    conn.execute(insert(table), rows)
-    return prev
+    return rows
+
+
+def append(conn: Connection, table: Table, events: Sequence[Event], at: dt.datetime) -> None:
+    """Append ``events`` inside the caller's transaction (serialised with every other writer)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
+    last = conn.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)).first()
+    conn.execute(insert(table), chain_rows((int(last[0]), str(last[1])) if last else None, events, at))
 
 
 def entries(conn: Connection, table: Table, *, action: str | None = None) -> list[AuditEntry]:

@@ -187,6 +187,7 @@ class CscService:
         self._ca_pin = ca_pin
         self._ca: Any = None
         self._ca_store: Any = None
+        self._known: dict[str, Credential] = {}
         self.stats = _Stats()
 
     @classmethod
@@ -441,14 +442,25 @@ class CscService:
         sign_algo_params: object = None,
         peer: str | None = None,
     ) -> list[bytes]:
-        """Sign the digests a SAD authorised; the SAD is used up whatever the outcome."""
-        cred = self.credential(caller, credential_id)
+        """Sign the digests a SAD authorised; the SAD is used up whatever the outcome.
+
+        The hot path: the credential's certificate comes from a per-process cache, the SAD is
+        consumed and the audit appended in one pipelined transaction (:mod:`._hotpath`).
+        Revocation was checked when the SAD was issued, which bounds the window to its lifetime.
+        """
+        from thaisign.service._hotpath import sign_transaction
+
+        cred = self.known_credential(caller, credential_id)
         digests, algo = parse_hashes(hashes, hash_algo, limit=self.config.max_batch)
         h, pss = signature_plan(cred, sign_algo, hash_algo, sign_algo_params, algo)
         if not isinstance(sad, str) or not 0 < len(sad) <= 512:
             raise bad_request("missing or invalid SAD")
         now = self.clock()
-        self._usable(cred, now)
+        cert = cred.certificate
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise CscError(
+                400, "invalid_request", "the credential's certificate is not valid now: it cannot sign"
+            )
         signer = self.keys.signer(cred.id, cred.key_uri, cred.certificate, cred.chain, pss=pss)
         details: dict[str, Any] = {
             "credential": cred.id,
@@ -458,22 +470,40 @@ class CscService:
             "peer": peer,
             "replica": self.replica,
         }
-        refusal: CscError | None = None
-        with self.store.write() as conn:
-            record = self.store.consume_sad(conn, _sad_hash(sad), now, self.replica)
+        signatures: list[bytes] = []
+        with sign_transaction(self.store) as tx:
+            consumed = tx.consume_sad(_sad_hash(sad), now, self.replica)
+            record, status = consumed if consumed is not None else (None, "active")
             refusal = _check_sad(record, cred, caller, digests, algo, now)
+            if refusal is None and status != "active":
+                refusal = CscError(400, "invalid_request", "this credential is disabled")
             if refusal is not None:
-                self.store.append_audit(
-                    conn, [("sign-refused", cred.serial, details | {"reason": refusal.description})], now
+                tx.append_audit(
+                    [("sign-refused", cred.serial, details | {"reason": refusal.description})], now
                 )
             else:
                 signatures = [signer.sign_digest(base64.b64decode(d), hash_algorithm=h) for d in digests]
                 event = details | {"hashes": list(digests), "hash_algo": h, "sign_algo": str(sign_algo)}
-                self.store.append_audit(conn, [("sign-hash", cred.serial, event)], now)
+                tx.append_audit([("sign-hash", cred.serial, event)], now)
         if refusal is not None:
             raise refusal
         self.stats.signatures += len(signatures)
         return signatures
+
+    def known_credential(self, caller: Caller, credential_id: object) -> Credential:
+        """The credential's certificate, chain and owner (never change) from a per-process cache;
+        its status, lock and factor state are read where they matter."""
+        if isinstance(credential_id, str):
+            cached = self._known.get(credential_id)
+            if cached is not None:
+                if not caller.backend and cached.subject != caller.subject:
+                    raise CscError(403, "access_denied", "this credential belongs to another officer")
+                return cached
+        cred = self.credential(caller, credential_id)
+        if len(self._known) >= 10000:
+            self._known.clear()
+        self._known[cred.id] = cred
+        return cred
 
     # --- signDoc ---------------------------------------------------------------------------
 

@@ -147,7 +147,9 @@ class ServiceStore:
             if url.startswith("sqlite"):
                 engine = sqlite_engine(url, busy_timeout_s=30, pool_size=4, max_overflow=8)
             else:
-                engine = create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=8)
+                # no pre-ping: it would cost a round trip per request; a broken connection is
+                # invalidated by the error it raises and the next request gets a new one
+                engine = create_engine(url, pool_size=4, max_overflow=8, pool_recycle=1800)
         except (exc.ArgumentError, exc.NoSuchModuleError) as e:
             raise StoreError(
                 f"not a usable database URL: {e}", hint="e.g. postgresql+psycopg://host/db"
