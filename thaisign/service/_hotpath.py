@@ -23,11 +23,11 @@ from thaisign.service.audit import AUDIT_LOCK_KEY, Event, chain_rows
 from thaisign.service.store import SadRecord, ServiceStore, naive
 
 # the credential's status comes back with the SAD (a scalar subquery: SQLite's RETURNING cannot
-# name the tables of an UPDATE ... FROM)
+# name the tables of an UPDATE ... FROM); {where} picks one SAD or several
 _CONSUME = (
     "UPDATE csc_sads SET used_at = %(now)s, used_by = %(by)s "
-    "WHERE sad_hash = %(h)s AND used_at IS NULL "
-    "RETURNING credential_id, subject, client_id, hash_algo, hashes, num_signatures, expires_at, "
+    "WHERE {where} AND used_at IS NULL "
+    "RETURNING sad_hash, credential_id, subject, client_id, hash_algo, hashes, num_signatures, expires_at, "
     "(SELECT c.status FROM csc_credentials c WHERE c.id = csc_sads.credential_id)"
 )
 _LAST = "SELECT seq, hash FROM csc_audit ORDER BY seq DESC LIMIT 1"
@@ -55,22 +55,32 @@ class SignTransaction:
         self._cur = cursor
         self._sqlite = sqlite
 
-    def _sql(self, sql: str) -> str:
-        return _sqlite(sql) if self._sqlite else sql
-
     def consume_sad(self, sad_hash: str, now: dt.datetime, replica: str) -> tuple[SadRecord, str] | None:
         """Mark the SAD used; (what it authorised, the credential's status), or None if unknown/used."""
+        return self.consume_sads([sad_hash], now, replica).get(sad_hash)
+
+    def consume_sads(
+        self, sad_hashes: Sequence[str], now: dt.datetime, replica: str
+    ) -> dict[str, tuple[SadRecord, str]]:
+        """Mark several SADs used in one statement; the ones that were still unused, by hash."""
         when: Any = naive(now)
+        params: dict[str, Any] = {"by": replica[:64]}
         if self._sqlite:
-            when = when.isoformat(" ")  # the text form SQLAlchemy stores on SQLite
-        self._cur.execute(self._sql(_CONSUME), {"now": when, "by": replica[:64], "h": sad_hash})
-        row = self._cur.fetchone()
-        if row is None:
-            return None
-        record = SadRecord(
-            row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), int(row[5]), _when(row[6])
-        )
-        return record, str(row[7])
+            params["now"] = when.isoformat(" ")  # the text form SQLAlchemy stores on SQLite
+            names = [f"h{i}" for i in range(len(sad_hashes))]
+            params |= dict(zip(names, sad_hashes, strict=True))
+            sql = _sqlite(_CONSUME.format(where="sad_hash IN (" + ", ".join(f"%({n})s" for n in names) + ")"))
+        else:
+            params |= {"now": when, "hs": list(sad_hashes)}
+            sql = _CONSUME.format(where="sad_hash = ANY(%(hs)s)")
+        self._cur.execute(sql, params)
+        out = {}
+        for row in self._cur.fetchall():
+            record = SadRecord(
+                row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), int(row[6]), _when(row[7])
+            )
+            out[str(row[0])] = (record, str(row[8]))
+        return out
 
     def append_audit(self, events: Sequence[Event], at: dt.datetime) -> None:
         if not self._sqlite:
@@ -78,7 +88,7 @@ class SignTransaction:
         self._cur.execute(_LAST)
         last = self._cur.fetchone()
         rows = chain_rows((int(last[0]), str(last[1])) if last else None, events, at)
-        self._cur.executemany(self._sql(_INSERT), rows)
+        self._cur.executemany(_sqlite(_INSERT) if self._sqlite else _INSERT, rows)
 
 
 @contextlib.contextmanager

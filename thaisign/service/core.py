@@ -155,6 +155,21 @@ class _FactorCheck:
     replayed: bool = False  # a correct code that was used already
 
 
+@dataclass(frozen=True)
+class SignJob:
+    """One checked signHash request, waiting for its SAD to be consumed."""
+
+    credential: Credential
+    caller: Caller
+    sad_hash: str
+    digests: list[str]
+    algo: str  # the digests' hash algorithm
+    hash: str  # the signature's hash algorithm (the same, checked)
+    sign_algo: str
+    signer: Any
+    details: dict[str, Any]
+
+
 @dataclass
 class _Stats:
     authorizations: int = 0
@@ -442,25 +457,40 @@ class CscService:
         sign_algo_params: object = None,
         peer: str | None = None,
     ) -> list[bytes]:
-        """Sign the digests a SAD authorised; the SAD is used up whatever the outcome.
+        """Sign the digests a SAD authorised; the SAD is used up whatever the outcome."""
+        job = self.prepare_sign_hash(
+            caller,
+            credential_id,
+            sad=sad,
+            hashes=hashes,
+            sign_algo=sign_algo,
+            hash_algo=hash_algo,
+            sign_algo_params=sign_algo_params,
+            peer=peer,
+        )
+        result = self.run_sign_jobs([job])[0]
+        if isinstance(result, CscError):
+            raise result
+        return result
 
-        The hot path: the credential's certificate comes from a per-process cache, the SAD is
-        consumed and the audit appended in one pipelined transaction (:mod:`._hotpath`).
-        Revocation was checked when the SAD was issued, which bounds the window to its lifetime.
-        """
-        from thaisign.service._hotpath import sign_transaction
-
+    def prepare_sign_hash(
+        self,
+        caller: Caller,
+        credential_id: object,
+        *,
+        sad: object,
+        hashes: object,
+        sign_algo: object,
+        hash_algo: object = None,
+        sign_algo_params: object = None,
+        peer: str | None = None,
+    ) -> SignJob:
+        """Check a signHash request as far as it can be checked without the database."""
         cred = self.known_credential(caller, credential_id)
         digests, algo = parse_hashes(hashes, hash_algo, limit=self.config.max_batch)
         h, pss = signature_plan(cred, sign_algo, hash_algo, sign_algo_params, algo)
         if not isinstance(sad, str) or not 0 < len(sad) <= 512:
             raise bad_request("missing or invalid SAD")
-        now = self.clock()
-        cert = cred.certificate
-        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            raise CscError(
-                400, "invalid_request", "the credential's certificate is not valid now: it cannot sign"
-            )
         signer = self.keys.signer(cred.id, cred.key_uri, cred.certificate, cred.chain, pss=pss)
         details: dict[str, Any] = {
             "credential": cred.id,
@@ -470,25 +500,60 @@ class CscService:
             "peer": peer,
             "replica": self.replica,
         }
-        signatures: list[bytes] = []
+        return SignJob(cred, caller, _sad_hash(sad), digests, algo, h, str(sign_algo), signer, details)
+
+    def run_sign_jobs(self, jobs: Sequence[SignJob]) -> list[list[bytes] | CscError]:
+        """Carry out signHash requests together: one transaction consumes their SADs, the token
+        signs, and one audit append records them all (group commit; see :mod:`._hotpath`).
+
+        Revocation was checked when each SAD was issued, which bounds the window to its lifetime.
+        """
+        from thaisign.service._hotpath import sign_transaction
+
+        now = self.clock()
+        results: list[list[bytes] | CscError] = []
+        events: list[tuple[str, str | None, dict[str, Any]]] = []
         with sign_transaction(self.store) as tx:
-            consumed = tx.consume_sad(_sad_hash(sad), now, self.replica)
-            record, status = consumed if consumed is not None else (None, "active")
-            refusal = _check_sad(record, cred, caller, digests, algo, now)
-            if refusal is None and status != "active":
-                refusal = CscError(400, "invalid_request", "this credential is disabled")
-            if refusal is not None:
-                tx.append_audit(
-                    [("sign-refused", cred.serial, details | {"reason": refusal.description})], now
-                )
-            else:
-                signatures = [signer.sign_digest(base64.b64decode(d), hash_algorithm=h) for d in digests]
-                event = details | {"hashes": list(digests), "hash_algo": h, "sign_algo": str(sign_algo)}
-                tx.append_audit([("sign-hash", cred.serial, event)], now)
-        if refusal is not None:
-            raise refusal
-        self.stats.signatures += len(signatures)
-        return signatures
+            consumed = tx.consume_sads(list(dict.fromkeys(j.sad_hash for j in jobs)), now, self.replica)
+            for job in jobs:
+                record, status = consumed.pop(job.sad_hash, (None, "active"))  # a SAD twice: only once
+                refusal = _check_sad(record, job.credential, job.caller, job.digests, job.algo, now)
+                cert = job.credential.certificate
+                if refusal is None and status != "active":
+                    refusal = CscError(400, "invalid_request", "this credential is disabled")
+                if refusal is None and not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+                    refusal = CscError(
+                        400, "invalid_request", "the credential's certificate is not valid now"
+                    )
+                if refusal is not None:
+                    events.append(
+                        ("sign-refused", job.credential.serial, job.details | {"reason": refusal.description})
+                    )
+                    results.append(refusal)
+                    continue
+                try:
+                    signatures = [
+                        job.signer.sign_digest(base64.b64decode(d), hash_algorithm=job.hash)
+                        for d in job.digests
+                    ]
+                except ThaisignError as exc:
+                    events.append(
+                        ("sign-failed", job.credential.serial, job.details | {"reason": exc.message[:300]})
+                    )
+                    results.append(
+                        CscError(503, "temporarily_unavailable", f"the HSM did not sign: {exc.message}")
+                    )
+                    continue
+                event = job.details | {
+                    "hashes": list(job.digests),
+                    "hash_algo": job.hash,
+                    "sign_algo": job.sign_algo,
+                }
+                events.append(("sign-hash", job.credential.serial, event))
+                results.append(signatures)
+                self.stats.signatures += len(signatures)
+            tx.append_audit(events, now)
+        return results
 
     def known_credential(self, caller: Caller, credential_id: object) -> Credential:
         """The credential's certificate, chain and owner (never change) from a per-process cache;
@@ -516,16 +581,21 @@ class CscService:
         documents: Sequence[DocumentToSign],
         peer: str | None = None,
     ) -> list[bytes]:
-        """Sign whole PDFs (PAdES) whose digests a SAD authorised."""
+        """Sign whole PDFs (PAdES) whose digests a SAD authorised (revocation checked at authorize)."""
         from thaisign.pades.signer import SigningOptions, sign_pdf_bytes
+        from thaisign.service._hotpath import sign_transaction
 
-        cred = self.credential(caller, credential_id)
+        cred = self.known_credential(caller, credential_id)
         if not documents or len(documents) > self.config.max_batch:
             raise bad_request(f"send 1 to {self.config.max_batch} documents")
         if not isinstance(sad, str) or not 0 < len(sad) <= 512:
             raise bad_request("missing or invalid SAD")
+        for doc in documents:
+            if doc.level != "B-B" and not self.config.tsa:
+                raise bad_request(
+                    f"level {doc.level} needs a time-stamping authority, and this service has none"
+                )
         now = self.clock()
-        self._usable(cred, now)
         details: dict[str, Any] = {
             "credential": cred.id,
             "officer": cred.subject,
@@ -534,14 +604,20 @@ class CscService:
             "peer": peer,
             "replica": self.replica,
         }
-        with self.store.write() as conn:
-            record = self.store.consume_sad(conn, _sad_hash(sad), now, self.replica)
+        with sign_transaction(self.store) as tx:
+            consumed = tx.consume_sad(_sad_hash(sad), now, self.replica)
+            record, status = consumed if consumed is not None else (None, "active")
             algo = record.hash_algo if record is not None else "sha256"
             digests = [base64.b64encode(hashlib.new(algo, d.data).digest()).decode() for d in documents]
             refusal = _check_sad(record, cred, caller, digests, algo, now)
+            if refusal is None and status != "active":
+                refusal = CscError(400, "invalid_request", "this credential is disabled")
+            cert = cred.certificate
+            if refusal is None and not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+                refusal = CscError(400, "invalid_request", "the credential's certificate is not valid now")
             if refusal is not None:
-                self.store.append_audit(
-                    conn, [("sign-refused", cred.serial, details | {"reason": refusal.description})], now
+                tx.append_audit(
+                    [("sign-refused", cred.serial, details | {"reason": refusal.description})], now
                 )
         if refusal is not None:
             raise refusal
@@ -549,10 +625,6 @@ class CscService:
         roots = tuple(c for c in cred.chain if c.subject == c.issuer)
         signed: list[bytes] = []
         for doc in documents:
-            if doc.level != "B-B" and not self.config.tsa:
-                raise bad_request(
-                    f"level {doc.level} needs a time-stamping authority, and this service has none"
-                )
             options = SigningOptions(
                 level=doc.level,  # type: ignore[arg-type]
                 tsa=self.config.tsa,
@@ -571,9 +643,9 @@ class CscService:
             try:
                 signed.append(sign_pdf_bytes(doc.data, signer, options))
             except ThaisignError as exc:
-                with self.store.write() as conn:
-                    self.store.append_audit(
-                        conn, [("sign-failed", cred.serial, details | {"reason": exc.message[:300]})], now
+                with sign_transaction(self.store) as tx:
+                    tx.append_audit(
+                        [("sign-failed", cred.serial, details | {"reason": exc.message[:300]})], now
                     )
                 raise CscError(
                     400, "invalid_request", f"cannot sign document {len(signed) + 1}: {exc.message}"
@@ -584,8 +656,8 @@ class CscService:
                 for i, out in enumerate(signed)
             ]
         }
-        with self.store.write() as conn:
-            self.store.append_audit(conn, [("sign-doc", cred.serial, event)], now)
+        with sign_transaction(self.store) as tx:
+            tx.append_audit([("sign-doc", cred.serial, event)], now)
         self.stats.signatures += len(signed)
         return signed
 
