@@ -3,7 +3,7 @@ signDoc (one-page Thai letters, PAdES B-B with the visible signature), latency a
 and in the same run pyHanko's CSCSigner (client time per letter through the service) and pyHanko
 signing locally (software key, one process).
 
-    python benchmarks/csc_service.py [--duration 5] [--connections 16] [--workers 2]
+    python benchmarks/csc_service.py [--duration 5] [--connections 64] [--workers 4]
 
 Set-up (not timed): SoftHSM2 token, agency CA, OpenID provider (node), PostgreSQL, and
 ``thaisign service --workers N`` with one enrolled officer. SADs for the timed runs are minted
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -139,10 +140,62 @@ def digest_b64(i: int) -> str:
     return base64.b64encode(hashlib.sha256(f"letter {i} {secrets.token_hex(4)}".encode()).digest()).decode()
 
 
+# --- CPU accounting ---------------------------------------------------------------------------
+
+
+def _descendants(pid: int) -> list[int]:
+    out = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return out
+    for child in children:
+        out += _descendants(int(child))
+    return out
+
+
+def cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU time of the processes ``roots`` and all their descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for root in roots:
+        for pid in _descendants(root):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+class CpuMeter:
+    """CPU spent by the service (workers, SoftHSM2 in them) and by PostgreSQL during a run."""
+
+    def __init__(self, service_pid: int, postgres_pid: int) -> None:
+        self.roots = {"service": [service_pid], "postgres": [postgres_pid]}
+
+    def __enter__(self) -> CpuMeter:
+        self.start = {k: cpu_seconds(v) for k, v in self.roots.items()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.used = {k: cpu_seconds(v) - self.start[k] for k, v in self.roots.items()}
+
+    def per_unit_ms(self, units: float) -> str:
+        service, pg = (self.used[k] / max(units, 1) * 1000 for k in ("service", "postgres"))
+        cores = os.cpu_count() or 1
+        capacity = cores / max((self.used["service"] + self.used["postgres"]) / max(units, 1), 1e-9)
+        return (
+            f"CPU {service:.2f} ms service + {pg:.2f} ms PostgreSQL each"
+            f" -> {capacity:,.0f}/s on {cores} idle cores"
+        )
+
+
 # --- load -------------------------------------------------------------------------------------
 
 
 def run_wrk(
+    meter: CpuMeter | None,
     name: str,
     url: str,
     path: str,
@@ -156,26 +209,27 @@ def run_wrk(
     script, data = tmp / f"{name.split()[0]}.lua", tmp / f"{name.split()[0]}.jsonl"
     script.write_text(LUA % {"path": path})
     data.write_text("\n".join(bodies) + "\n")
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{args.connections}",
-            f"-d{args.duration}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            url,
-            "--",
-            str(data),
-            str(token_file),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=args.duration + 120,
-        check=True,
-    ).stdout
+    with meter or contextlib.nullcontext():
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{args.connections}",
+                f"-d{args.duration}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(script),
+                url,
+                "--",
+                str(data),
+                str(token_file),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=args.duration + 120,
+            check=True,
+        ).stdout
     m = re.search(r"RESULT requests=(\d+) errors=(\d+) non2xx=(\d+) p50=(\d+) p90=(\d+) p99=(\d+)", out)
     assert m, out
     requests_, errors, non2xx = int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -184,6 +238,8 @@ def run_wrk(
     ok = min(requests_, len(bodies)) - errors - non2xx
     rate = ok * per_request / args.duration
     note = f"{ok:,} requests ok, {errors + non2xx} failed, {args.connections} connections"
+    if meter is not None:
+        note += "; " + meter.per_unit_ms(ok * per_request)
     return Figure(name, rate, unit, int(m.group(4)) / 1000, int(m.group(6)) / 1000, note)
 
 
@@ -279,6 +335,48 @@ def pyhanko_local(letters: int) -> Figure:
     )
 
 
+def thaisign_local(letters: int) -> Figure:
+    """thaisign's sign_pdf_bytes with a software P-256 key, the same letter and Thai visible signature
+    as signDoc, one process: what signDoc costs without HTTP, JSON, the database and the token."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from thaisign.keys import SoftwareSigner
+    from thaisign.pades.signer import SigningOptions, sign_pdf_bytes
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "นายสมชาย ใจดี"),
+            x509.NameAttribute(NameOID.TITLE, "นักวิชาการคอมพิวเตอร์ชำนาญการ"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "กรมทดสอบดิจิทัล"),
+        ]
+    )
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256())
+    )  # fmt: skip
+    signer = SoftwareSigner(key, cert)
+    pdf = minimal_pdf("หนังสือราชการ ทดสอบการลงนาม")
+    options = SigningOptions(level="B-B", rect=(330, 80, 560, 170))
+    for _ in range(3):
+        sign_pdf_bytes(pdf, signer, options)
+    started = time.perf_counter()
+    for _ in range(letters):
+        sign_pdf_bytes(pdf, signer, options)
+    elapsed = time.perf_counter() - started
+    return Figure(
+        "thaisign sign_pdf_bytes locally (software P-256, Thai visible)",
+        letters / elapsed,
+        "letters/s",
+        note=f"{elapsed / letters * 1000:.1f} ms/letter, 1 process",
+    )
+
+
 def pyhanko_csc(url: str, token: str, credential: str, letters: int) -> tuple[Figure, Figure]:
     """pyHanko's CSCSigner through the service: authorize (PIN) + signHash per letter, sequential."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "service"))
@@ -329,8 +427,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2, help="service worker processes")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=4, help="service worker processes (2 per core)")
     parser.add_argument("--letters", type=int, default=20, help="letters for the pyHanko figures")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -349,6 +447,10 @@ def main() -> None:
                 token_file.write_text(token + "\n")
                 token_file.chmod(0o600)
                 url = service.url
+                postmaster = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+
+                def meter() -> CpuMeter:
+                    return CpuMeter(service.process.pid, postmaster)
 
                 def hash_bodies(n: int, batch: int) -> list[str]:
                     sets = [[digest_b64(i * batch + j) for j in range(batch)] for i in range(n)]
@@ -367,12 +469,13 @@ def main() -> None:
 
                 # warm-up: open the token key and the PDF machinery in every worker
                 run_wrk(
+                    None,
                     "warm-up",
                     url,
                     "/csc/v1/signatures/signHash",
                     hash_bodies(2000, 1),
                     token_file,
-                    argparse.Namespace(**{**vars(args), "duration": 2}),
+                    argparse.Namespace(**{**vars(args), "duration": 3}),
                     tmp,
                     1,
                     "sig/s",
@@ -380,6 +483,7 @@ def main() -> None:
                 for batch in (1, 8, 32):
                     bodies = hash_bodies(max(4000, args.duration * (5000 if batch == 1 else 1500)), batch)
                     fig = run_wrk(
+                        meter(),
                         f"signHash P-256 SoftHSM2, {batch} hash(es)/request",
                         url,
                         "/csc/v1/signatures/signHash",
@@ -425,17 +529,19 @@ def main() -> None:
                     ]
 
                 run_wrk(
+                    None,
                     "warm-up",
                     url,
                     "/csc/v1/signatures/signDoc",
                     doc_bodies(400),
                     token_file,
-                    argparse.Namespace(**{**vars(args), "duration": 2}),
+                    argparse.Namespace(**{**vars(args), "duration": 3}),
                     tmp,
                     1,
                     "letters/s",
                 )
                 fig = run_wrk(
+                    meter(),
                     "signDoc one-page letter, B-B, Thai visible signature",
                     url,
                     "/csc/v1/signatures/signDoc",
@@ -468,6 +574,7 @@ def main() -> None:
             finally:
                 service.stop()
     figures.append(pyhanko_local(max(50, args.letters * 5)))
+    figures.append(thaisign_local(max(50, args.letters * 5)))
     cores = os.cpu_count()
     print(
         f"\nCSC service benchmark: {args.workers} service workers, PostgreSQL, SoftHSM2, "

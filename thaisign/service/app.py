@@ -11,11 +11,14 @@ import asyncio
 import base64
 import binascii
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -353,7 +356,8 @@ async def signatures_sign_doc(
     documents = [
         _document(d, service.config.default_level) for d in _documents(body, service.config.max_batch)
     ]
-    signed = await run_in_threadpool(
+    limiter = request.app.state.sign_doc_limiter
+    work = functools.partial(
         service.sign_doc,
         caller,
         body.get("credentialID"),
@@ -361,6 +365,7 @@ async def signatures_sign_doc(
         documents=documents,
         peer=_peer(request),
     )
+    signed = await anyio.to_thread.run_sync(work, limiter=limiter)
     return {"DocumentWithSignature": [base64.b64encode(s).decode() for s in signed], "SignatureObject": []}
 
 
@@ -517,8 +522,9 @@ async def admin_unlock(service: CscService, request: Request, body: dict[str, An
 
 def build_app(service: CscService) -> Starlette:
     """The ASGI application for ``service`` (one per worker process)."""
-    import thaisign.pades.appearance
-    import thaisign.pades.signer  # noqa: F401 - loaded now, not inside the first signDoc
+    from thaisign.service._warmup import warm_up
+
+    warm_up()  # the PDF machinery and the Thai font, before the first client waits for them
     from thaisign.service.openapi import openapi_document
 
     spec = json.dumps(openapi_document(service.config), ensure_ascii=False).encode("utf-8")
@@ -570,4 +576,6 @@ def build_app(service: CscService) -> Starlette:
     app = Starlette(routes=routes)
     app.state.service = service
     app.state.sign_batcher = SignBatcher(service)
+    # signDoc is CPU-bound under the GIL: a few threads overlap TSA/OCSP waits, more only thrash
+    app.state.sign_doc_limiter = anyio.CapacityLimiter(4)
     return app
