@@ -29,6 +29,7 @@ _COMMANDS: dict[str, str] = {
     "verify": "thaisign._cli.verify:verify",
     "hsm": "thaisign._cli.hsm:hsm",
     "service": "thaisign._cli.service:service",
+    "csc": "thaisign._cli.csc:csc",
 }
 
 

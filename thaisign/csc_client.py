@@ -183,10 +183,17 @@ class CscClient:
         return [base64.b64decode(o) for o in out]
 
     def enroll(self, officer: dict[str, str], pin: str | None = None) -> dict[str, Any]:
+        """Ask the agency for a signing certificate (the operator approves it later)."""
         body: dict[str, Any] = {"officer": officer}
         if pin is not None:
             body["PIN"] = pin
         return self.post("enroll/v1/requests", body)
+
+    def enrollment(self, request_id: str) -> dict[str, Any]:
+        """One request's state; after approval it carries the ``otpauth`` URI once (TOTP agencies)."""
+        from urllib.parse import quote
+
+        return self.get(f"enroll/v1/requests/{quote(request_id, safe='')}")
 
 
 class CscSigner(Signer):

@@ -167,3 +167,24 @@ def test_openapi_document_is_served_and_valid(pin_agency):
     assert info["specs"] == "1.0.4.0" and "signatures/signHash" in info["methods"]
     v2 = requests.post(f"{pin_agency.url}/csc/v2/info", json={}, timeout=10).json()
     assert v2["specs"].startswith("2.") and v2["oauth2Issuer"] == info["oauth2"]
+
+
+def test_officer_enrolls_with_the_csc_cli_and_sees_the_qr_code_once(infra, totp_agency):
+    token = infra.op.login("kanya", AUDIENCE)
+    env = {**infra.env, "THAISIGN_CSC_TOKEN": token}
+    made = infra.run(
+        "csc", "enroll", totp_agency.url, "--name-th", "นางกัญญา ศรีสุข", "--position", "นักวิเคราะห์นโยบายและแผน",
+        "--employee-id", "E1006", "--json", env=env,
+    )  # fmt: skip
+    request_id = json.loads(made.stdout)["requestID"]
+    pending = infra.run("csc", "status", totp_agency.url, request_id, env=env)
+    assert "pending" in pending.stdout
+    infra.run("service", "approve", str(totp_agency.directory), request_id)
+    first = infra.run("csc", "status", totp_agency.url, request_id, env=env)
+    assert "approved" in first.stdout and "shown only once" in first.stdout and "█" in first.stdout
+    second = infra.run("csc", "status", totp_agency.url, request_id, env=env)
+    assert "approved" in second.stdout and "shown only once" not in second.stdout
+    listed = infra.run("csc", "credentials", totp_agency.url, "--json", env=env)
+    (cred,) = json.loads(listed.stdout)["credentials"]
+    assert cred["status"] == "valid" and "กัญญา" in cred["subject"]
+    assert token not in first.stdout + first.stderr + listed.stdout

@@ -45,6 +45,7 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
     "wichai": {"name": "นายวิชัย มั่นคง"},
     "anong": {"name": "นางอนงค์ ทองดี"},
     "preecha": {"name": "นายปรีชา ชาญชัย"},
+    "kanya": {"name": "นางกัญญา ศรีสุข"},
     "operator": {"name": "นางสุดา ผู้ดูแล", "roles": [OPERATOR_ROLE]},
 }
 
@@ -271,6 +272,7 @@ def officer_fields(account: str) -> dict[str, str]:
         "wichai": ("นายวิชัย มั่นคง", "Wichai Mankong", "นิติกรปฏิบัติการ", "E1003"),
         "anong": ("นางอนงค์ ทองดี", "Anong Thongdee", "เจ้าพนักงานธุรการ", "E1004"),
         "preecha": ("นายปรีชา ชาญชัย", "Preecha Chanchai", "นักจัดการงานทั่วไป", "E1005"),
+        "kanya": ("นางกัญญา ศรีสุข", "Kanya Srisuk", "นักวิเคราะห์นโยบายและแผน", "E1006"),
     }
     th, en, position, employee = names[account]
     return {"name_th": th, "name_en": en, "position": position, "employee_id": employee}
