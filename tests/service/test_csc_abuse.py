@@ -372,3 +372,24 @@ def test_malformed_and_oversized_requests_get_one_clear_line(infra, pin_agency):
     for name in ("นาย\u202eทดสอบ", "นายทดสอบ\u0007", "นาย\u200bทดสอบ"):
         body = {"officer": {"name_th": name, "position": "ทดลอง"}, "PIN": "480264"}
         _refused(post(pin_agency.url, "enroll/v1/requests", body, wichai), 400, "control characters")
+
+
+def test_a_disabled_credential_cannot_spend_a_sad_it_already_has(infra, pin_agency):
+    token = infra.op.login("somsri", AUDIENCE)
+    cred = pin_agency.credentials["somsri"]
+    h = [_digest("disabled meanwhile")]
+    sad = _authorize(pin_agency, token, cred, h, OFFICER_PINS["somsri"])
+    infra.run("service", "disable", str(pin_agency.directory), cred)
+    try:
+        _refused(_sign(pin_agency, token, cred, sad, h), 400, "disabled")
+        r = post(
+            pin_agency.url,
+            "csc/v1/credentials/authorize",
+            {"credentialID": cred, "hash": h, "PIN": OFFICER_PINS["somsri"]},
+            token,
+        )
+        _refused(r, 400, "disabled")
+    finally:
+        infra.run("service", "disable", str(pin_agency.directory), cred, "--enable")
+    sad = _authorize(pin_agency, token, cred, h, OFFICER_PINS["somsri"])
+    assert _sign(pin_agency, token, cred, sad, h).status_code == 200

@@ -405,6 +405,32 @@ def unlock(directory: Path, credential_id: str) -> None:
     click.echo(f"unlocked {credential_id}")
 
 
+@service.command("disable")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("credential_id")
+@click.option("--enable", is_flag=True, help="Enable it again instead.")
+def disable(directory: Path, credential_id: str, enable: bool) -> None:
+    """Stop a credential from signing at once (officer left, key suspected); --enable undoes it.
+
+    Revoke the certificate too if the key may be compromised: thaisign ca revoke CA_DIR SERIAL.
+
+    \b
+    Example:
+      thaisign service disable ./sign 5d0c1e2f3a4b5c6d
+    """
+    from thaisign.service.core import CscError
+    from thaisign.service.enroll import set_status
+
+    svc = _open(directory)
+    try:
+        set_status(svc, credential_id, "active" if enable else "disabled", operator=_operator_name())
+    except CscError as exc:
+        _fail(exc)
+    finally:
+        svc.close()
+    click.echo(f"{'enabled' if enable else 'disabled'} {credential_id}")
+
+
 @service.command("audit")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--verify", is_flag=True, help="Check the hash chain; exit 1 if it is broken.")
