@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+from pathlib import Path
 
 import jwt
 import pytest
@@ -393,3 +394,27 @@ def test_a_disabled_credential_cannot_spend_a_sad_it_already_has(infra, pin_agen
         infra.run("service", "disable", str(pin_agency.directory), cred, "--enable")
     sad = _authorize(pin_agency, token, cred, h, OFFICER_PINS["somsri"])
     assert _sign(pin_agency, token, cred, sad, h).status_code == 200
+
+
+def test_secrets_stay_out_of_logs_command_lines_and_the_audit(infra, pin_agency, totp_agency):
+    from support.csc_deployment import CA_PASSPHRASE, PIN
+
+    token = infra.op.login("somchai", AUDIENCE)
+    cred = pin_agency.credentials["somchai"]
+    for pin in ("123459", OFFICER_PINS["somchai"]):  # a wrong one, then the right one
+        post(
+            pin_agency.url,
+            "csc/v1/credentials/authorize",
+            {"credentialID": cred, "hash": [_digest("s")], "PIN": pin},
+            token,
+        )
+    secrets_ = [PIN, CA_PASSPHRASE, token, *OFFICER_PINS.values(), *totp_agency.seeds.values()]
+    texts = [p.read_text(errors="replace") for p in infra.base.glob("*.log")]
+    for process in [pin_agency.service.process, totp_agency.service.process]:
+        texts.append(Path(f"/proc/{process.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    texts.append(infra.run("service", "audit", str(pin_agency.directory), "--json").stdout)
+    texts.append(infra.run("service", "credentials", str(pin_agency.directory), "--json").stdout)
+    texts.append((pin_agency.directory / "service.toml").read_text())
+    for text in texts:
+        for secret in secrets_:
+            assert secret not in text

@@ -35,6 +35,9 @@ def test_credentials_info_matches_pyhanko_expectations(infra, pin_agency):
     cred = pin_agency.credentials["somchai"]
     listed = post(pin_agency.url, "csc/v1/credentials/list", {}, token).json()
     assert listed["credentialIDs"] == [cred]
+    detailed = post(pin_agency.url, "csc/v2/credentials/list", {"credentialInfo": True}, token).json()
+    assert detailed["credentialInfos"][0]["credentialID"] == cred
+    assert detailed["credentialInfos"][0]["cert"]["status"] == "valid"
     info = post(
         pin_agency.url,
         "csc/v1/credentials/info",
@@ -139,6 +142,10 @@ def test_csc_v2_names_sign_two_hashes_that_verify_with_the_certificate(infra, pi
     public = _certificate(pin_agency, token, cred).public_key()
     for digest, sig in zip(digests, r.json()["signatures"], strict=True):
         public.verify(base64.b64decode(sig), digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    entry = [e for e in _audit(infra, pin_agency) if e["action"] == "sign-hash"][-1]
+    assert entry["details"]["hashes"] == b64 and entry["details"]["credential"] == cred
+    assert entry["details"]["officer"] == "somchai" and entry["details"]["client"] == "eoffice-web"
+    assert entry["time"].startswith("2026-11-21T")  # the deployment's clock
 
 
 def test_backend_with_client_credentials_signs_for_the_officer_with_the_officers_pin(infra, pin_agency):

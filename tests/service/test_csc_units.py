@@ -226,3 +226,63 @@ def test_the_hand_written_sign_transaction_agrees_with_the_sqlalchemy_store(tmp_
     assert [e.action for e in store.audit_entries()] == ["init", "sign-hash", "after"]
     assert store.verify_audit().entries == 3
     store.close()
+
+
+def test_rotated_provider_keys_are_fetched_again_over_http(monkeypatch):
+    """A real HTTP server publishes discovery and JWKS; a token under a new kid makes the verifier
+    fetch the JWKS again (not more often than MIN_REFRESH_SECONDS)."""
+    import json
+
+    from jwt.algorithms import ECAlgorithm
+    from support.servers import serve_wsgi
+
+    from thaisign.service import oidc
+
+    keys = {"k1": ec.generate_private_key(ec.SECP256R1())}
+    hits: list[str] = []
+    base: dict[str, str] = {}
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        path = environ["PATH_INFO"]
+        hits.append(path)
+        if path == "/.well-known/openid-configuration":
+            body = {"issuer": base["url"], "jwks_uri": base["url"] + "/jwks"}
+        elif path == "/jwks":
+            body = {
+                "keys": [
+                    {
+                        **ECAlgorithm.to_jwk(k.public_key(), as_dict=True),
+                        "kid": kid,
+                        "alg": "ES256",
+                        "use": "sig",
+                    }
+                    for kid, k in keys.items()
+                ]
+            }
+        else:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(body).encode()]
+
+    with serve_wsgi(app) as url:
+        base["url"] = url
+        settings = OidcSettings(issuer=url, audience="aud")
+        now = FIXED_TIME
+        verifier = TokenVerifier(settings, clock=lambda: now)
+        exp = int(now.timestamp()) + 300
+
+        def token(kid: str) -> str:
+            claims = {"iss": url, "aud": "aud", "sub": "somchai", "exp": exp, "iat": exp - 400}
+            return jwt.encode(claims, keys[kid], algorithm="ES256", headers={"kid": kid, "typ": "at+jwt"})
+
+        assert verifier.verify(token("k1")).subject == "somchai"
+        assert hits == ["/.well-known/openid-configuration", "/jwks"]
+        keys["k2"] = ec.generate_private_key(ec.SECP256R1())  # the provider rotates
+        fresh = token("k2")
+        with pytest.raises(TokenRejected, match="does not publish"):
+            verifier.verify(fresh)  # the JWKS was fetched moments ago: no new fetch yet
+        assert hits.count("/jwks") == 1
+        monkeypatch.setattr(oidc, "MIN_REFRESH_SECONDS", 0.0)
+        assert verifier.verify(fresh).subject == "somchai"
+        assert hits.count("/jwks") == 2 and hits.count("/.well-known/openid-configuration") == 1
