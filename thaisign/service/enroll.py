@@ -174,18 +174,24 @@ def list_enrollments(
     return [Enrollment.from_row(r) for r in service.store.enrollments_of(subject, status)]
 
 
+#: an approval that has not finished after this long was interrupted; another may take it over
+STALE_APPROVAL = dt.timedelta(minutes=10)
+
+
 def _claim(service: CscService, request_id: str, operator: str) -> Any:
     """Move a pending request to ``approving`` (only one operator or replica can)."""
+    now = service.clock()
     with service.store.write() as conn:
         row = service.store.enrollment(conn, request_id, lock=True)
         if row is None:
             raise CscError(404, "invalid_request", "no such enrollment request")
-        if row.status != "pending":
+        stale = row.status == "approving" and (aware(row.decided_at) or now) <= now - STALE_APPROVAL
+        if row.status != "pending" and not stale:
             raise CscError(409, "invalid_request", f"request {request_id} is {row.status}, not pending")
         conn.execute(
             update(enrollments)
-            .where(enrollments.c.id == request_id, enrollments.c.status == "pending")
-            .values(status="approving", decided_by=operator[:255])
+            .where(enrollments.c.id == request_id, enrollments.c.status == row.status)
+            .values(status="approving", decided_by=operator[:255], decided_at=naive(now))
         )
         return row
 
@@ -276,7 +282,7 @@ def _undo(
             conn.execute(
                 update(enrollments)
                 .where(enrollments.c.id == request_id, enrollments.c.status == "approving")
-                .values(status="pending", decided_by=None)
+                .values(status="pending", decided_by=None, decided_at=None)
             )
             service.store.append_audit(
                 conn,
