@@ -50,14 +50,14 @@ def _pair(value: str | None, option: str, default: tuple[float, float]) -> tuple
     return (a, b)
 
 
-def _time(value: str | None) -> dt.datetime | None:
+def _time(value: str | None, option: str = "--signing-time") -> dt.datetime | None:
     if value is None:
         return None
     try:
         t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
-            f"--signing-time {value!r} is not an ISO time", hint="e.g. 2026-11-21T10:42+07:00"
+            f"{option} {value!r} is not an ISO time", hint="e.g. 2026-11-21T10:42+07:00"
         ) from None
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
@@ -226,10 +226,18 @@ def _csc_signer(
     "--rect", metavar="X1,Y1,X2,Y2", help="Signature box in points from the page's lower-left corner."
 )
 @click.option("--field", metavar="NAME", help="Sign into this (empty) field, or create it.")
-@click.option("--anchor-text", metavar="TEXT", help="Place the box right of this text, e.g. ลงชื่อ.")
-@click.option("--anchor-box", metavar="W,H", help="Box size for --anchor-text in points (default 170,52).")
 @click.option(
-    "--anchor-offset", metavar="DX,DY", help="Box corner from the text's end and baseline (default 4,-14)."
+    "--anchor-text",
+    metavar="TEXT",
+    help="Put the box in the free space above this text's line (ลงชื่อ, or the typed name); never over text.",
+)
+@click.option(
+    "--anchor-box",
+    metavar="W,H",
+    help="Box size for --anchor-text in points (default 170,52; lower if need be).",
+)
+@click.option(
+    "--anchor-offset", metavar="DX,DY", help="Move the placed box right/up by DX,DY points (default 0,0)."
 )
 @click.option(
     "--certify",
@@ -253,6 +261,13 @@ def _csc_signer(
 @click.option("--border", is_flag=True, help="Draw a thin frame round the box.")
 @click.option(
     "--signing-time", metavar="ISO", help="Claimed signing time (default: now); certificate checked at it."
+)
+@click.option(
+    "--at",
+    "validation_time",
+    metavar="ISO",
+    help="B-LT/B-LTA: validate the chain and its OCSP/CRL as of this time "
+    "(default: --signing-time, else now).",
 )
 @click.option(
     "--pdf-password",
@@ -305,6 +320,7 @@ def sign(
     no_date: bool,
     border: bool,
     signing_time: str | None,
+    validation_time: str | None,
     ask_pdf_password: bool,
     pdf_password_file: Path | None,
     workers: int | None,
@@ -368,13 +384,14 @@ def sign(
         rect=box,
         anchor_text=anchor_text,
         anchor_box=_pair(anchor_box, "--anchor-box", (170.0, 52.0)),
-        anchor_offset=_pair(anchor_offset, "--anchor-offset", (4.0, -14.0)),
+        anchor_offset=_pair(anchor_offset, "--anchor-offset", (0.0, 0.0)),
         appearance=appearance,
         certify=certify,  # type: ignore[arg-type]
         lock_fields=locks,
         reason=reason,
         location=location,
         signing_time=_time(signing_time),
+        at=_time(validation_time, "--at"),
         pdf_password=_pdf_password(ask_pdf_password, pdf_password_file),
         trust_roots=_trust(trust),
     )
@@ -522,9 +539,21 @@ def fields_list(input: Path, as_json: bool) -> None:
 @click.option("--level", type=click.Choice(["B-LT", "B-LTA"]), default="B-LTA", show_default=True)
 @click.option("--tsa", metavar="URL", help="Time-stamping authority for the document timestamp (B-LTA).")
 @click.option("--trust", multiple=True, type=click.Path(path_type=Path), help="Root certificate(s).")
+@click.option(
+    "--at",
+    "validation_time",
+    metavar="ISO",
+    help="Validate chains and OCSP/CRL as of this time (default: now).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def ltv(
-    input: Path, output: Path, level: str, tsa: str | None, trust: tuple[Path, ...], as_json: bool
+    input: Path,
+    output: Path,
+    level: str,
+    tsa: str | None,
+    trust: tuple[Path, ...],
+    validation_time: str | None,
+    as_json: bool,
 ) -> None:
     """Extend signed letters for long-term validation: B-T -> B-LT -> B-LTA.
 
@@ -538,7 +567,14 @@ def ltv(
     _quiet_libraries()
     from thaisign.pades.ltv import extend_ltv
 
-    result = extend_ltv(input, output, level=level, tsa=tsa, trust_roots=_trust(trust))  # type: ignore[arg-type]
+    result = extend_ltv(
+        input,
+        output,
+        level=level,  # type: ignore[arg-type]
+        tsa=tsa,
+        trust_roots=_trust(trust),
+        at=_time(validation_time, "--at"),
+    )
     if as_json:
         data = {"output": str(result.output), "level": result.level, "signatures": result.signatures}
         click.echo(json.dumps(data | {"document_timestamp": result.document_timestamp_added}))

@@ -54,6 +54,11 @@ class SigningOptions:
     ``level`` defaults to B-T when ``tsa`` is given, else B-B. A visible signature is made when
     ``rect`` or ``anchor_text`` is given, or when signing into an existing field with a box.
     ``page`` is 1-based; negative counts from the end (-1 is the last page).
+    With ``anchor_text`` the box (``anchor_box``: width, height in points) goes in the free space
+    above that text's line, never over other text (:mod:`thaisign.pades.placement`);
+    ``anchor_offset`` moves it (right, up) and ``anchor_occurrence`` picks a later match.
+    ``at`` is the validation time for B-LT/B-LTA: the chain and its revocation data must be valid
+    then (default: ``signing_time`` when given, else now).
     """
 
     level: Level | None = None
@@ -64,7 +69,8 @@ class SigningOptions:
     rect: Rect | None = None
     anchor_text: str | None = None
     anchor_box: tuple[float, float] = (170.0, 52.0)
-    anchor_offset: tuple[float, float] = (4.0, -14.0)
+    anchor_offset: tuple[float, float] = (0.0, 0.0)
+    anchor_occurrence: int = 1
     appearance: SignatureAppearance = dataclasses.field(default_factory=SignatureAppearance)
     certify: Certify | None = None
     lock_fields: tuple[str, ...] | Literal["all"] | None = None
@@ -76,6 +82,7 @@ class SigningOptions:
     pdf_password: str | None = None
     trust_roots: tuple[x509.Certificate, ...] = ()
     check_certificate: bool = True
+    at: dt.datetime | None = None
 
     def effective_level(self) -> Level:
         level = self.level or ("B-T" if self.tsa else "B-B")
@@ -154,9 +161,7 @@ def _unique_field_name(existing: dict[str, bool]) -> str:
 
 
 def _validation_context(signer: Signer, opts: SigningOptions, at: dt.datetime) -> Any:
-    from pyhanko_certvalidator import ValidationContext
-
-    from thaisign.pades._pyhanko import to_asn1
+    from thaisign.pades._pyhanko import collecting_context, to_asn1
 
     roots = list(opts.trust_roots) or [c for c in signer.chain if c.subject == c.issuer]
     if not roots:
@@ -164,13 +169,7 @@ def _validation_context(signer: Signer, opts: SigningOptions, at: dt.datetime) -
             f"level {opts.level} needs the chain up to a root to collect revocation data",
             hint="give --chain with the agency CA and root certificates",
         )
-    return ValidationContext(
-        trust_roots=[to_asn1(c) for c in roots],
-        other_certs=[to_asn1(c) for c in signer.chain],
-        allow_fetching=True,
-        revocation_mode="hard-fail",
-        moment=at,
-    )
+    return collecting_context([to_asn1(c) for c in roots], [to_asn1(c) for c in signer.chain], opts.at or at)
 
 
 def _sign_into(
@@ -190,14 +189,17 @@ def _sign_into(
     if opts.anchor_text is not None:
         if rect is not None:
             raise UsageError("give either a box (--rect) or --anchor-text, not both")
-        from thaisign.pades.fields import box_near_text
+        from thaisign.pades.placement import place_above_anchor
 
-        page_index, rect = box_near_text(
-            writer.prev,
+        stream = writer.prev.stream
+        stream.seek(0)
+        page_index, rect = place_above_anchor(
+            stream.read(),
             opts.anchor_text,
-            page_index if opts.page != 1 else None,
-            opts.anchor_box,
-            opts.anchor_offset,
+            box=opts.anchor_box,
+            page=page_index if opts.page != 1 else None,
+            occurrence=opts.anchor_occurrence,
+            offset=opts.anchor_offset,
         )
     name = opts.field
     new_field = None

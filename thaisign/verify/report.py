@@ -140,18 +140,26 @@ class SignatureReport:
     level: str | None = None
     messages: Messages = dataclasses.field(default_factory=Messages)
     subfilter: str | None = None
+    reason: str | None = None  # /Reason of the signature dictionary, as the signer wrote it
+    location: str | None = None  # /Location, likewise
 
     def __post_init__(self) -> None:
         # names read from a PDF arrive as pyHanko string objects that drag their parser along;
         # a report holds plain values only (small, picklable, comparable)
-        for name in ("field", "kind", "subfilter"):
+        for name in ("field", "kind", "subfilter", "reason", "location"):
             value = getattr(self, name)
             if value is not None and type(value) is not str:
                 object.__setattr__(self, name, str(value))
 
     @property
     def passed(self) -> bool:
+        """True when this signature's indication is TOTAL_PASSED."""
         return self.indication is Indication.TOTAL_PASSED
+
+    def __repr__(self) -> str:
+        who = self.signer.name if self.signer and self.signer.name else "?"
+        sub = f"/{self.sub_indication.value}" if self.sub_indication else ""
+        return f"<SignatureReport {self.field!r} {self.indication.value}{sub} signer={who!r}>"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of DESIGN.md for this signature."""
@@ -186,6 +194,8 @@ class SignatureReport:
             "revocation": {"status": self.revocation.status, "source": self.revocation.source},
             "level": self.level,
             "messages": {"en": list(self.messages.en), "th": list(self.messages.th)},
+            "reason": self.reason,
+            "location": self.location,
         }
 
 
@@ -207,6 +217,8 @@ class VerificationReport:
 
     @property
     def verdict(self) -> Verdict:
+        """The file's verdict: ERROR or NO_SIGNATURE, else the worst indication of its signatures
+        (TOTAL_FAILED over INDETERMINATE over TOTAL_PASSED)."""
         if self.error is not None:
             return Verdict.ERROR
         if not self.signatures:
@@ -216,7 +228,12 @@ class VerificationReport:
 
     @property
     def passed(self) -> bool:
+        """True only when every signature passed (the CLI's exit code 0)."""
         return self.verdict is Verdict.TOTAL_PASSED
+
+    def __repr__(self) -> str:
+        extra = f" error={self.error!r}" if self.error else f" signatures={len(self.signatures)}"
+        return f"<VerificationReport {self.file!r} {self.verdict.value}{extra}>"
 
     def to_dict(self) -> dict[str, Any]:
         """The per-file JSON object of DESIGN.md."""
