@@ -18,8 +18,9 @@ from support.tools import require_tool
 from thaisign.errors import SecretError, ServiceConfigError
 from thaisign.service import factors
 from thaisign.service.config import OidcSettings, ServiceConfig
-from thaisign.service.core import CscError, _check_sad, parse_hashes
+from thaisign.service.model import CscError
 from thaisign.service.oidc import Caller, TokenRejected, TokenVerifier
+from thaisign.service.rules import check_sad, parse_hashes
 from thaisign.service.store import SadRecord
 
 
@@ -137,12 +138,12 @@ def test_a_consumed_sad_must_cover_the_request():
     h = [_b64(hashlib.sha256(b"x").digest())]
     record = SadRecord("cred-1", "somchai", "eoffice-web", "sha256", tuple(h), 1, FIXED_TIME)
     before = FIXED_TIME - dt.timedelta(seconds=1)
-    assert _check_sad(record, _Cred(), caller, h, "sha256", before) is None  # type: ignore[arg-type]
-    expired = _check_sad(record, _Cred(), caller, h, "sha256", FIXED_TIME)  # type: ignore[arg-type]
+    assert check_sad(record, _Cred(), caller, h, "sha256", before) is None  # type: ignore[arg-type]
+    expired = check_sad(record, _Cred(), caller, h, "sha256", FIXED_TIME)  # type: ignore[arg-type]
     assert expired is not None and "expired" in expired.description
-    assert _check_sad(None, _Cred(), caller, h, "sha256", before).description.startswith("the SAD is unknown")  # type: ignore[arg-type,union-attr]
+    assert check_sad(None, _Cred(), caller, h, "sha256", before).description.startswith("the SAD is unknown")  # type: ignore[arg-type,union-attr]
     other = Caller("somsri", "eoffice-web", frozenset(), False, False, 0.0)
-    assert "another caller" in _check_sad(record, _Cred(), other, h, "sha256", before).description  # type: ignore[arg-type,union-attr]
+    assert "another caller" in check_sad(record, _Cred(), other, h, "sha256", before).description  # type: ignore[arg-type,union-attr]
 
 
 def _verifier(key: ec.EllipticCurvePrivateKey, now: dt.datetime, leeway: int = 30) -> TokenVerifier:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import click
 
 from thaisign._cli._options import secret_file_option
 from thaisign._secrets import CA_PASSPHRASE_ENV, PIN_ENV, resolve_secret
+from thaisign.errors import ServiceError
 
 
 class _ServiceGroup(click.Group):
@@ -35,15 +38,16 @@ def _operator_name() -> str:
     return f"cli:{name}"
 
 
-def _open(
+@contextlib.contextmanager
+def _opened(
     directory: Path,
     *,
     pin: str | None = None,
     with_ca_key: bool = False,
     ca_passphrase_file: Path | None = None,
-) -> Any:
-    """The service of a folder; ``with_ca_key`` asks for the CA passphrase (unless the CA key is in
-    the token, which the token PIN opens)."""
+) -> Iterator[Any]:
+    """The service of a folder, closed afterwards; refusals become one-line errors. ``with_ca_key``
+    asks for the CA passphrase (unless the CA key is in the token, which the token PIN opens)."""
     from thaisign.service.config import ServiceConfig
     from thaisign.service.core import CscService
     from thaisign.service.setup import ca_key_in_token
@@ -56,14 +60,15 @@ def _open(
         passphrase = resolve_secret(
             file=ca_passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA key passphrase"
         )
-    return CscService.open(config, pin=pin, ca_passphrase=passphrase, ca_pin=ca_pin)
+    from thaisign.service.model import CscError
 
-
-def _fail(exc: Any) -> None:
-    """A refusal from the service core as a one-line error."""
-    from thaisign.errors import ServiceError
-
-    raise ServiceError(exc.description) from None
+    svc = CscService.open(config, pin=pin, ca_passphrase=passphrase, ca_pin=ca_pin)
+    try:
+        yield svc
+    except CscError as exc:  # a refusal from the service core: one line
+        raise ServiceError(exc.description) from None
+    finally:
+        svc.close()
 
 
 @click.group(cls=_ServiceGroup)
@@ -260,11 +265,8 @@ def requests_(directory: Path, status: str | None, as_json: bool) -> None:
     """
     from thaisign.service.enroll import list_enrollments
 
-    svc = _open(directory)
-    try:
+    with _opened(directory) as svc:
         rows = list_enrollments(svc, None, status)
-    finally:
-        svc.close()
     if as_json:
         click.echo(json.dumps({"requests": [r.to_json() for r in rows]}, ensure_ascii=False, indent=2))
         return
@@ -293,17 +295,11 @@ def approve(
       export THAISIGN_PIN=... THAISIGN_CA_PASSPHRASE=...
       thaisign service approve ./sign r-3f2a9c0d1e2b4a5c
     """
-    from thaisign.service.core import CscError
     from thaisign.service.enroll import approve as do_approve
 
     pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
-    svc = _open(directory, pin=pin, with_ca_key=True, ca_passphrase_file=ca_passphrase_file)
-    try:
+    with _opened(directory, pin=pin, with_ca_key=True, ca_passphrase_file=ca_passphrase_file) as svc:
         done = do_approve(svc, request_id, operator=_operator_name())
-    except CscError as exc:
-        _fail(exc)
-    finally:
-        svc.close()
     if as_json:
         click.echo(
             json.dumps(
@@ -329,16 +325,10 @@ def reject(directory: Path, request_id: str, reason: str) -> None:
     Example:
       thaisign service reject ./sign r-3f2a9c0d1e2b4a5c --reason "ตำแหน่งไม่ตรงกับทะเบียน"
     """
-    from thaisign.service.core import CscError
     from thaisign.service.enroll import reject as do_reject
 
-    svc = _open(directory)
-    try:
+    with _opened(directory) as svc:
         do_reject(svc, request_id, operator=_operator_name(), reason=reason)
-    except CscError as exc:
-        _fail(exc)
-    finally:
-        svc.close()
     click.echo(f"rejected {request_id}")
 
 
@@ -352,11 +342,8 @@ def credentials_(directory: Path, as_json: bool) -> None:
     Example:
       thaisign service credentials ./sign --json
     """
-    svc = _open(directory)
-    try:
+    with _opened(directory) as svc:
         rows = svc.store.all_credentials()
-    finally:
-        svc.close()
     items = [
         {
             "credentialID": r.id,
@@ -392,16 +379,10 @@ def unlock(directory: Path, credential_id: str) -> None:
     Example:
       thaisign service unlock ./sign 5d0c1e2f3a4b5c6d
     """
-    from thaisign.service.core import CscError
     from thaisign.service.enroll import unlock as do_unlock
 
-    svc = _open(directory)
-    try:
+    with _opened(directory) as svc:
         do_unlock(svc, credential_id, operator=_operator_name())
-    except CscError as exc:
-        _fail(exc)
-    finally:
-        svc.close()
     click.echo(f"unlocked {credential_id}")
 
 
@@ -418,16 +399,10 @@ def disable(directory: Path, credential_id: str, enable: bool) -> None:
     Example:
       thaisign service disable ./sign 5d0c1e2f3a4b5c6d
     """
-    from thaisign.service.core import CscError
     from thaisign.service.enroll import set_status
 
-    svc = _open(directory)
-    try:
+    with _opened(directory) as svc:
         set_status(svc, credential_id, "active" if enable else "disabled", operator=_operator_name())
-    except CscError as exc:
-        _fail(exc)
-    finally:
-        svc.close()
     click.echo(f"{'enabled' if enable else 'disabled'} {credential_id}")
 
 
@@ -444,8 +419,7 @@ def audit(directory: Path, verify: bool, as_json: bool) -> None:
     """
     from thaisign.errors import AuditChainError
 
-    svc = _open(directory)
-    try:
+    with _opened(directory) as svc:
         if verify:
             try:
                 result = svc.store.verify_audit()
@@ -455,8 +429,6 @@ def audit(directory: Path, verify: bool, as_json: bool) -> None:
             click.echo(f"audit chain intact: {result.entries} entries, head {result.head}")
             return
         entries = svc.store.audit_entries()
-    finally:
-        svc.close()
     if as_json:
         click.echo(json.dumps({"entries": [e.to_json() for e in entries]}, ensure_ascii=False, indent=2))
         return

@@ -19,7 +19,7 @@ _EXPORTS: dict[str, str] = {
     "init_service": "thaisign.service.setup",
     "serve": "thaisign.service.setup",
     "CscService": "thaisign.service.core",
-    "CscError": "thaisign.service.core",
+    "CscError": "thaisign.service.model",
     "build_app": "thaisign.service.app",
     "TokenVerifier": "thaisign.service.oidc",
 }

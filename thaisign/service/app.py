@@ -7,7 +7,6 @@ OpenAPI document (``/openapi.json``) and ``/health``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import datetime as dt
@@ -26,17 +25,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from thaisign.errors import ThaisignError
-from thaisign.service import enroll
-from thaisign.service.core import (
-    HASH_OIDS,
-    Credential,
-    CscError,
-    CscService,
-    DocumentToSign,
-    bad_request,
-    key_description,
+from thaisign.service.batching import SignBatcher
+from thaisign.service.core import CscService
+from thaisign.service.enroll_api import (
+    admin_unlock,
+    enroll_approve,
+    enroll_create,
+    enroll_get,
+    enroll_list,
+    enroll_reject,
 )
-from thaisign.service.oidc import Caller
+from thaisign.service.http import error_response, json_response, peer, read_json
+from thaisign.service.model import HASH_OIDS, Credential, CscError, DocumentToSign, bad_request
+from thaisign.service.rules import key_description
 
 MAX_JSON_BYTES = 256 * 1024
 LEVELS = {
@@ -59,50 +60,6 @@ METHODS = [
 ]
 
 Handler = Callable[[CscService, Request, dict[str, Any], str], Awaitable[dict[str, Any]]]
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
-def error_response(exc: CscError) -> Response:
-    headers = None
-    if exc.status == 401:
-        text = exc.description.replace('"', "'").encode("ascii", "replace").decode()
-        headers = {"WWW-Authenticate": f'Bearer error="{exc.error}", error_description="{text}"'}
-    return _json(exc.status, {"error": exc.error, "error_description": exc.description}, headers)
-
-
-async def read_json(request: Request, limit: int) -> dict[str, Any]:
-    """The request's JSON object, refusing bodies over ``limit`` bytes before reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise CscError(413, "invalid_request", f"request body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise CscError(413, "invalid_request", f"request body larger than {limit} bytes")
-        chunks.append(chunk)
-    if not chunks or not b"".join(chunks).strip():
-        return {}
-    try:
-        data = json.loads(b"".join(chunks))
-    except (ValueError, RecursionError):
-        raise bad_request("the request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise bad_request("the request body must be a JSON object")
-    return data
-
-
-def _peer(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def _gtime(t: dt.datetime) -> str:
@@ -260,7 +217,7 @@ async def credentials_authorize(
         pin=pin,
         otp=otp,
         description=body.get("description"),
-        peer=_peer(request),
+        peer=peer(request),
     )
     return {"SAD": sad, "expiresIn": lifetime}
 
@@ -301,52 +258,10 @@ async def signatures_sign_hash(
         hash_algo=hash_algo,
         sign_algo=body.get("signAlgo"),
         sign_algo_params=body.get("signAlgoParams"),
-        peer=_peer(request),
+        peer=peer(request),
     )
     signatures = await request.app.state.sign_batcher.submit(job)
     return {"signatures": [base64.b64encode(s).decode() for s in signatures]}
-
-
-class SignBatcher:
-    """Group commit for signHash: requests that arrive together share one database transaction.
-
-    The first request starts a drain task; it yields to the event loop once, so requests already
-    on the wire are parsed and queued, then runs the queued jobs as one batch
-    (:meth:`CscService.run_sign_jobs`) and hands every request its own result.
-    """
-
-    def __init__(self, service: CscService, max_batch: int = 64) -> None:
-        self.service = service
-        self.max_batch = max_batch
-        self._queue: list[tuple[Any, asyncio.Future[list[bytes]]]] = []
-        self._draining = False
-
-    async def submit(self, job: Any) -> list[bytes]:
-        future: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
-        self._queue.append((job, future))
-        if not self._draining:
-            self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                await asyncio.sleep(0)  # one turn of the loop: let waiting requests join
-                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-                try:
-                    results: list[Any] = self.service.run_sign_jobs([job for job, _ in batch])
-                except Exception as exc:
-                    results = [exc] * len(batch)
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
-        finally:
-            self._draining = False
 
 
 async def signatures_sign_doc(
@@ -363,7 +278,7 @@ async def signatures_sign_doc(
         body.get("credentialID"),
         sad=body.get("SAD"),
         documents=documents,
-        peer=_peer(request),
+        peer=peer(request),
     )
     signed = await anyio.to_thread.run_sync(work, limiter=limiter)
     return {"DocumentWithSignature": [base64.b64encode(s).decode() for s in signed], "SignatureObject": []}
@@ -444,79 +359,6 @@ CSC_ENDPOINTS: dict[str, Handler] = {
 }
 
 
-# --- enrollment and operator endpoints --------------------------------------------------------
-
-
-def _operator(caller: Caller) -> str:
-    if not caller.operator:
-        raise CscError(403, "access_denied", "only an agency operator may do this")
-    return f"oidc:{caller.subject}"
-
-
-async def enroll_create(service: CscService, request: Request, body: dict[str, Any]) -> Response:
-    caller = service.caller(request.headers.get("authorization"))
-    officer = body.get("officer")
-    if not isinstance(officer, dict):
-        raise bad_request("send the officer's details as 'officer': {name_th, position, ...}")
-    made = await run_in_threadpool(
-        enroll.request_enrollment, service, caller, officer, pin=body.get("PIN"), peer=_peer(request)
-    )
-    return _json(201, made.to_json())
-
-
-async def enroll_list(service: CscService, request: Request, body: dict[str, Any]) -> Response:
-    caller = service.caller(request.headers.get("authorization"))
-    status = request.query_params.get("status")
-    if status is not None and status not in ("pending", "approved", "rejected"):
-        raise bad_request("status must be pending, approved or rejected")
-    subject = None if caller.operator else caller.subject
-    rows = enroll.list_enrollments(service, subject, status)
-    return _json(200, {"requests": [r.to_json() for r in rows]})
-
-
-async def enroll_get(service: CscService, request: Request, body: dict[str, Any]) -> Response:
-    caller = service.caller(request.headers.get("authorization"))
-    found = enroll.get_enrollment(service, request.path_params["request_id"])
-    if found.subject != caller.subject and not caller.operator:
-        raise CscError(404, "invalid_request", "no such enrollment request")
-    doc = found.to_json()
-    if found.subject == caller.subject:
-        uri = enroll.deliver_totp(service, caller, found.id)
-        if uri is not None:
-            doc["otpauth"] = uri
-    return _json(200, doc)
-
-
-async def enroll_approve(service: CscService, request: Request, body: dict[str, Any]) -> Response:
-    operator = _operator(service.caller(request.headers.get("authorization")))
-    done = await run_in_threadpool(
-        enroll.approve, service, request.path_params["request_id"], operator=operator
-    )
-    return _json(
-        200,
-        {
-            "requestID": done.request_id,
-            "status": "approved",
-            "credentialID": done.credential_id,
-            "serialNumber": done.serial,
-        },
-    )
-
-
-async def enroll_reject(service: CscService, request: Request, body: dict[str, Any]) -> Response:
-    operator = _operator(service.caller(request.headers.get("authorization")))
-    done = enroll.reject(
-        service, request.path_params["request_id"], operator=operator, reason=str(body.get("reason", ""))
-    )
-    return _json(200, done.to_json())
-
-
-async def admin_unlock(service: CscService, request: Request, body: dict[str, Any]) -> Response:
-    operator = _operator(service.caller(request.headers.get("authorization")))
-    enroll.unlock(service, request.path_params["credential_id"], operator=operator)
-    return _json(200, {"credentialID": request.path_params["credential_id"], "locked": False})
-
-
 # --- the application --------------------------------------------------------------------------
 
 
@@ -536,7 +378,7 @@ def build_app(service: CscService) -> Starlette:
         async def endpoint(request: Request) -> Response:
             try:
                 body = await read_json(request, limit)
-                return _json(200, await handler(service, request, body, version))
+                return json_response(200, await handler(service, request, body, version))
             except CscError as exc:
                 return error_response(exc)
             except ThaisignError as exc:

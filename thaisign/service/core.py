@@ -13,137 +13,35 @@ every refusal of a SAD is appended to the hash-chained audit log.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import hashlib
 import os
 import secrets
 import socket
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-
 from thaisign.errors import ThaisignError
-from thaisign.keys import KeySpec, key_spec_of
 from thaisign.service import factors
 from thaisign.service.config import ServiceConfig
+from thaisign.service.model import (
+    Credential,
+    CscError,
+    DocumentToSign,
+    SignJob,
+    bad_request,
+)
 from thaisign.service.oidc import Caller, ProviderUnavailable, TokenRejected, TokenVerifier
-from thaisign.service.store import SadRecord, ServiceStore, aware
+from thaisign.service.rules import check_sad, parse_hashes, signature_plan
+from thaisign.service.store import SadRecord, ServiceStore
 from thaisign.service.tokenkeys import OfficerKeys
-
-HASH_OIDS = {
-    "2.16.840.1.101.3.4.2.1": "sha256",
-    "2.16.840.1.101.3.4.2.2": "sha384",
-    "2.16.840.1.101.3.4.2.3": "sha512",
-}
-OID_OF_HASH = {name: oid for oid, name in HASH_OIDS.items()}
-HASH_BY_LENGTH = {32: "sha256", 48: "sha384", 64: "sha512"}
-EC_PUBLIC_KEY = "1.2.840.10045.2.1"
-ECDSA = {"1.2.840.10045.4.3.2": "sha256", "1.2.840.10045.4.3.3": "sha384", "1.2.840.10045.4.3.4": "sha512"}
-RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
-RSA_PSS = "1.2.840.113549.1.1.10"
-RSA_PKCS1 = {
-    "1.2.840.113549.1.1.11": "sha256",
-    "1.2.840.113549.1.1.12": "sha384",
-    "1.2.840.113549.1.1.13": "sha512",
-}
-CURVE_OIDS = {256: "1.2.840.10045.3.1.7", 384: "1.3.132.0.34", 521: "1.3.132.0.35"}
 
 Clock = Callable[[], dt.datetime]
 
 
-class CscError(Exception):
-    """A refused request: HTTP ``status``, ``error`` code and a one-line ``description``."""
-
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.error = error
-        self.description = description
-
-
-def bad_request(description: str) -> CscError:
-    return CscError(400, "invalid_request", description)
-
-
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class Credential:
-    """One officer key in the token with its certificate, as the database holds it."""
-
-    id: str
-    subject: str
-    key_uri: str
-    key_spec: KeySpec
-    certificate: x509.Certificate
-    chain: tuple[x509.Certificate, ...]
-    serial: str
-    status: str
-    factor: str
-    pin_hash: str | None
-    totp_secret: bytes | None
-    totp_last_step: int
-    failures: int
-    locked_at: dt.datetime | None
-    created_at: dt.datetime
-    description: str | None = None
-
-    @classmethod
-    def from_row(cls, row: Any) -> Credential:
-        chain = tuple(x509.load_pem_x509_certificates(row.chain_pem.encode())) if row.chain_pem else ()
-        return cls(
-            id=row.id,
-            subject=row.subject,
-            key_uri=row.key_uri,
-            key_spec=KeySpec.parse(row.key_spec),
-            certificate=x509.load_der_x509_certificate(row.certificate),
-            chain=chain,
-            serial=row.serial,
-            status=row.status,
-            factor=row.factor,
-            pin_hash=row.pin_hash,
-            totp_secret=row.totp_secret,
-            totp_last_step=int(row.totp_last_step or 0),
-            failures=int(row.failures or 0),
-            locked_at=aware(row.locked_at),
-            created_at=aware(row.created_at),  # type: ignore[arg-type]
-            description=row.description,
-        )
-
-    def certificates_der(self, which: str = "chain") -> list[bytes]:
-        """``none``, ``single`` (the officer's) or ``chain`` (officer first, up to the root)."""
-        if which == "none":
-            return []
-        certs = [self.certificate] if which == "single" else [self.certificate, *self.chain]
-        return [c.public_bytes(Encoding.DER) for c in certs]
-
-    def sign_algorithms(self) -> list[str]:
-        """The OIDs of the signature algorithms this key can produce (``key/algo``)."""
-        if self.key_spec.kind == "ec":
-            return [*ECDSA, EC_PUBLIC_KEY]
-        return [*RSA_PKCS1, RSA_ENCRYPTION, RSA_PSS]
-
-
-@dataclass(frozen=True)
-class DocumentToSign:
-    """One PDF for signDoc, with the PAdES level and where the visible signature goes."""
-
-    data: bytes
-    level: str = "B-B"
-    certify: bool = False
-    page: int = 1
-    rect: tuple[float, float, float, float] | None = None
-    field: str | None = None
-    anchor_text: str | None = None
-    reason: str | None = None
-    location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,21 +51,6 @@ class _FactorCheck:
     ok: bool
     step: int | None  # the TOTP time step the code matched
     replayed: bool = False  # a correct code that was used already
-
-
-@dataclass(frozen=True)
-class SignJob:
-    """One checked signHash request, waiting for its SAD to be consumed."""
-
-    credential: Credential
-    caller: Caller
-    sad_hash: str
-    digests: list[str]
-    algo: str  # the digests' hash algorithm
-    hash: str  # the signature's hash algorithm (the same, checked)
-    sign_algo: str
-    signer: Any
-    details: dict[str, Any]
 
 
 @dataclass
@@ -357,14 +240,7 @@ class CscService:
         if cred.locked_at is not None:
             raise CscError(403, "access_denied", self._locked_text())
         check = self._check_factor(cred, pin, otp, now)  # slow (scrypt): outside any transaction
-        details: dict[str, Any] = {
-            "credential": cred.id,
-            "officer": cred.subject,
-            "client": caller.client_id,
-            "caller": caller.subject,
-            "peer": peer,
-            "factor": cred.factor,
-        }
+        details = self._audit_details(cred, caller, peer) | {"factor": cred.factor}
         sad = secrets.token_urlsafe(32)
         expires = now + dt.timedelta(seconds=self.config.auth.sad_seconds)
         refusal: CscError | None = None
@@ -408,6 +284,17 @@ class CscService:
             raise refusal
         self.stats.authorizations += 1
         return sad, self.config.auth.sad_seconds
+
+    def _audit_details(self, cred: Credential, caller: Caller, peer: str | None) -> dict[str, Any]:
+        """Who did what with which credential, for every audit entry about a signature."""
+        return {
+            "credential": cred.id,
+            "officer": cred.subject,
+            "client": caller.client_id,
+            "caller": caller.subject,
+            "peer": peer,
+            "replica": self.replica,
+        }
 
     def _locked_text(self) -> str:
         return (
@@ -492,14 +379,7 @@ class CscService:
         if not isinstance(sad, str) or not 0 < len(sad) <= 512:
             raise bad_request("missing or invalid SAD")
         signer = self.keys.signer(cred.id, cred.key_uri, cred.certificate, cred.chain, pss=pss)
-        details: dict[str, Any] = {
-            "credential": cred.id,
-            "officer": cred.subject,
-            "client": caller.client_id,
-            "caller": caller.subject,
-            "peer": peer,
-            "replica": self.replica,
-        }
+        details = self._audit_details(cred, caller, peer)
         return SignJob(cred, caller, _sad_hash(sad), digests, algo, h, str(sign_algo), signer, details)
 
     def run_sign_jobs(self, jobs: Sequence[SignJob]) -> list[list[bytes] | CscError]:
@@ -517,7 +397,7 @@ class CscService:
             consumed = tx.consume_sads(list(dict.fromkeys(j.sad_hash for j in jobs)), now, self.replica)
             for job in jobs:
                 record, status = consumed.pop(job.sad_hash, (None, "active"))  # a SAD twice: only once
-                refusal = _check_sad(record, job.credential, job.caller, job.digests, job.algo, now)
+                refusal = check_sad(record, job.credential, job.caller, job.digests, job.algo, now)
                 cert = job.credential.certificate
                 if refusal is None and status != "active":
                     refusal = CscError(400, "invalid_request", "this credential is disabled")
@@ -596,20 +476,13 @@ class CscService:
                     f"level {doc.level} needs a time-stamping authority, and this service has none"
                 )
         now = self.clock()
-        details: dict[str, Any] = {
-            "credential": cred.id,
-            "officer": cred.subject,
-            "client": caller.client_id,
-            "caller": caller.subject,
-            "peer": peer,
-            "replica": self.replica,
-        }
+        details = self._audit_details(cred, caller, peer)
         with sign_transaction(self.store) as tx:
             consumed = tx.consume_sad(_sad_hash(sad), now, self.replica)
             record, status = consumed if consumed is not None else (None, "active")
             algo = record.hash_algo if record is not None else "sha256"
             digests = [base64.b64encode(hashlib.new(algo, d.data).digest()).decode() for d in documents]
-            refusal = _check_sad(record, cred, caller, digests, algo, now)
+            refusal = check_sad(record, cred, caller, digests, algo, now)
             if refusal is None and status != "active":
                 refusal = CscError(400, "invalid_request", "this credential is disabled")
             cert = cred.certificate
@@ -671,123 +544,3 @@ def _sad_hash(sad: str) -> str:
 
 def _b64sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
-
-
-def parse_hashes(hashes: object, hash_algo: object, *, limit: int) -> tuple[list[str], str]:
-    """Canonical base64 digests and the hash algorithm name; a 400 :class:`CscError` if malformed."""
-    if not isinstance(hashes, list) or not hashes:
-        raise bad_request("hash must be a non-empty list of base64 digests (this service binds every SAD)")
-    if len(hashes) > limit:
-        raise bad_request(f"at most {limit} hashes per request")
-    raw: list[bytes] = []
-    for h in hashes:
-        if not isinstance(h, str) or len(h) > 200:
-            raise bad_request("every hash must be a base64 string")
-        try:
-            raw.append(
-                base64.b64decode(h.replace("-", "+").replace("_", "/") + "=" * (-len(h) % 4), validate=True)
-            )
-        except (binascii.Error, ValueError):
-            raise bad_request("a hash is not valid base64") from None
-    lengths = {len(r) for r in raw}
-    if hash_algo is not None:
-        if not isinstance(hash_algo, str) or hash_algo not in HASH_OIDS:
-            raise bad_request("hashAlgo must be the OID of SHA-256, SHA-384 or SHA-512")
-        algo = HASH_OIDS[hash_algo]
-    elif len(lengths) == 1 and next(iter(lengths)) in HASH_BY_LENGTH:
-        algo = HASH_BY_LENGTH[next(iter(lengths))]
-    else:
-        raise bad_request("hashes must all be SHA-256, SHA-384 or SHA-512 digests of one kind")
-    size = hashlib.new(algo).digest_size
-    if lengths != {size}:
-        raise bad_request(f"every hash must be a {algo} digest ({size} bytes)")
-    return [base64.b64encode(r).decode() for r in raw], algo
-
-
-def signature_plan(
-    cred: Credential, sign_algo: object, hash_algo: object, params: object, digest_algo: str
-) -> tuple[str, bool]:
-    """(hash name, PSS?) for a ``signAlgo`` (+ ``hashAlgo``/``signAlgoParams``) on this key."""
-    if not isinstance(sign_algo, str):
-        raise bad_request("signAlgo (an OID) is required")
-    if cred.key_spec.kind == "ec":
-        if sign_algo in ECDSA:
-            h = ECDSA[sign_algo]
-        elif sign_algo == EC_PUBLIC_KEY and hash_algo is not None:
-            h = digest_algo
-        else:
-            raise bad_request(f"signAlgo {sign_algo[:60]} does not fit this credential's EC key")
-        pss = False
-    elif sign_algo in RSA_PKCS1:
-        h, pss = RSA_PKCS1[sign_algo], False
-    elif sign_algo == RSA_ENCRYPTION and hash_algo is not None:
-        h, pss = digest_algo, False
-    elif sign_algo == RSA_PSS:
-        h, pss = _pss_hash(params), True
-    else:
-        raise bad_request(f"signAlgo {sign_algo[:60]} does not fit this credential's RSA key")
-    if h != digest_algo:
-        raise bad_request(f"signAlgo uses {h} but the hashes are {digest_algo} digests")
-    return h, pss
-
-
-def _pss_hash(params: object) -> str:
-    from asn1crypto.algos import RSASSAPSSParams
-
-    if not isinstance(params, str):
-        raise bad_request("RSASSA-PSS needs signAlgoParams (base64 DER RSASSA-PSS-params)")
-    try:
-        parsed = RSASSAPSSParams.load(base64.b64decode(params, validate=True))
-        h = parsed["hash_algorithm"]["algorithm"].native
-        mgf = parsed["mask_gen_algorithm"]["parameters"]["algorithm"].native
-        salt = parsed["salt_length"].native
-    except (ValueError, TypeError, KeyError, binascii.Error):
-        raise bad_request("signAlgoParams is not a valid RSASSA-PSS-params structure") from None
-    if h not in OID_OF_HASH or mgf != h or salt != hashlib.new(h).digest_size:
-        raise bad_request(
-            "RSASSA-PSS is supported with MGF1 over the same hash and a salt of the hash's length"
-        )
-    return str(h)
-
-
-def _check_sad(
-    record: SadRecord | None,
-    cred: Credential,
-    caller: Caller,
-    digests: list[str],
-    algo: str,
-    now: dt.datetime,
-) -> CscError | None:
-    """Why a consumed SAD does not cover this request, or None when it does."""
-    if record is None:
-        return CscError(400, "invalid_request", "the SAD is unknown or was used already: authorize again")
-    if now >= record.expires_at:
-        return CscError(400, "invalid_request", "the SAD expired: authorize again")
-    if record.credential_id != cred.id:
-        return CscError(400, "invalid_request", "the SAD was issued for another credential")
-    if record.subject != caller.subject or record.client_id != caller.client_id:
-        return CscError(400, "invalid_request", "the SAD was issued to another caller")
-    if len(digests) > record.num_signatures:
-        return CscError(
-            400,
-            "invalid_request",
-            f"the SAD authorises {record.num_signatures} signature(s), not {len(digests)}",
-        )
-    if record.hash_algo != algo:
-        return CscError(400, "invalid_request", f"the SAD authorises {record.hash_algo} digests, not {algo}")
-    if Counter(digests) - Counter(record.hashes):
-        return CscError(400, "invalid_request", "the SAD does not authorise these hashes")
-    return None
-
-
-def key_description(cred: Credential) -> dict[str, Any]:
-    """The ``key`` object of credentials/info."""
-    spec = key_spec_of(cred.certificate.public_key())
-    key: dict[str, Any] = {
-        "status": "enabled" if cred.status == "active" and cred.locked_at is None else "disabled",
-        "algo": cred.sign_algorithms(),
-        "len": spec.size,
-    }
-    if spec.kind == "ec":
-        key["curve"] = CURVE_OIDS.get(spec.size, "")
-    return key

@@ -23,7 +23,8 @@ from sqlalchemy import insert, update
 from thaisign.ca import OfficerProfile, serial_hex
 from thaisign.errors import ProfileError, ThaisignError
 from thaisign.service import factors
-from thaisign.service.core import CscError, CscService, bad_request
+from thaisign.service.core import CscService
+from thaisign.service.model import CscError, bad_request
 from thaisign.service.oidc import Caller
 from thaisign.service.store import aware, credentials, enrollments, naive
 
