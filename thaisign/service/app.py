@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from thaisign.errors import ThaisignError
+from thaisign.service._http import error_response, json_response, peer, read_json
 from thaisign.service.batching import SignBatcher
 from thaisign.service.core import CscService
 from thaisign.service.enroll_api import (
@@ -35,7 +36,6 @@ from thaisign.service.enroll_api import (
     enroll_list,
     enroll_reject,
 )
-from thaisign.service.http import error_response, json_response, peer, read_json
 from thaisign.service.model import HASH_OIDS, Credential, CscError, DocumentToSign, bad_request
 from thaisign.service.rules import key_description
 

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from thaisign.service import enroll
+from thaisign.service._http import json_response, peer
 from thaisign.service.core import CscService
-from thaisign.service.http import json_response, peer
 from thaisign.service.model import CscError, bad_request
 from thaisign.service.oidc import Caller
 
