@@ -151,3 +151,18 @@ def test_sign_doc_refuses_a_document_the_sad_does_not_cover(infra, pin_agency):
     again = _sign_doc(pin_agency, token, cred, sad, [approved], "B-B")
     assert again.status_code == 400  # the SAD was spent by the refused attempt
     assert "used already" in again.json()["error_description"]
+
+
+def test_sign_doc_of_something_that_is_no_pdf_is_one_clear_line_and_audited(infra, pin_agency):
+    import json
+
+    token = infra.op.login("somchai", AUDIENCE)
+    cred = pin_agency.credentials["somchai"]
+    garbage = b"%PDF-1.7\n" + bytes(range(256)) * 8  # not a PDF behind its header
+    sad = _authorize(pin_agency, token, cred, [garbage], OFFICER_PINS["somchai"])
+    r = _sign_doc(pin_agency, token, cred, sad, [garbage], "B-B")
+    assert r.status_code == 400, r.text
+    text = r.json()["error_description"]
+    assert text.startswith("cannot sign document 1:") and "\n" not in text and "Traceback" not in text
+    entries = json.loads(infra.run("service", "audit", str(pin_agency.directory), "--json").stdout)["entries"]
+    assert entries[-1]["action"] == "sign-failed" and entries[-1]["details"]["credential"] == cred

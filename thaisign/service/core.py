@@ -462,7 +462,6 @@ class CscService:
         peer: str | None = None,
     ) -> list[bytes]:
         """Sign whole PDFs (PAdES) whose digests a SAD authorised (revocation checked at authorize)."""
-        from thaisign.pades.signer import SigningOptions, sign_pdf_bytes
         from thaisign.service._hotpath import sign_transaction
 
         cred = self.known_credential(caller, credential_id)
@@ -477,6 +476,10 @@ class CscService:
                 )
         now = self.clock()
         details = self._audit_details(cred, caller, peer)
+        # B-B needs no network while signing: SAD, signatures and audit in one transaction; B-T and
+        # above fetch time-stamps and OCSP answers, which no database transaction should wait for
+        local = all(doc.level == "B-B" for doc in documents)
+        outcome: tuple[list[bytes], CscError | None, tuple[str, str | None, dict[str, Any]]] | None = None
         with sign_transaction(self.store) as tx:
             consumed = tx.consume_sad(_sad_hash(sad), now, self.replica)
             record, status = consumed if consumed is not None else (None, "active")
@@ -492,8 +495,31 @@ class CscService:
                 tx.append_audit(
                     [("sign-refused", cred.serial, details | {"reason": refusal.description})], now
                 )
+            elif local:
+                outcome = self._sign_documents(cred, documents, digests, details)
+                tx.append_audit([outcome[2]], now)
         if refusal is not None:
             raise refusal
+        if outcome is None:
+            outcome = self._sign_documents(cred, documents, digests, details)
+            with sign_transaction(self.store) as tx:
+                tx.append_audit([outcome[2]], now)
+        signed, failure, _ = outcome
+        if failure is not None:
+            raise failure
+        self.stats.signatures += len(signed)
+        return signed
+
+    def _sign_documents(
+        self,
+        cred: Credential,
+        documents: Sequence[DocumentToSign],
+        digests: list[str],
+        details: dict[str, Any],
+    ) -> tuple[list[bytes], CscError | None, tuple[str, str | None, dict[str, Any]]]:
+        """(signed PDFs, the failure if one could not be signed, the audit event)."""
+        from thaisign.pades.signer import SigningOptions, sign_pdf_bytes
+
         signer = self.keys.signer(cred.id, cred.key_uri, cred.certificate, cred.chain)
         roots = tuple(c for c in cred.chain if c.subject == c.issuer)
         signed: list[bytes] = []
@@ -516,23 +542,17 @@ class CscService:
             try:
                 signed.append(sign_pdf_bytes(doc.data, signer, options))
             except ThaisignError as exc:
-                with sign_transaction(self.store) as tx:
-                    tx.append_audit(
-                        [("sign-failed", cred.serial, details | {"reason": exc.message[:300]})], now
-                    )
-                raise CscError(
+                failure = CscError(
                     400, "invalid_request", f"cannot sign document {len(signed) + 1}: {exc.message}"
-                ) from None
+                )
+                return signed, failure, ("sign-failed", cred.serial, details | {"reason": exc.message[:300]})
         event = details | {
             "documents": [
                 {"sha256_in": digests[i], "sha256_out": _b64sha256(out), "level": documents[i].level}
                 for i, out in enumerate(signed)
             ]
         }
-        with sign_transaction(self.store) as tx:
-            tx.append_audit([("sign-doc", cred.serial, event)], now)
-        self.stats.signatures += len(signed)
-        return signed
+        return signed, None, ("sign-doc", cred.serial, event)
 
 
 # --- helpers ----------------------------------------------------------------------------------
