@@ -228,9 +228,10 @@ def serve(
     from thaisign.service.setup import ca_key_in_token
     from thaisign.service.setup import serve as run
 
+    config = ServiceConfig.load(directory)  # a wrong folder fails before any secret is asked for
     pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
     ca_passphrase = None
-    if with_ca_key and not ca_key_in_token(ServiceConfig.load(directory)):
+    if with_ca_key and not ca_key_in_token(config):
         ca_passphrase = resolve_secret(
             file=ca_passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA key passphrase"
         )
@@ -295,8 +296,10 @@ def approve(
       export THAISIGN_PIN=... THAISIGN_CA_PASSPHRASE=...
       thaisign service approve ./sign r-3f2a9c0d1e2b4a5c
     """
+    from thaisign.service.config import ServiceConfig
     from thaisign.service.enroll import approve as do_approve
 
+    ServiceConfig.load(directory)  # a wrong folder fails before any secret is asked for
     pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
     with _opened(directory, pin=pin, with_ca_key=True, ca_passphrase_file=ca_passphrase_file) as svc:
         done = do_approve(svc, request_id, operator=_operator_name())
