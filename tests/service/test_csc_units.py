@@ -287,3 +287,37 @@ def test_rotated_provider_keys_are_fetched_again_over_http(monkeypatch):
         monkeypatch.setattr(oidc, "MIN_REFRESH_SECONDS", 0.0)
         assert verifier.verify(fresh).subject == "somchai"
         assert hits.count("/jwks") == 2 and hits.count("/.well-known/openid-configuration") == 1
+
+
+def test_cli_errors_are_one_line_before_any_secret_is_asked(tmp_path):
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THAISIGN_")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "thaisign", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+
+    for args in (("service", str(tmp_path / "none")), ("service", "approve", str(tmp_path / "none"), "r-1")):
+        result = run(*args)
+        assert result.returncode != 0
+        assert (
+            result.stderr.startswith("thaisign: error: ") and "not a thaisign service folder" in result.stderr
+        )
+        assert "Traceback" not in result.stderr and "PIN" not in result.stderr
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("do not touch")
+    result = run(
+        "service", "init", str(tmp_path / "busy"), "--name", "กรมทดสอบ", "--ca", str(tmp_path), "--token-uri",
+        "pkcs11:token=x", "--issuer", "https://op.example.go.th", "--audience", "https://sign.example.go.th",
+    )  # fmt: skip
+    assert result.returncode != 0 and "is not empty" in result.stderr
+    assert (tmp_path / "busy" / "keep.txt").read_text() == "do not touch"
+    result = run("sign", str(tmp_path / "x.pdf"), "-o", str(tmp_path / "y.pdf"), "--csc", "ftp://example")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
