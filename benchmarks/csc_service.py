@@ -434,6 +434,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package wrk): run scripts/setup.sh")
     figures: list[Figure] = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="thaisign-csc-bench-") as tmp_name, run_postgres() as pg:
         tmp = Path(tmp_name)
         with infrastructure(tmp / "infra", None, token_ttl=3600) as infra:
@@ -578,7 +579,8 @@ def main() -> None:
     cores = os.cpu_count()
     print(
         f"\nCSC service benchmark: {args.workers} service workers, PostgreSQL, SoftHSM2, "
-        f"wrk -t1 -c{args.connections}, {cores} cores shared by all"
+        f"wrk -t1 -c{args.connections}, {cores} cores shared by all; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the machine)"
     )
     for f in figures:
         print(f.line())
