@@ -23,7 +23,7 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from thaisign.ca._records import REVOCATION_REASONS, CaRow, CertificateRow, CrlRow, RevocationRow
+from thaisign.ca._records import REVOCATION_REASONS
 from thaisign.ca.audit import (
     RowDifference,
     StoredEntry,
@@ -39,7 +39,6 @@ from thaisign.ca.store import CertificateStore
 
 __all__ = ["CheckpointCheck", "IntegrityReport", "check_store", "newest_checkpoint"]
 
-_CERT_COLUMNS = [c for c in CertificateRow.__table__.columns if c.name != "id"]
 # what a layout-1 issue entry logged of its certificate
 _LEGACY_ISSUE_FIELDS = ("employee_id", "name_th", "not_after", "sha256", "source")
 
@@ -186,7 +185,7 @@ class _Derived:
 
     def _ca(self, e: StoredEntry, details: dict[str, Any], row: Any) -> None:
         if isinstance(row, dict):
-            self.ca["1"] = (e.seq, row)
+            self.ca[str(row.get("id", 1))] = (e.seq, row)
         else:  # layout 1
             partial = {"name": details.get("name"), "certificate_sha256": details.get("certificate_sha256")}
             self.ca["1"] = (e.seq, partial)
@@ -239,7 +238,8 @@ def _certificate_differences(
     seen: set[str] = set()
     out: list[RowDifference] = []
     count = 0
-    q = select(*_CERT_COLUMNS)
+    table = store.t.certificates
+    q = select(*store.row_columns(table)).where(store.own(table))
     for r in conn.execution_options(yield_per=2000).execute(q).mappings():
         count += 1
         row = encode_row(dict(r))
@@ -274,16 +274,16 @@ def _changed_fields(
     conn: Connection, store: CertificateStore, seq: int, row: dict[str, Any]
 ) -> tuple[str, ...]:
     """Which fields of ``row`` differ from the row audit entry ``seq`` carries."""
-    from thaisign.ca._records import AuditRow
-
-    text = conn.execute(select(AuditRow.details).where(AuditRow.seq == seq)).scalar_one_or_none()
+    text = store.entry_details(conn, seq)
     want = json.loads(text).get("row", {}) if text else {}
     return tuple(sorted(k for k in set(want) | set(row) if want.get(k) != row.get(k)))
 
 
-def _small_table(conn: Connection, table: Any, key: str, extra: Any = None) -> dict[str, dict[str, Any]]:
+def _small_table(
+    conn: Connection, store: CertificateStore, table: Any, key: str, extra: Any = None
+) -> dict[str, dict[str, Any]]:
     out = {}
-    for r in conn.execute(select(*table.__table__.columns)).mappings():
+    for r in conn.execute(select(*store.row_columns(table)).where(store.own(table))).mappings():
         row = encode_row(dict(r))
         if extra is not None:
             row.update(extra(r))
@@ -323,7 +323,7 @@ def check_store(
     derived = _Derived()
     want_hashes: dict[int, str] = {}
     with store.snapshot() as conn:
-        stored = [("the store", der) for der in _stored_checkpoints(conn)]
+        stored = [("the store", der) for der in _stored_checkpoints(conn, store)]
         cp, cp_source, invalid = (
             newest_checkpoint([*checkpoints, *stored], ca_certificate) if ca_certificate else (None, None, [])
         )
@@ -338,9 +338,10 @@ def check_store(
 
         chain = check_chain(entries())
         cert_diffs, n_certs = _certificate_differences(conn, store, derived)
-        revocations = _small_table(conn, RevocationRow, "serial")
-        crls = _normalise_crl_rows(_small_table(conn, CrlRow, "number", _crl_extra))
-        ca_rows = _small_table(conn, CaRow, "id", _ca_extra)
+        t = store.t
+        revocations = _small_table(conn, store, t.revocations, "serial")
+        crls = _normalise_crl_rows(_small_table(conn, store, t.crls, "number", _crl_extra))
+        ca_rows = _small_table(conn, store, t.ca, "id", _ca_extra)
     differences = [
         *cert_diffs,
         *compare_rows("revocations", derived.revocations, revocations),
@@ -395,12 +396,12 @@ def _hold(cp: Checkpoint, source: str, entries: int, stored_hash: str | None) ->
     return CheckpointCheck(cp, source, True)
 
 
-def _stored_checkpoints(conn: Connection) -> list[bytes]:
+def _stored_checkpoints(conn: Connection, store: CertificateStore) -> list[bytes]:
     from sqlalchemy import inspect
 
-    from thaisign.ca._records import CheckpointRow
-
-    if not inspect(conn).has_table(CheckpointRow.__tablename__):
+    table = store.t.checkpoints
+    if not store.t.scoped and not inspect(conn).has_table(table.name):
         return []
-    row = conn.execute(select(CheckpointRow.der).order_by(CheckpointRow.seq.desc()).limit(1)).first()
+    q = select(table.c.der).where(store.own(table)).order_by(table.c.seq.desc()).limit(1)
+    row = conn.execute(q).first()
     return [bytes(row[0])] if row else []

@@ -60,17 +60,24 @@ def ca_key_in_token(config: ServiceConfig) -> bool:
     return CaProfile.load(config.ca_path / "profile.toml").key_uri is not None
 
 
-class _Served:
-    """What ``thaisign._service.run_server`` runs: an ASGI callable and a way to close it."""
+def build_service_asgi(directory: str, pin: str | None, ca_passphrase: str | None, ca_pin: str | None) -> Any:
+    """One worker's ASGI app (a picklable factory for :func:`thaisign.serving.serve`: the secrets
+    reach spawned workers through a pipe, never argv or the environment).
 
-    def __init__(self, service: Any) -> None:
-        from thaisign.service.app import build_app
+    uvicorn calls the factory inside its event loop; the app is built (and the PDF machinery
+    warmed up, which runs its own event loop) in a thread of its own."""
+    from concurrent.futures import ThreadPoolExecutor
 
-        self.service = service
-        self.asgi = build_app(service)
+    from thaisign.service.app import build_app
+    from thaisign.service.core import CscService
 
-    def close(self) -> None:
-        self.service.close()
+    def build() -> Any:
+        config = ServiceConfig.load(directory)
+        service = CscService.open(config, pin=pin, ca_passphrase=ca_passphrase, ca_pin=ca_pin)
+        return build_app(service)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="thaisign-build") as pool:
+        return pool.submit(build).result()
 
 
 def serve(
@@ -85,12 +92,13 @@ def serve(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the service folder with uvicorn (``workers`` processes share one socket)."""
-    from thaisign._service import run_server
-    from thaisign.service.core import CscService
+    import functools
+
     from thaisign.service.store import ServiceStore
+    from thaisign.serving import serve as serve_asgi
 
     config = ServiceConfig.load(directory)
-    SecretBox.load(config.secret_path)  # fail here, before any fork
+    SecretBox.load(config.secret_path)  # fail here, before any worker starts
     probe = ServiceStore.connect(config.database_url())
     try:
         probe.counts()
@@ -99,9 +107,5 @@ def serve(
 
     ca_pin = pin if with_ca_key and ca_key_in_token(config) else None
     passphrase = ca_passphrase if with_ca_key else None
-
-    def factory() -> Any:
-        service = CscService.open(config, pin=pin, ca_passphrase=passphrase, ca_pin=ca_pin)
-        return _Served(service)
-
-    run_server(factory, host=host, port=port, workers=workers, on_ready=on_ready)
+    factory = functools.partial(build_service_asgi, str(directory), pin, passphrase, ca_pin)
+    serve_asgi(factory, host=host, port=port, workers=workers, on_ready=on_ready)
