@@ -309,6 +309,17 @@ class Authority:
                     f"{d / CERT_FILE} does not belong to the CA key", hint="restore the CA folder"
                 )
         store = CertificateStore.open(d, profile)
+        if load_key:
+            moved = store.moved_to()
+            if moved is not None:
+                store.close()
+                if signer is not None:
+                    signer.close()
+                raise CAError(
+                    f"this CA moved into the platform {moved.get('platform')!r} as agency "
+                    f"{moved.get('agency')!r}: it issues and revokes there now",
+                    hint="use 'thaisign platform' (this folder stays readable: ca list, show, audit)",
+                )
         return cls(d, profile, store, signer, cert, chain)
 
     @staticmethod

@@ -137,7 +137,8 @@ def newest_checkpoint(
 class _Derived:
     """The rows the chain made, built entry by entry."""
 
-    def __init__(self) -> None:
+    def __init__(self, ca_key: str = "1") -> None:
+        self.ca_key = ca_key  # the key of the CA record in its table
         # serial -> (seq, digest of the full row) or (seq, partial row of a layout-1 issue entry)
         self.certificates: dict[str, tuple[int, str | dict[str, Any]]] = {}
         self.revocations: dict[str, tuple[int | None, dict[str, Any]]] = {}
@@ -185,10 +186,12 @@ class _Derived:
 
     def _ca(self, e: StoredEntry, details: dict[str, Any], row: Any) -> None:
         if isinstance(row, dict):
-            self.ca[str(row.get("id", 1))] = (e.seq, row)
+            # the CA record's id is where the store keeps it (1 in a folder; a CA imported into a
+            # shared store keeps the entries that recorded it as 1): the row is what counts
+            self.ca[self.ca_key] = (e.seq, {k: v for k, v in row.items() if k != "id"})
         else:  # layout 1
             partial = {"name": details.get("name"), "certificate_sha256": details.get("certificate_sha256")}
-            self.ca["1"] = (e.seq, partial)
+            self.ca[self.ca_key] = (e.seq, partial)
 
     def _adopt_certificate(self, e: StoredEntry, row: dict[str, Any]) -> None:
         serial = str(e.serial)
@@ -320,7 +323,7 @@ def check_store(
     chain. ``known_head`` (seq, hash) is a head seen before (a running service's memory): the chain
     must still hold it too.
     """
-    derived = _Derived()
+    derived = _Derived(str(store.ca_id))
     want_hashes: dict[int, str] = {}
     with store.snapshot() as conn:
         stored = [("the store", der) for der in _stored_checkpoints(conn, store)]
@@ -341,7 +344,10 @@ def check_store(
         t = store.t
         revocations = _small_table(conn, store, t.revocations, "serial")
         crls = _normalise_crl_rows(_small_table(conn, store, t.crls, "number", _crl_extra))
-        ca_rows = _small_table(conn, store, t.ca, "id", _ca_extra)
+        ca_rows = {
+            key: {k: v for k, v in row.items() if k != "id"}
+            for key, row in _small_table(conn, store, t.ca, "id", _ca_extra).items()
+        }
     differences = [
         *cert_diffs,
         *compare_rows("revocations", derived.revocations, revocations),

@@ -422,6 +422,34 @@ class CertificateStore:
         with self._read() as conn:
             return conn.execute(select(a.c.hash).where(self.own(a), a.c.seq == seq)).scalar_one_or_none()
 
+    # --- a CA folder that moved into a platform ------------------------------------------------
+
+    def record_moved(self, where: str, name: str, *, at: dt.datetime | None = None) -> None:
+        """Note, in the chain and the store's settings, that this folder's CA now lives in a
+        platform (``where``) as agency ``name``: its key no longer issues or revokes here."""
+        import json
+
+        if self.t.scoped:
+            raise ValueError("only a CA folder's store moves into a platform")
+        details = {"platform": where, "agency": name}
+        with self._write() as conn:
+            conn.execute(insert(MetaRow).values(name="moved", value=json.dumps(details, ensure_ascii=False)))
+            self._append_audit(conn, [("moved", None, details)], at)
+
+    def moved_to(self) -> dict[str, str] | None:
+        """Where this folder's CA moved (:meth:`record_moved`), or None."""
+        import json
+
+        if self.t.scoped:
+            return None
+        with self._read() as conn:
+            from sqlalchemy import inspect
+
+            if not inspect(conn).has_table(MetaRow.__tablename__):
+                return None
+            text = conn.execute(select(MetaRow.value).where(MetaRow.name == "moved")).scalar_one_or_none()
+        return dict(json.loads(text)) if text else None
+
     # --- the CA record ---------------------------------------------------------------------
 
     def record_ca(
