@@ -31,6 +31,7 @@ _COMMANDS: dict[str, str] = {
     "desk": "thaisign._cli.desk:desk",
     "service": "thaisign._cli.service:service",
     "csc": "thaisign._cli.csc:csc",
+    "platform": "thaisign._cli.platform:platform",
 }
 
 

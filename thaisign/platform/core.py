@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 OCSP_KEY = "ocsp-responder-key"  # PKCS#8, encrypted with the service passphrase
 OCSP_PUBLIC = "ocsp-responder-public"  # SubjectPublicKeyInfo PEM (for issuing its certificates)
 TSA_KEY = "tsa-key"
+TSA_PUBLIC = "tsa-public"
 TSA_CERT = "tsa-certificate"  # PEM: the TSA certificate and its chain
 
 
@@ -318,6 +319,7 @@ class Platform:
                 profile, signer, new_serial(), now, years_after(now, valid_years), h, path_len=1
             )
         responder_key = KeySpec.parse("ec-p256").generate()
+        tsa_key = KeySpec.parse("ec-p256").generate()
         enc = serialization.BestAvailableEncryption(service_passphrase.encode("utf-8"))
         token: str | None = None
         with self.db.write(system_actor("platform init")) as w:
@@ -332,12 +334,12 @@ class Platform:
                     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc
                 ),
             )
+            w.put_secret(OCSP_PUBLIC, _public_pem(responder_key))
             w.put_secret(
-                OCSP_PUBLIC,
-                responder_key.public_key().public_bytes(
-                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-                ),
+                TSA_KEY,
+                tsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc),
             )
+            w.put_secret(TSA_PUBLIC, _public_pem(tsa_key))
             w.ca(T.ISSUING_CA).record_ca(profile.name_th, cert_der, at=now, conn=w.conn)
             w.insert(
                 "ca-key",
@@ -392,7 +394,7 @@ class Platform:
             cert = x509.load_der_x509_certificate(cert_der)
             atomic_write(d / ISSUING_CERT_FILE, cert.public_bytes(serialization.Encoding.PEM))
             atomic_write(d / ISSUING_CHAIN_FILE, cert.public_bytes(serialization.Encoding.PEM))
-            self._complete(T.ISSUING_CA, system_actor("platform init"), service_passphrase=service_passphrase)
+            self._complete(T.ISSUING_CA, system_actor("platform init"))
         return token
 
     def _add_ca_certificate(self, w: PlatformWrite, ca_id: int, der: bytes, now: dt.datetime) -> None:
@@ -457,31 +459,22 @@ class Platform:
                 )
         if ca.store.latest_crl() is None:
             ca.crl(now=now)
-        if ca_id == T.ISSUING_CA and self.db.secret(TSA_CERT) is None and service_passphrase is not None:
-            self._create_tsa(ca, actor, service_passphrase, now)
+        if ca_id == T.ISSUING_CA and self.db.secret(TSA_CERT) is None:
+            self._create_tsa(ca, actor, now)
 
-    def _create_tsa(
-        self, issuing: PlatformCa, actor: PlatformActor, service_passphrase: str, now: dt.datetime
-    ) -> None:
+    def _create_tsa(self, issuing: PlatformCa, actor: PlatformActor, now: dt.datetime) -> None:
+        """The TSA certificate for the key made at init (the platform's one TSA), and its log."""
         from thaisign.ca.service_certs import issue_service_certificate
         from thaisign.tsa.store import TsaStore
 
-        tsa_key = KeySpec.parse("ec-p256").generate()
+        public = serialization.load_pem_public_key(self._require_secret(TSA_PUBLIC))
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        name = f"TSA {self.config.name_th}"[:64]
         service = issue_service_certificate(
-            issuing,
-            "tsa",
-            public_key=tsa_key.public_key(),
-            days=5 * 365,
-            name=f"TSA {self.config.name_th}"[:64],
-            now=now,
+            issuing, "tsa", public_key=public, days=5 * 365, name=name, now=now
         )
-        enc = serialization.BestAvailableEncryption(service_passphrase.encode("utf-8"))
         with self.db.write(actor) as w:
             w.at = now
-            w.put_secret(
-                TSA_KEY,
-                tsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc),
-            )
             w.put_secret(TSA_CERT, _pem([service.certificate, *service.chain]).encode("ascii"))
             w.put_meta("tsa_policy_oid", self.config.tsa_policy_oid or f"{issuing.profile.policy_oid}.3161")
         tsa_store = TsaStore.connect(self.config.database_url())
@@ -489,6 +482,50 @@ class Platform:
             tsa_store.create_schema()
         finally:
             tsa_store.close()
+
+    def install_issuing_certificate(
+        self, actor: PlatformActor, cert_data: bytes, chain_data: bytes | None = None
+    ) -> x509.Certificate:
+        """Finish a platform made with ``csr_only``: the national root's certificate for the
+        issuing CA (and the chain above it). Internal: :meth:`Session.install_issuing_certificate`."""
+        from thaisign.ca.authority import load_csr
+        from thaisign.platform.config import ISSUING_CSR_FILE
+
+        issuing = self.issuing(actor)
+        if issuing.certificate is not None:
+            raise CAExistsError("the platform's issuing CA has its certificate already")
+        certs = load_certificates(cert_data)
+        cert, chain = certs[0], [*certs[1:], *(load_certificates(chain_data) if chain_data else [])]
+        csr = load_csr((self.config.directory / ISSUING_CSR_FILE).read_bytes())
+        if cert.public_key() != csr.public_key() or cert.public_key() != issuing.signer.public_key:
+            raise CertificateError("that certificate is not for the platform's issuing CA key")
+        try:
+            bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        except x509.ExtensionNotFound:
+            bc = None
+        if bc is None or not bc.ca or (bc.path_length is not None and bc.path_length < 1):
+            raise CertificateError(
+                "that certificate cannot issue agency CAs (it needs CA:TRUE and a pathLen of at least 1)"
+            )
+        if chain:
+            try:
+                cert.verify_directly_issued_by(chain[0])
+            except Exception as exc:
+                raise CertificateError(
+                    f"the chain does not start with the certificate's issuer: {exc}"
+                ) from None
+        der = cert.public_bytes(serialization.Encoding.DER)
+        now = self.clock().replace(microsecond=0)
+        with self.db.write(actor) as w:
+            w.at = now
+            w.ca(T.ISSUING_CA).record_ca(self.config.name_th, der, at=now, conn=w.conn)
+            self._add_ca_certificate(w, T.ISSUING_CA, der, now)
+            w.update("ca-chain", "ca_keys", T.ISSUING_CA, {"chain": _pem(chain)})
+        d = self.config.directory
+        atomic_write(d / ISSUING_CERT_FILE, cert.public_bytes(serialization.Encoding.PEM))
+        atomic_write(d / ISSUING_CHAIN_FILE, _pem([cert, *chain]).encode("ascii"))
+        self._complete(T.ISSUING_CA, actor)
+        return cert
 
     def _require_secret(self, name: str) -> bytes:
         value = self.db.secret(name)
@@ -563,6 +600,14 @@ class Platform:
         if not keys:
             raise CAError(f"agency {agency.slug} has no active CA key")
         return keys[-1]
+
+
+def _public_pem(key: Any) -> bytes:
+    return bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
 
 
 def _csr_pem(der: bytes) -> bytes:

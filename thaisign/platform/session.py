@@ -272,6 +272,34 @@ class Session:
             ]
         return out
 
+    def maintain(self, *, responders_within: int = 30) -> dict[str, int]:
+        """Every CA's CRL made anew when it is older than half its lifetime (or lacks a revocation),
+        and every OCSP certificate renewed that ends within ``responders_within`` days (for cron)."""
+        self._need_platform_wide("agency.change")
+        now = self.platform.clock()
+        done = {"crls": 0, "responders": 0}
+        for key in self.platform.db.all_ca_keys():
+            ca = self.platform.authority(key.ca_id, self.actor, key=False)
+            if ca.certificate is None or ca.certificate.not_valid_after_utc <= now:
+                continue
+            before = self.platform.db.responder(key.ca_id)
+            signing = self.platform.authority(key.ca_id, self.actor)
+            self.platform._complete(key.ca_id, self.actor, renew_within=responders_within)
+            if self.platform.db.responder(key.ca_id) != before:
+                done["responders"] += 1
+            der = signing.store.latest_crl()
+            if der is None or _stale(x509.load_der_x509_crl(der), now, signing.store.counts()["revocations"]):
+                signing.crl(now=now)
+                done["crls"] += 1
+        return done
+
+    def install_issuing_certificate(
+        self, cert_data: bytes, chain_data: bytes | None = None
+    ) -> x509.Certificate:
+        """The national root's answer to ``issuing-ca.csr`` (platforms made with ``csr_only``)."""
+        self._need_platform_wide("agency.change")
+        return self.platform.install_issuing_certificate(self.actor, cert_data, chain_data)
+
     # --- operators and tokens (administrators) --------------------------------------------------
 
     def appoint(
@@ -520,3 +548,11 @@ class Session:
 
 def _naive(t: dt.datetime) -> dt.datetime:
     return t.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _stale(crl: x509.CertificateRevocationList, now: dt.datetime, revocations: int) -> bool:
+    """Older than half its lifetime, or missing a revocation."""
+    if crl.next_update_utc is None:
+        return True
+    half = (crl.next_update_utc - crl.last_update_utc) / 2
+    return now >= crl.last_update_utc + half or len(crl) != revocations
