@@ -134,3 +134,59 @@ def new_db(postgres_fixture: Callable[[], object] | None, name: str) -> str | No
         return None
     server = postgres_fixture()
     return str(server.new_database(name))  # type: ignore[attr-defined]
+
+
+# --- status replicas: real 'thaisign platform serve-status' processes ---------------------------------
+
+
+@dataclass
+class Replica:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start_replica(
+    db_url: str, base: Path, env: dict[str, str], *, workers: int = 1, port: int | None = None
+) -> Replica:
+    """``thaisign platform serve-status --db URL`` on 127.0.0.1, ready when /health answers 200."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    from support.servers import free_port
+
+    port = port or free_port()
+    log = base / f"status-{port}.log"
+    args = [sys.executable, "-m", "thaisign", "platform", "serve-status", "--db", db_url, "--port", str(port)]
+    args += ["--workers", str(workers)]
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+        env={**env, "THAISIGN_PASSPHRASE": SERVICE_PASSPHRASE},
+        stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"serve-status stopped: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
+                if r.status == 200:
+                    return Replica(url, process, log)
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"serve-status did not become ready: {log.read_text()[-3000:]}")
