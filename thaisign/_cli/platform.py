@@ -358,6 +358,81 @@ def serve_status(
     )
 
 
+@platform.command("serve")
+@dir_arg
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@passphrase_file_option
+@pin_file_option
+@secret_file_option("--client-secret-file", "the page's OpenID client secret", "THAISIGN_OIDC_CLIENT_SECRET")
+def serve(
+    directory: Path,
+    host: str,
+    port: int,
+    workers: int,
+    passphrase_file: Path | None,
+    pin_file: Path | None,
+    client_secret_file: Path | None,
+) -> None:
+    """Serve the operators' API and the figures page (it holds the CA keys: keep it inside).
+
+    API: /api/v1/... with 'Authorization: Bearer' (a platform API token or an OpenID access
+    token); the page at / logs in with the OpenID provider or an API token. Put a TLS reverse
+    proxy in front and set public_url in platform.toml.
+
+    \b
+    Example:
+      export THAISIGN_CA_PASSPHRASE=... THAISIGN_OIDC_CLIENT_SECRET=...
+      thaisign platform serve /srv/korat-pki --port 8443 --workers 2
+      curl -H "Authorization: Bearer $(cat dla.token)" http://127.0.0.1:8443/api/v1/agencies/dla/certificates
+    """
+    import functools
+
+    from thaisign.platform.web import WebConfig
+    from thaisign.platform.web_app import build_web_asgi, create_app
+    from thaisign.serving import serve as run
+
+    passphrase = (
+        resolve_secret(
+            file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="Platform CA passphrase", required=False
+        )
+        if passphrase_file or os.environ.get(CA_PASSPHRASE_ENV)
+        else None
+    )
+    pin = (
+        resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN", required=False)
+        if pin_file or os.environ.get(PIN_ENV)
+        else None
+    )
+    client_secret = (
+        resolve_secret(
+            file=client_secret_file,
+            env="THAISIGN_OIDC_CLIENT_SECRET",
+            prompt="OpenID client secret",
+            flag="--client-secret-file",
+            required=False,
+        )
+        if client_secret_file or os.environ.get("THAISIGN_OIDC_CLIENT_SECRET")
+        else None
+    )
+    config = WebConfig(directory, passphrase=passphrase, pin=pin, client_secret=client_secret)
+    first = create_app(config)  # fail fast: no platform there, a wrong passphrase shows at first use
+    if workers > 1:
+        first.state.web.platform.close()
+
+    def ready(where: str) -> None:
+        click.echo(f"thaisign: platform API and figures page on {where} ({workers} worker(s))", err=True)
+
+    run(
+        (lambda: first) if workers == 1 else functools.partial(build_web_asgi, config),
+        host=host,
+        port=port,
+        workers=workers,
+        on_ready=ready,
+    )
+
+
 def _register() -> None:
     from thaisign._cli import platform_agencies as agencies
     from thaisign._cli import platform_officers as officers

@@ -7,7 +7,7 @@ import unicodedata
 
 from thaisign.inert import visible
 from thaisign.platform.figures import AgencyFigures, Figures
-from thaisign.thai_date import BANGKOK, format_thai_datetime, thai_digits
+from thaisign.thai_date import BANGKOK, format_thai_date, format_thai_time, thai_digits
 
 #: column -> (Thai, English)
 LABELS: dict[str, tuple[str, str]] = {
@@ -39,8 +39,8 @@ def number(value: int, lang: str) -> str:
 
 def as_of(figures: Figures, lang: str) -> str:
     if lang == "th":
-        return f"{AS_OF[0]} {format_thai_datetime(figures.at)}"
-    return f"{AS_OF[1]} {figures.at.astimezone(BANGKOK):%d %B %Y %H:%M} (UTC+7)"
+        return f"{AS_OF[0]} {format_thai_date(figures.at)} เวลา {format_thai_time(figures.at)}"
+    return f"{AS_OF[1]} {figures.at.astimezone(BANGKOK):%-d %B %Y, %H:%M} (UTC+7)"
 
 
 def _name(a: AgencyFigures, lang: str) -> str:

@@ -99,6 +99,25 @@ def _by_oidc(platform: Platform, credential: OidcToken) -> Principal:
     return _principal(platform, int(row[0]), f"oidc:{caller.subject}")
 
 
+def resume(platform: Platform, operator_id: int, via: str) -> Principal:
+    """The operator of a login made before (a web page's session): still enabled, and a token
+    it came with still neither revoked nor expired."""
+    if via.startswith("token:"):
+        with platform.db.read() as conn:
+            row = conn.execute(select(T.tokens).where(T.tokens.c.id == via[6:])).mappings().first()
+        expires = row["expires_at"] if row is not None else None
+        if (
+            row is None
+            or int(row["operator_id"]) != operator_id
+            or row["revoked_at"] is not None
+            or (expires is not None and platform.clock() >= expires.replace(tzinfo=dt.UTC))
+        ):
+            raise AccessDenied(_BAD_TOKEN)
+    elif not via.startswith("oidc:"):
+        raise AccessDenied("not a login of this platform")
+    return _principal(platform, operator_id, via)
+
+
 def _principal(platform: Platform, operator_id: int, via: str) -> Principal:
     with platform.db.read() as conn:
         row = conn.execute(select(T.operators).where(T.operators.c.id == operator_id)).mappings().first()
@@ -166,6 +185,14 @@ class Session:
             except SerialNotFoundError:
                 continue
         raise SerialNotFoundError(f"no certificate with serial {serial_hex(n)} in agency {agency.slug}")
+
+    def check(self, permission: str, slug: str | None = None) -> None:
+        """Raise as the action itself would if this operator may not do ``permission`` (in agency
+        ``slug``): front ends call it before they even read a request's body."""
+        if slug is None:
+            self._need(permission)
+        else:
+            self._agency(slug, permission)
 
     # --- who am I --------------------------------------------------------------------------------
 
