@@ -110,10 +110,8 @@ def create_agency(
         ref, signer = key_uri, platform.keys.signer(key_uri)
     else:
         ref, signer = _new_key(platform, slug, 1, profile.ca_key, hsm)
-    with platform.db.read() as conn:
-        agency_id = platform.db.next_id(conn, T.agencies)
     agency = Agency(
-        agency_id, slug, names.name_th, names.name_en, names.org_id, profile, "active", "created", None, now
+        0, slug, names.name_th, names.name_en, names.org_id, profile, "active", "created", None, now
     )
     cert, issuing = _sub_ca(platform, actor, agency, signer, now)
     der = cert.public_bytes(serialization.Encoding.DER)
@@ -122,6 +120,7 @@ def create_agency(
         w.at = now
         if w.db.agency(slug, w.conn) is not None:
             raise CAExistsError(f"the platform has an agency {slug!r} already")
+        agency = dataclasses.replace(agency, id=w.db.next_id(w.conn, T.agencies))  # under the platform's lock
         ca_id = _new_ca_id(w)
         w.insert("agency-create", "agencies", _agency_row(agency))
         _record_sub_ca(w, issuing, agency, cert, now)
