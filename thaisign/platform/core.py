@@ -92,6 +92,20 @@ class PlatformCa(Authority):
         where = f"--agency {self.agency.slug}" if self.agency else "--issuing"
         return f"see every problem with 'thaisign platform audit DIR {where} --verify'"
 
+    def require_integrity(self, consequence: str) -> Any:
+        """Before a CRL: what the CRL depends on (:mod:`thaisign.platform.crl_guard`), in time
+        that grows with the revocations rather than with everything the CA issued."""
+        from thaisign.platform.crl_guard import problems_before_crl
+
+        problems = problems_before_crl(self.store, self.certificate)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise StoreError(
+                f"the CA store was changed outside thaisign: {problems[0]}{more}; {consequence}",
+                hint=self._audit_hint(),
+            )
+        return None
+
     def __repr__(self) -> str:
         who = self.agency.slug if self.agency else "issuing CA"
         return f"<PlatformCa {who} generation {self.key.generation} (CA {self.key.ca_id})>"
