@@ -85,6 +85,8 @@ class StoreGuard:
             self._last_ok = initial
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._probe_lock = threading.Lock()
+        self._last_inline = 0.0
         self._full_due = initial is None or initial.status != "ok"
         self._thread = threading.Thread(target=self._run, name="thaisign-store-guard", daemon=True)
         self._thread.start()
@@ -101,6 +103,17 @@ class StoreGuard:
             self._set(GuardState("unavailable", "the database file was deleted or replaced"))
             self._wake.set()
         state = self._state
+        if state.status == "unavailable" and not self._full_due:
+            # the database was unreachable: look again now (at most once a second), so the first
+            # request after it is back is answered, not the one after the next probe
+            now = time.monotonic()
+            if now - self._last_inline >= 1.0 and self._probe_lock.acquire(blocking=False):
+                try:
+                    self._last_inline = now
+                    self._probe()
+                finally:
+                    self._probe_lock.release()
+            state = self._state
         if state.status != "ok":
             if state.status == "unavailable":
                 self._wake.set()  # look again now: service resumes as soon as the store is back
@@ -127,7 +140,8 @@ class StoreGuard:
                     self._full_check()
                     last_full = time.monotonic()
                 else:
-                    self._probe()
+                    with self._probe_lock:
+                        self._probe()
             except Exception as exc:  # never let the guard die: say unavailable, try again
                 self._set(GuardState("unavailable", _first_line(exc)))
                 self._full_due = True
