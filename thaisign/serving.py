@@ -72,25 +72,36 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self._limits: ServerLimits = getattr(config, "thaisign_limits", None) or ServerLimits()
         self._deadline: asyncio.TimerHandle | None = None
+        self._due: float | None = None  # loop time the current phase must end by
         self._phase = "idle"  # idle | headers | body | app
         self._header_bytes = 0
         self._refused = False
 
-    # --- deadlines -------------------------------------------------------------------------------
+    # --- deadlines ---------------------------------------------------------------------------------
+    # One timer per connection at most: moving a deadline only records it (a request costs no
+    # timer churn); when the timer fires early it re-arms itself for what is left.
 
     def _arm(self, seconds: float, phase: str) -> None:
-        self._disarm()
         self._phase = phase
-        self._deadline = self.loop.call_later(seconds, self._expired)
+        self._due = self.loop.time() + seconds
+        if self._deadline is None:
+            self._deadline = self.loop.call_at(self._due, self._expired)
 
     def _disarm(self) -> None:
+        self._due = None
+
+    def _cancel(self) -> None:
+        self._due = None
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
     def _expired(self) -> None:
         self._deadline = None
-        if self.transport is None or self.transport.is_closing():
+        if self._due is None or self.transport is None or self.transport.is_closing():
+            return
+        if self.loop.time() < self._due:
+            self._deadline = self.loop.call_at(self._due, self._expired)
             return
         if self._phase in ("headers", "body"):
             self._refuse(408)
@@ -99,7 +110,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int) -> None:
         self._refused = True
-        self._disarm()
+        self._cancel()
         if not self.transport.is_closing():
             self.transport.write(_RESPONSES[status])
             self.transport.close()
@@ -114,7 +125,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._arm(self._limits.idle_timeout, "idle")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
