@@ -87,7 +87,6 @@ class StoreGuard:
         self._stop = threading.Event()
         self._probe_lock = threading.Lock()
         self._last_inline = 0.0
-        self._next_stat = 0.0
         self._full_due = initial is None or initial.status != "ok"
         self._thread = threading.Thread(target=self._run, name="thaisign-store-guard", daemon=True)
         self._thread.start()
@@ -100,15 +99,9 @@ class StoreGuard:
 
     def require_ok(self) -> None:
         """Raise :class:`StoreError` unless answers may be given from the store now."""
-        if self._path is not None:
-            now = time.monotonic()
-            if (
-                now >= self._next_stat
-            ):  # the file's identity, at most every 20 ms (a stat per request is measurable)
-                self._next_stat = now + 0.02
-                if file_identity(self._path) != self._identity:
-                    self._set(GuardState("unavailable", "the database file was deleted or replaced"))
-                    self._wake.set()
+        if self._path is not None and file_identity(self._path) != self._identity:  # a stat: ~2 µs
+            self._set(GuardState("unavailable", "the database file was deleted or replaced"))
+            self._wake.set()
         state = self._state
         if state.status == "unavailable" and not self._full_due:
             # the database was unreachable: look again now (at most once a second), so the first
