@@ -18,6 +18,11 @@ PASSED_ALLOWED: Sentence = (
     "(form filling, further signatures or time-stamps).",
     "ลายมือชื่อถูกต้อง การเปลี่ยนแปลงหลังการลงนามเป็นประเภทที่อนุญาต (กรอกแบบฟอร์ม ลงนามเพิ่ม หรือประทับเวลา)",
 )
+PASSED_CONTENT_CHANGED: Sentence = (
+    "The signature itself is valid and the letter as it was signed is intact, but what the pages "
+    "show was changed after signing (see below).",
+    "ลายมือชื่อถูกต้องและหนังสือตามที่ลงนามไม่ถูกแก้ไข แต่สิ่งที่แสดงในหน้าเอกสารถูกเปลี่ยนหลังการลงนาม (ดูด้านล่าง)",
+)
 REVOCATION_OFF: Sentence = (
     "Revocation was not checked because checking was switched off.",
     "ไม่ได้ตรวจสอบสถานะการเพิกถอนใบรับรอง เนื่องจากปิดการตรวจสอบไว้",

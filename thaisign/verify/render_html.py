@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from thaisign.verify.render_text import _LABELS, _MODS, _REVOCATION, _SOURCE, _VERDICT, _i, format_time
+from thaisign.verify.render_text import _LABELS, _MODS, _REVOCATION, _SOURCE, _i, format_time, verdict_label
 from thaisign.verify.report import SignatureReport, VerificationReport
 
 _CSS = """
@@ -82,7 +82,8 @@ def _signature(sig: SignatureReport, n: int, lang: str) -> str:
     why = "".join(f"<p class='why'>→ {_e(t)}</p>" for t in texts)
     head = L.get(sig.kind, L["signature"])
     return (
-        f"<h2 class='v-{ind}'>{_e(head)} {n} ({_e(sig.field)}): {_e(_VERDICT[ind][i])} "
+        f"<h2 class='v-{'INDETERMINATE' if sig.content_changed else ind}'>{_e(head)} {n} ({_e(sig.field)}): "
+        f"{_e(verdict_label(ind, sig.content_changed, i))} "
         f"<span class='meta'>[{_e(ind + sub)}]</span></h2><table>{body}</table>{why}"
     )
 
@@ -104,7 +105,8 @@ def reports_html(reports: Sequence[VerificationReport], lang: str = "th", *, emb
             inner = f"<p class='why'>→ {_e(msg.NO_SIGNATURE[i])}</p>"
         parts.append(
             f"<div class='file'><div>{_e(_LABELS['file'][i])}: <b>{_e(r.file)}</b></div>"
-            f"<div class='v-{v}'>{_e(_LABELS['verdict'][i])}: <b>{_e(_VERDICT[v][i])}</b> "
+            f"<div class='v-{'INDETERMINATE' if r.content_changed else v}'>{_e(_LABELS['verdict'][i])}: "
+            f"<b>{_e(verdict_label(v, r.content_changed, i))}</b> "
             f"<span class='meta'>[{_e(v)}]</span></div>{inner}</div>"
         )
     font = _font_face() if embed_font else ""

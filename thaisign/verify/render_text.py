@@ -16,6 +16,17 @@ _VERDICT = {
     "NO_SIGNATURE": ("NOT SIGNED", "ไม่มีลายมือชื่อ"),
     "ERROR": ("ERROR", "ตรวจสอบไม่ได้"),
 }
+#: shown instead of "valid" when the signature holds but the pages were changed after signing
+CONTENT_CHANGED = ("SIGNED, BUT CHANGED AFTER SIGNING", "ลงนามถูกต้อง แต่ถูกเปลี่ยนหลังลงนาม")
+
+
+def verdict_label(value: str, content_changed: bool, i: int) -> str:
+    """The verdict word; a passed signature whose pages changed afterwards is never "valid"."""
+    if value == "TOTAL_PASSED" and content_changed:
+        return CONTENT_CHANGED[i]
+    return _VERDICT[value][i]
+
+
 _COVERAGE = {
     "ENTIRE_FILE": ("the whole file", "ทั้งไฟล์"),
     "ENTIRE_REVISION": (
@@ -101,8 +112,8 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
     L = {k: v[i] for k, v in _LABELS.items()}
     head = L[sig.kind] if sig.kind in L else L["signature"]
     lines = [
-        f"  {head} {index} ({sig.field}): {_VERDICT[sig.indication.value][i]} [{sig.indication.value}"
-        + (f"/{sig.sub_indication.value}]" if sig.sub_indication else "]")
+        f"  {head} {index} ({sig.field}): {verdict_label(sig.indication.value, sig.content_changed, i)} "
+        f"[{sig.indication.value}" + (f"/{sig.sub_indication.value}]" if sig.sub_indication else "]")
     ]
     if sig.signer is not None:
         lines.append(f"    {L['signer']}: {sig.signer.name or L['unknown']}")
@@ -152,7 +163,7 @@ def report_text(report: VerificationReport, lang: str = "en") -> str:
     verdict = report.verdict.value
     lines = [
         f"{_LABELS['file'][i]}: {report.file}",
-        f"{_LABELS['verdict'][i]}: {_VERDICT[verdict][i]} [{verdict}]",
+        f"{_LABELS['verdict'][i]}: {verdict_label(verdict, report.content_changed, i)} [{verdict}]",
     ]
     if report.error is not None:
         lines.append(f"  → {msg.FILE_ERROR[i]} ({report.error})")
@@ -170,7 +181,8 @@ def summary_table(reports: Sequence[VerificationReport], lang: str = "en") -> st
     lines = [f"{_LABELS['summary'][i]}:"]
     for r in reports:
         first = r.signatures[0].signer.name if r.signatures and r.signatures[0].signer else ""
-        lines.append(f"  {r.file[-width:]:<{width}}  {_VERDICT[r.verdict.value][i]:<20} {first or ''}")
+        label = verdict_label(r.verdict.value, r.content_changed, i)
+        lines.append(f"  {r.file[-width:]:<{width}}  {label:<20} {first or ''}")
     counts: dict[str, int] = {}
     for r in reports:
         counts[r.verdict.value] = counts.get(r.verdict.value, 0) + 1

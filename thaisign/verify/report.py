@@ -140,6 +140,10 @@ class SignatureReport:
     level: str | None = None
     messages: Messages = dataclasses.field(default_factory=Messages)
     subfilter: str | None = None
+    #: the changes made after this signature, named (thaisign.verify.changes.Change objects)
+    changes: tuple[Any, ...] = ()
+    #: what the pages show differs from what was signed, and no certification permits it
+    content_changed: bool = False
 
     def __post_init__(self) -> None:
         # names read from a PDF arrive as pyHanko string objects that drag their parser along;
@@ -152,6 +156,11 @@ class SignatureReport:
     @property
     def passed(self) -> bool:
         return self.indication is Indication.TOTAL_PASSED
+
+    @property
+    def accepted(self) -> bool:
+        """Passed, and the pages still show what was signed (or what a certification permits)."""
+        return self.passed and not self.content_changed
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of DESIGN.md for this signature."""
@@ -186,6 +195,8 @@ class SignatureReport:
             "revocation": {"status": self.revocation.status, "source": self.revocation.source},
             "level": self.level,
             "messages": {"en": list(self.messages.en), "th": list(self.messages.th)},
+            "changes": [c.to_dict() for c in self.changes],
+            "content_changed": self.content_changed,
         }
 
 
@@ -218,6 +229,16 @@ class VerificationReport:
     def passed(self) -> bool:
         return self.verdict is Verdict.TOTAL_PASSED
 
+    @property
+    def content_changed(self) -> bool:
+        """Some signature's pages show something other than what was signed (see docs/verify.md)."""
+        return any(s.content_changed for s in self.signatures)
+
+    @property
+    def accepted(self) -> bool:
+        """What a clerk may rely on: TOTAL_PASSED and the content unchanged (exit code 0)."""
+        return self.passed and not self.content_changed
+
     def to_dict(self) -> dict[str, Any]:
         """The per-file JSON object of DESIGN.md."""
         return {
@@ -225,6 +246,7 @@ class VerificationReport:
             "verdict": self.verdict.value,
             "error": self.error,
             "signatures": [s.to_dict() for s in self.signatures],
+            "content_changed": self.content_changed,
         }
 
 

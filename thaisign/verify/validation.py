@@ -3,8 +3,8 @@
 This mirrors :func:`pyhanko.sign.validation.pdf_embedded.async_validate_pdf_signature`, with
 three differences: it also accepts ``adbe.pkcs7.sha1`` (the signed content is the SHA-1 of the
 byte ranges); it accepts signer certificates with digitalSignature *or* nonRepudiation, as
-Adobe Reader does; and the signer's path validation is answered by the batch cache. A later
-revision that pyHanko's difference analysis cannot parse counts as a suspicious change.
+Adobe Reader does; and the signer's path validation is answered by the batch cache. Changes
+after signing are judged by :mod:`thaisign.verify.changes`, not by pyHanko's difference analysis.
 """
 
 from __future__ import annotations
@@ -164,15 +164,10 @@ async def validate_document_timestamp(emb: Any, session: FileSession) -> Any:
 
 
 def integrity_then_differences(emb: Any, session: FileSession) -> None:
-    """Digest and coverage first; then the difference analysis, whose crash means "suspicious".
+    """Digest and coverage (pyHanko); the changes after signing are judged later, by thaisign.
 
-    A later revision that pyHanko cannot even parse must not hide the fact that the signed
-    revision itself is intact, nor may it pass as an allowed change.
+    pyHanko's difference analysis is stricter than EU DSS on legitimate updates (DSS/VRI,
+    annotations, full rewrites) and blind to what a page shows; thaisign's own analysis
+    (:mod:`thaisign.verify.changes`) runs when the report is made (``verdict.change_report``).
     """
-    from pyhanko.sign.diff_analysis import SuspiciousModification
-
     emb.compute_integrity_info(diff_policy=session.diff_policy, skip_diff=True)
-    try:
-        emb.diff_result = emb.evaluate_modifications(session.diff_policy)
-    except Exception as exc:
-        emb.diff_result = SuspiciousModification(f"later revision cannot be analysed: {exc}")

@@ -67,10 +67,30 @@ def coverage_facts(data: bytes, emb: Any, br: Any) -> tuple[Coverage, Modificati
 
     info = ModificationInfo(**emb.summarise_integrity_info())
     coverage = _coverage(info, br.ok, br.covers_file, _tail_junk(data, emb))
-    mods = _modifications(info, coverage, _later_revisions(emb))
+    mods = _modifications(coverage, _later_revisions(emb), change_report(data, emb, coverage, render=False))
     if coverage is Coverage.ENTIRE_REVISION and _file_tail_junk(data):
         mods = Modifications.DISALLOWED
     return coverage, mods
+
+
+def change_report(data: bytes, emb: Any, coverage: Coverage, *, render: bool = True) -> Any:
+    """thaisign's judgement of the revisions after this signature (None when there are none)."""
+    if coverage is not Coverage.ENTIRE_REVISION or not _later_revisions(emb):
+        return None
+    from thaisign.verify.changes import analyse_changes
+
+    try:
+        covered_end = int(emb.byte_range[2]) + int(emb.byte_range[3])
+    except (TypeError, ValueError, IndexError):
+        covered_end = None
+    return analyse_changes(
+        data,
+        emb.reader,
+        emb.signed_revision,
+        covered_end=covered_end,
+        field_name=emb.field_name,
+        render=render,
+    )
 
 
 def _from_ades(ades: Any) -> tuple[Indication, SubIndication]:
@@ -124,18 +144,12 @@ def _file_tail_junk(data: bytes) -> bool:
     return end >= 0 and bool(data[end + 5 :].strip())
 
 
-def _modifications(status: Any, coverage: Coverage, later_revisions: bool) -> Modifications:
-    from pyhanko.sign.diff_analysis import ModificationLevel
-
+def _modifications(coverage: Coverage, later_revisions: bool, changes: Any) -> Modifications:
     if coverage is Coverage.ENTIRE_FILE or (coverage is Coverage.ENTIRE_REVISION and not later_revisions):
         return Modifications.NONE
-    if coverage is Coverage.PARTIAL:
+    if coverage is Coverage.PARTIAL or changes is None:
         return Modifications.DISALLOWED
-    level = status.modification_level
-    if level is None or level == ModificationLevel.OTHER:
-        return Modifications.DISALLOWED
-    docmdp_ok = getattr(status, "docmdp_ok", True)
-    if docmdp_ok is False:
+    if changes.modifications == "DISALLOWED":
         return Modifications.DISALLOWED
     # a later revision exists: even if it changed nothing we say so
     return Modifications.ALLOWED
@@ -201,16 +215,6 @@ def _chain_uncached(status: Any) -> tuple[ChainEntry, ...]:
     return (ChainEntry(str(cert.subject.human_friendly), _sha256(cert), _name_attr(cert, "common_name")),)
 
 
-def _signature_field_names(emb: Any) -> set[str]:
-    """Names of all signature fields: signing one of them later is not "form filling"."""
-    from pyhanko.sign.fields import enumerate_sig_fields
-
-    try:
-        return {str(name) for name, _, _ in enumerate_sig_fields(emb.reader)}
-    except Exception:
-        return set()
-
-
 def _self_signed_untrusted(cert: Any, session: Any) -> bool:
     return cert.self_signed != "no" and session.cache.trust.find(_sha256(cert)) is None
 
@@ -241,7 +245,8 @@ async def to_report(
     from thaisign.verify.revocation import revoked_facts
 
     coverage = _coverage(status, br.ok, br.covers_file, _tail_junk(data, emb))
-    mods = _modifications(status, coverage, _later_revisions(emb))
+    changes = change_report(data, emb, coverage)
+    mods = _modifications(coverage, _later_revisions(emb), changes)
     if coverage is Coverage.ENTIRE_REVISION and _file_tail_junk(data):
         mods = Modifications.DISALLOWED
     cert = status.signing_cert
@@ -354,17 +359,16 @@ async def to_report(
     elif ts_facts is not None and not ts_facts.intact:
         indication, sub = Indication.INDETERMINATE, SubIndication.GENERIC
         say(msg.TIMESTAMP_BROKEN)
+    content_changed = bool(changes is not None and changes.content_changed)
     if indication is Indication.TOTAL_PASSED:
-        say(msg.PASSED if mods is Modifications.NONE else msg.PASSED_ALLOWED)
+        if content_changed:
+            say(msg.PASSED_CONTENT_CHANGED)
+        else:
+            say(msg.PASSED if mods is Modifications.NONE else msg.PASSED_ALLOWED)
     if expired_since:
         say(msg.EXPIRED_SINCE)
-    changed_fields = sorted(getattr(getattr(status, "diff_result", None), "changed_form_fields", None) or ())
-    if mods is Modifications.ALLOWED and changed_fields:
-        changed_fields = [f for f in changed_fields if f not in _signature_field_names(emb)]
-    if mods is Modifications.ALLOWED and changed_fields:
-        # permitted, but a clerk should look: values can be placed over the page content
-        names = ", ".join(str(n) for n in changed_fields[:5])
-        say((f"{msg.FIELDS_CHANGED[0]} ({names})", f"{msg.FIELDS_CHANGED[1]} ({names})"))
+    for sentence in changes.messages if changes is not None else ():
+        say(sentence)
     if ts_facts is not None and ts_facts.intact and not ts_facts.trusted:
         say(msg.TIMESTAMP_UNTRUSTED)
     if revocation.status == "not-checked" and session.mode == "off":
@@ -389,4 +393,6 @@ async def to_report(
         level=None if is_doc_ts else _level(subfilter, ts_facts is not None, embedded, later_doc_ts),
         messages=Messages(tuple(en), tuple(th)),
         subfilter=subfilter,
+        changes=changes.changes if changes is not None else (),
+        content_changed=content_changed,
     )
