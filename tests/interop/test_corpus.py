@@ -34,8 +34,6 @@ OTHER_TIME = dt.datetime(2026, 11, 21, 3, 42, tzinfo=dt.UTC)
 
 #: files where thaisign's judgement differs from the upstream assertion, and why
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "pdf/dss/pades-ocsp-archiveCutOff-invalid.pdf": "pyHanko finds the first signature's revision "
-    "not entirely covered (its xref/startxref lies outside the signed bytes): PARTIAL",
     "pdf/dss/pades-enveloping-cms.pdf": "enveloping CMS in a detached-signature field: pyHanko refuses "
     "encapsulated content (cf. pyhanko/pdf-sig-with-econtent.pdf, which upstream asserts invalid)",
     "pdf/dss/dss-PLAIN-ECDSA/TeleSec_PKS_eIDAS_QES_CA_1-baseline-b.pdf": "plain-ECDSA (BSI TR-03111) "
@@ -47,12 +45,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "pdf/dss/pades-multiple-pages-annots-overlap.pdf": "DSS's annotation-overlap warning is about Link "
     "annotations that overlap each other since before signing; what changed after signing is an "
     "invisible signature, a document time-stamp and DSS data (ALLOWED)",
-    "pdf/dss/timestamped-fields.pdf": "thaisign reports document timestamps as "
-    "entries; upstream counts 0 signatures",
-    "pdf/itext/SignatureUtilTest/indirectBytesAreCoveredTest01.pdf": "indirect /Contents: pyHanko refuses it",
-    "pdf/itext/SignatureUtilTest/indirectBytesAreCoveredTest02.pdf": "indirect /Contents: pyHanko refuses it",
-    "pdf/itext/SignatureUtilTest/notIndirectSigDictionaryTest.pdf": "direct signature dictionary: "
-    "pyHanko refuses it",
     "pdf/pyhanko/form-update-no-override-appearance-stream-ap-indirect-sneaky.pdf": "the signing update "
     "gives the widget a new appearance dictionary; the old one, also referenced from the catalog, is "
     "left untouched, so nothing shown changes (pyHanko refuses any appearance update of a shared "

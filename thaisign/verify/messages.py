@@ -166,6 +166,11 @@ NO_SIGNATURE: Sentence = (
     "The document carries no digital signature.",
     "เอกสารนี้ไม่มีลายมือชื่ออิเล็กทรอนิกส์",
 )
+ONLY_TIMESTAMPS: Sentence = (
+    "The document carries document time-stamps but no signature: they prove when it existed, "
+    "not who signed it.",
+    "เอกสารนี้มีเพียงการประทับเวลาเอกสาร ไม่มีลายมือชื่อ: พิสูจน์ได้ว่าเอกสารมีอยู่เมื่อใด แต่ไม่ได้บอกว่าใครลงนาม",
+)
 FILE_ERROR: Sentence = (
     "The file could not be read as a PDF. Ask the sender to send it again.",
     "ไม่สามารถอ่านไฟล์เป็น PDF ได้ ขอให้ผู้ส่งส่งมาใหม่",

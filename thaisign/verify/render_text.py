@@ -169,6 +169,8 @@ def report_text(report: VerificationReport, lang: str = "en") -> str:
         lines.append(f"  → {msg.FILE_ERROR[i]} ({report.error})")
     elif not report.signatures:
         lines.append(f"  → {msg.NO_SIGNATURE[i]}")
+    elif verdict == "NO_SIGNATURE":
+        lines.append(f"  → {msg.ONLY_TIMESTAMPS[i]}")
     for n, sig in enumerate(report.signatures, 1):
         lines.extend(signature_lines(sig, n, lang))
     return "\n".join(lines) + "\n"

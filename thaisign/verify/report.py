@@ -220,7 +220,8 @@ class VerificationReport:
     def verdict(self) -> Verdict:
         if self.error is not None:
             return Verdict.ERROR
-        if not self.signatures:
+        if not any(s.kind == "signature" for s in self.signatures):
+            # document time-stamps alone prove when, not who: nobody signed the letter (as DSS)
             return Verdict.NO_SIGNATURE
         worst = max((Verdict(s.indication.value) for s in self.signatures), key=_ORDER.__getitem__)
         return worst

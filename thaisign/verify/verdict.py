@@ -40,7 +40,8 @@ def broken_report(
     """A signature that cannot even be parsed: FORMAT_FAILURE (or its own AdES indication)."""
     kind = "signature"
     with contextlib.suppress(Exception):
-        if sig_obj.get_object().get("/Type") == "/DocTimeStamp":
+        sig = sig_obj.get_object()
+        if sig.get("/Type") == "/DocTimeStamp" or sig.get("/SubFilter") == "/ETSI.RFC3161":
             kind = "document-timestamp"
     indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
     ades = getattr(exc, "ades_subindication", None)
@@ -66,7 +67,7 @@ def coverage_facts(data: bytes, emb: Any, br: Any) -> tuple[Coverage, Modificati
     from pyhanko.sign.validation.status import ModificationInfo
 
     info = ModificationInfo(**emb.summarise_integrity_info())
-    coverage = _coverage(info, br.ok, br.covers_file, _tail_junk(data, emb))
+    coverage = _coverage(info, br.ok, br.covers_file, _tail_junk(data, emb), _ends_a_revision(data, emb))
     mods = _modifications(coverage, _later_revisions(emb), change_report(data, emb, coverage, render=False))
     if coverage is Coverage.ENTIRE_REVISION and _file_tail_junk(data):
         mods = Modifications.DISALLOWED
@@ -109,19 +110,44 @@ def _from_ades(ades: Any) -> tuple[Indication, SubIndication]:
     return indication, sub
 
 
-def _coverage(status: Any, byte_range_ok: bool, covers_file: bool, tail_junk: bool) -> Coverage:
+def _coverage(
+    status: Any, byte_range_ok: bool, covers_file: bool, tail_junk: bool, ends_a_revision: bool = False
+) -> Coverage:
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     if not byte_range_ok:
         return Coverage.PARTIAL
     if covers_file:
         return Coverage.ENTIRE_FILE
-    if status.coverage == SignatureCoverageLevel.ENTIRE_REVISION:
+    if status.coverage == SignatureCoverageLevel.ENTIRE_REVISION or (
+        ends_a_revision and status.coverage != SignatureCoverageLevel.ENTIRE_FILE
+    ):
         # bytes after the signed revision that are not a later revision are unsigned junk
         return Coverage.PARTIAL if tail_junk else Coverage.ENTIRE_REVISION
     if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
         return Coverage.ENTIRE_FILE
     return Coverage.PARTIAL
+
+
+def _ends_a_revision(data: bytes, emb: Any) -> bool:
+    """The signed bytes end exactly where a revision at or after the signature's own ends.
+
+    pyHanko wants the signed bytes to end with the cross-reference of the revision that wrote
+    the signature dictionary; in a linearised file signed before linearisation, they end with
+    the first-page section's startxref instead. DSS takes the signed bytes as the signed
+    revision, and so does thaisign's change analysis (``changes.effective_revision``).
+    """
+    from thaisign.verify.changes.layout import revision_ends
+
+    try:
+        end = int(emb.byte_range[2]) + int(emb.byte_range[3])
+        ends = revision_ends(data, emb.reader)
+    except Exception:
+        return False
+    return any(
+        r >= emb.signed_revision and (e == end or (e > end and not data[end:e].strip()))
+        for r, e in enumerate(ends)
+    )
 
 
 def _later_revisions(emb: Any) -> bool:
@@ -244,7 +270,7 @@ async def to_report(
 
     from thaisign.verify.revocation import revoked_facts
 
-    coverage = _coverage(status, br.ok, br.covers_file, _tail_junk(data, emb))
+    coverage = _coverage(status, br.ok, br.covers_file, _tail_junk(data, emb), _ends_a_revision(data, emb))
     changes = change_report(data, emb, coverage)
     mods = _modifications(coverage, _later_revisions(emb), changes)
     if coverage is Coverage.ENTIRE_REVISION and _file_tail_junk(data):
