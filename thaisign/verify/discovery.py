@@ -94,7 +94,7 @@ def _embedded_class() -> Any:
         def get_object(self) -> Any:
             return self._obj
 
-    class EmbeddedSignature(EmbeddedPdfSignature):  # type: ignore[misc]
+    class EmbeddedSignature(EmbeddedPdfSignature):
         """pyHanko's reader, also for an indirect /Contents and a direct signature dictionary."""
 
         contents_ref: tuple[int, int] | None = None
@@ -107,7 +107,7 @@ def _embedded_class() -> Any:
                 field_ref = _container_ref(sig_field)
             raw = sig_field.raw_get("/V")
             sig = raw.get_object()
-            contents = sig.raw_get("/Contents") if "/Contents" in sig else None
+            contents: Any = sig.raw_get("/Contents") if "/Contents" in sig else None
             direct = not isinstance(raw, generic.IndirectObject)
             indirect_contents = isinstance(contents, generic.IndirectObject)
             if direct or indirect_contents:
