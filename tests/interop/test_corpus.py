@@ -34,14 +34,12 @@ OTHER_TIME = dt.datetime(2026, 11, 21, 3, 42, tzinfo=dt.UTC)
 
 #: files where thaisign's judgement differs from the upstream assertion, and why
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "pdf/dss/pades-enveloping-cms.pdf": "enveloping CMS in a detached-signature field: pyHanko refuses "
-    "encapsulated content (cf. pyhanko/pdf-sig-with-econtent.pdf, which upstream asserts invalid)",
-    "pdf/dss/dss-PLAIN-ECDSA/TeleSec_PKS_eIDAS_QES_CA_1-baseline-b.pdf": "plain-ECDSA (BSI TR-03111) "
-    "signature encoding is not supported by pyHanko/cryptography: reported as not verifying",
     "pdf/dss/dss-2554/fieldmdp-exclude.pdf": "the file holds only empty signature fields (DSS's test "
     "signs it first): NO_SIGNATURE",
-    "pdf/dss/pades-5-signatures-and-1-document-timestamp.pdf": "pyHanko cannot parse the file "
-    "(broken xref): verdict ERROR, not judged",
+    "pdf/dss/pades-5-signatures-and-1-document-timestamp.pdf": "the cross-reference chain is broken "
+    "(/Prev 0, a startxref into the middle of an update): thaisign reads files as their cross-"
+    "references say and does not repair them, since repairing is what lets incremental-saving "
+    "attacks show unsigned content; verdict ERROR",
     "pdf/dss/pades-multiple-pages-annots-overlap.pdf": "DSS's annotation-overlap warning is about Link "
     "annotations that overlap each other since before signing; what changed after signing is an "
     "invisible signature, a document time-stamp and DSS data (ALLOWED)",
@@ -51,8 +49,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "dictionary on principle)",
     "pdf/pyhanko/form-update-ap-indirect-sneaky-trailer.pdf": "as the previous file, with the shared "
     "appearance dictionary referenced from the trailer: it is not modified, nothing shown changes",
-    "pdf/itext/SignatureUtilTest/eolNotIncludedIntoByteRange1.pdf": "only blank lines after %%EOF: "
-    "thaisign reports ENTIRE_REVISION with no later revision, iText 'not covered'",
 }
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from thaisign.verify import plain_ecdsa
 from thaisign.verify.revocation import EmbeddedRevinfo, RevocationAnswer, signer_revocation, tolerant_policy
 from thaisign.verify.trust import TrustStore
 from thaisign.verify.validation import key_usage
@@ -122,6 +123,7 @@ class BatchCache:
             allow_fetching=self.fetchers is not None,
             fetchers=self.fetchers,
             revinfo_policy=tolerant_policy(self.mode),
+            signature_validator=plain_ecdsa.validator(),  # + BSI plain-ECDSA (r || s) values
         )
         return FileSession(vc, self, self.fetchers, self.mode, self.key_usage, embedded)
 

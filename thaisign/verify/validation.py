@@ -47,6 +47,10 @@ async def validate_signature(emb: Any, session: FileSession, *, sha1: bool = Fal
         status_kwargs = await cms_validation(signed_data, None, session, status_kwargs)
         if econtent.native != emb.compute_digest("sha1"):
             status_kwargs["intact"] = False
+    elif _envelops_signed_bytes(emb):
+        # the CMS carries the signed bytes themselves (DSS "enveloping" PAdES): the digest is
+        # then taken over that copy, which is byte for byte what the /ByteRange covers
+        status_kwargs = await cms_validation(signed_data, None, session, status_kwargs)
     else:
         status_kwargs = await cms_validation(signed_data, emb.compute_digest(), session, status_kwargs)
     # the signature field's seed-value constraints (/SV), as pyHanko checks them
@@ -59,6 +63,27 @@ async def validate_signature(emb: Any, session: FileSession, *, sha1: bool = Fal
         )
     )
     return PdfSignatureStatus(**status_kwargs)
+
+
+def _envelops_signed_bytes(emb: Any) -> bool:
+    """The encapsulated content is exactly the bytes the /ByteRange covers (and not empty)."""
+    from asn1crypto import core
+
+    content = emb.signed_data["encap_content_info"]["content"]
+    if content is core.VOID or content.native is None:
+        return False
+    try:
+        raw = bytes(content.contents)
+        start1, len1, start2, len2 = (int(v) for v in emb.byte_range)
+    except (TypeError, ValueError):
+        return False
+    if not raw or len(raw) != len1 + len2:
+        return False
+    stream = emb.reader.stream
+    stream.seek(start1)
+    first = stream.read(len1)
+    stream.seek(start2)
+    return bool(raw == first + stream.read(len2))
 
 
 async def cms_validation(

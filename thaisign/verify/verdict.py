@@ -155,12 +155,17 @@ def _later_revisions(emb: Any) -> bool:
 
 
 def _tail_junk(data: bytes, emb: Any) -> bool:
-    """Non-blank bytes after the signed range while no later revision exists."""
+    """Unsigned bytes after the signed range while no later revision exists.
+
+    One end-of-line after the final %%EOF is part of the file's last line; anything more —
+    even blank lines — is data the signature does not cover (iText's rule, and ISO 32000's:
+    the byte range covers the whole file but the signature value).
+    """
     try:
         end = int(emb.byte_range[2]) + int(emb.byte_range[3])
     except (TypeError, ValueError, IndexError):
         return False
-    return bool(data[end:].strip()) and not _later_revisions(emb)
+    return data[end:] not in (b"", b"\n", b"\r\n", b"\r") and not _later_revisions(emb)
 
 
 def _file_tail_junk(data: bytes) -> bool:
