@@ -14,9 +14,8 @@ PASSED: Sentence = (
     "ลายมือชื่อถูกต้อง: เอกสารไม่ถูกแก้ไขหลังการลงนาม และใบรับรองของผู้ลงนามเชื่อถือได้",
 )
 PASSED_ALLOWED: Sentence = (
-    "The signature is valid; changes made after signing are of a permitted kind "
-    "(form filling, further signatures or time-stamps).",
-    "ลายมือชื่อถูกต้อง การเปลี่ยนแปลงหลังการลงนามเป็นประเภทที่อนุญาต (กรอกแบบฟอร์ม ลงนามเพิ่ม หรือประทับเวลา)",
+    "The signature is valid; what changed after signing is of a permitted kind (named below).",
+    "ลายมือชื่อถูกต้อง สิ่งที่เปลี่ยนหลังการลงนามเป็นประเภทที่อนุญาต (ระบุไว้ด้านล่าง)",
 )
 PASSED_CONTENT_CHANGED: Sentence = (
     "The signature itself is valid and the letter as it was signed is intact, but what the pages "

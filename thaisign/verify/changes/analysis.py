@@ -269,33 +269,42 @@ def _judge(
     changes: list[Change] = []
     for i, f in enumerate(findings):
         ok, note = permitted[i], notes[i]
+        kind = f.kind
         if visual.checked and state == "checked":
             visible = visual.changed.get(i, 0) >= 6 or (
                 f.kind is ChangeKind.PAGE_CONTENT and visual.content.get(f.page or 0, 0) > 0
             )
         else:
             visible = i in rendered_regions or f.kind is ChangeKind.PAGE_CONTENT
+        if f.unsigned and visible:
+            # an empty signature field that shows something: content nobody signed (the
+            # "sneaky signature" of the certification attacks), judged as a form field
+            kind = ChangeKind.FORM_FIELD
+            ok = kind in allowed and not (f.field in old.fields and perms.locked(f.field))
+            note = None if ok else "docmdp"
         if ok and visual.hidden.get(i, 0) >= HIDDEN_PIXELS:
             # a later signer's own appearance over the page is that signer's (verified, named)
             # act: the content changed, but nothing anonymous happened — unless the document is
             # certified, whose content no later signature may hide (sneaky signature attack)
-            hides_ok = f.kind is ChangeKind.SIGNATURE and not perms.certified
+            hides_ok = kind is ChangeKind.SIGNATURE and not perms.certified
             ok, note = hides_ok, "hides-signed-content"
+        if (
+            ok
+            and perms.certified
+            and f.new_field
+            and kind is ChangeKind.SIGNATURE
+            and visual.over_content.get(i, 0) >= HIDDEN_PIXELS
+        ):
+            # a signature box the certifier did not place, drawn over certified content
+            ok, note = False, "hides-signed-content"
         if ok and f.appearance_only and visible:
             ok, note = False, "appearance-without-value"
         replaced = visual.overwritten.get(i, 0) >= HIDDEN_PIXELS if state == "checked" else f.replaces_shown
-        if (
-            ok
-            and f.replaces_shown
-            and replaced
-            and visible
-            and f.kind in CONTENT_KINDS
-            and not perms.certified
-        ):
+        if ok and f.replaces_shown and replaced and visible and kind in CONTENT_KINDS and not perms.certified:
             ok, note = False, "replaces-signed"
         changes.append(
             Change(
-                f.kind,
+                kind,
                 f.action,
                 page=None if f.page is None else f.page + 1,
                 field=f.field,

@@ -109,6 +109,10 @@ class Finding:
     appearance_only: bool = False
     #: the change replaces something that was shown when signed (a value, an annotation)
     replaces_shown: bool = False
+    #: a signature field added empty: if it shows anything, that is content nobody signed
+    unsigned: bool = False
+    #: a field (not just a value) created after signing
+    new_field: bool = False
 
 
 class FindingCollector:
@@ -246,7 +250,7 @@ class FindingCollector:
         if f.is_signature:
             sig = _as_dict(resolve(f.value))
             kind = ChangeKind.DOCUMENT_TIMESTAMP if _is_doc_timestamp(sig) else ChangeKind.SIGNATURE
-            self._add(kind, "added", page=page, field=f.name, rects=rects)
+            self._add(kind, "added", page=page, field=f.name, rects=rects, unsigned=not sig, new_field=True)
         else:
             self._add(
                 ChangeKind.FORM_FIELD, "added", page=page, field=f.name, new=_text(f.value), rects=rects

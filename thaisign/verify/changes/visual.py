@@ -61,6 +61,8 @@ class VisualResult:
     hidden: dict[int, int] = field(default_factory=dict)  # finding -> signed content covered/uncovered
     #: finding -> changed pixels that showed ink when signed (something shown was replaced)
     overwritten: dict[int, int] = field(default_factory=dict)
+    #: finding -> pixels of signed page content inside its box (when the box changed at all)
+    over_content: dict[int, int] = field(default_factory=dict)
     unexplained: dict[int, int] = field(default_factory=dict)  # page -> changed pixels outside all boxes
     content: dict[int, int] = field(default_factory=dict)  # page -> changed pixels of the page content
     pages_rendered: int = 0
@@ -278,6 +280,9 @@ def _compare_page(
             shown = _count(_and(was_shown, mask))
             if shown:
                 result.overwritten[region.finding] = result.overwritten.get(region.finding, 0) + shown
+            if n:
+                under = _count(_and(signed_ink, mask))
+                result.over_content[region.finding] = result.over_content.get(region.finding, 0) + under
         outside = ImageChops.logical_and(changed, ImageChops.invert(explained.convert("L")).convert("1"))
         n = _count(outside)
         if n >= NOISE:
