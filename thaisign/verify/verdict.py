@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from thaisign.verify import messages as msg
@@ -67,7 +68,9 @@ def coverage_facts(data: bytes, emb: Any, br: Any) -> tuple[Coverage, Modificati
     from pyhanko.sign.validation.status import ModificationInfo
 
     info = ModificationInfo(**emb.summarise_integrity_info())
-    coverage = _coverage(info, br.ok, br.covers_file, _tail_junk(data, emb), _ends_a_revision(data, emb))
+    coverage = _coverage(
+        info, br.ok, br.covers_file, _tail_junk(data, emb), lambda: _ends_a_revision(data, emb)
+    )
     mods = _modifications(coverage, _later_revisions(emb), change_report(data, emb, coverage, render=False))
     if coverage is Coverage.ENTIRE_REVISION and _file_tail_junk(data):
         mods = Modifications.DISALLOWED
@@ -111,7 +114,11 @@ def _from_ades(ades: Any) -> tuple[Indication, SubIndication]:
 
 
 def _coverage(
-    status: Any, byte_range_ok: bool, covers_file: bool, tail_junk: bool, ends_a_revision: bool = False
+    status: Any,
+    byte_range_ok: bool,
+    covers_file: bool,
+    tail_junk: bool,
+    ends_a_revision: Callable[[], bool] = lambda: False,
 ) -> Coverage:
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
@@ -120,7 +127,7 @@ def _coverage(
     if covers_file:
         return Coverage.ENTIRE_FILE
     if status.coverage == SignatureCoverageLevel.ENTIRE_REVISION or (
-        ends_a_revision and status.coverage != SignatureCoverageLevel.ENTIRE_FILE
+        status.coverage != SignatureCoverageLevel.ENTIRE_FILE and ends_a_revision()
     ):
         # bytes after the signed revision that are not a later revision are unsigned junk
         return Coverage.PARTIAL if tail_junk else Coverage.ENTIRE_REVISION
@@ -275,7 +282,9 @@ async def to_report(
 
     from thaisign.verify.revocation import revoked_facts
 
-    coverage = _coverage(status, br.ok, br.covers_file, _tail_junk(data, emb), _ends_a_revision(data, emb))
+    coverage = _coverage(
+        status, br.ok, br.covers_file, _tail_junk(data, emb), lambda: _ends_a_revision(data, emb)
+    )
     changes = change_report(data, emb, coverage)
     mods = _modifications(coverage, _later_revisions(emb), changes)
     if coverage is Coverage.ENTIRE_REVISION and _file_tail_junk(data):

@@ -29,8 +29,8 @@ from typing import Any
 
 Rect = tuple[float, float, float, float]
 
-#: longest side of a rendered page, in pixels (about 90 dpi for A4)
-MAX_SIDE = 1100
+#: longest side of a rendered page, in pixels (about 85 dpi for A4)
+MAX_SIDE = 1000
 #: pages rendered per check at most; more changed pages count as not checked
 MAX_PAGES = 40
 #: address-space limit for the rendering child, on top of what the parent already maps
@@ -166,8 +166,10 @@ def _in_child(job: tuple[Any, ...], timeout: float) -> VisualResult:
 
 
 def _limit_child(timeout: float) -> None:
+    import faulthandler
     import resource
 
+    faulthandler.disable()  # a crash of the renderer is reported by the parent, in one line
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.setitimer(signal.ITIMER_REAL, 0)
     cpu = max(1, int(timeout) + 1)
@@ -244,46 +246,52 @@ def _compare_page(
             result.content[index] = a_s.size[0] * a_s.size[1]
             return
         size = a_s.size
-        content = _changed(c_s, c_f)
-        result.content[index] = _count(content)
+        result.content[index] = _count(_changed(c_s, c_f))
         changed = _changed(a_s, a_f)
-        if not _count(changed):
+        bbox = changed.getbbox()
+        if bbox is None:
             return
-        signed_ink = _below(c_s, INK)
-        covered = _and(_and(signed_ink, _below(a_s, INK)), _above(a_f, BLANK))
+        # everything below looks only at the part of the page that changed
+        x0, y0 = bbox[0], bbox[1]
+
+        def crop(img: Any) -> Any:
+            return img.crop(bbox)
+
+        def box_mask(rects: list[tuple[int, int, int, int]]) -> Any:
+            mask = Image.new("L", (bbox[2] - x0, bbox[3] - y0), 0)
+            draw = ImageDraw.Draw(mask)
+            for r in rects:
+                draw.rectangle((r[0] - x0, r[1] - y0, r[2] - x0, r[3] - y0), fill=255)
+            return mask
+
+        changed, a_s, c_s, a_f = crop(changed), crop(a_s), crop(c_s), crop(a_f)
+        signed_ink, shown_ink = _below(c_s, INK), _below(a_s, INK)
+        covered = _and(_and(signed_ink, shown_ink), _above(a_f, BLANK))
         uncovered = _and(_and(signed_ink, _above(a_s, BLANK)), _below(a_f, INK))
-        moved = _or(covered, uncovered)
         # signed annotations that stay (earlier signatures' appearances...) count as signed content
-        kept = Image.new("1", size, 0)
-        draw_kept = ImageDraw.Draw(kept)
-        for page, rect in keep:
-            if page == index:
-                draw_kept.rectangle(_box(old_page, rect, size), fill=1)
-        covered_kept = _and(_and(kept, _below(a_s, INK)), _above(a_f, BLANK))
-        moved = _or(moved, covered_kept)
-        was_shown = _and(changed, _below(a_s, INK))
-        explained = Image.new("1", size, 0)
-        draw = ImageDraw.Draw(explained)
+        kept = box_mask([_box(old_page, rect, size) for page, rect in keep if page == index])
+        covered_kept = _and(_and(kept, shown_ink), _above(a_f, BLANK))
+        moved = _and(_or(_or(covered, uncovered), covered_kept), changed)
+        was_shown = _and(changed, shown_ink)
+        boxes: list[tuple[int, int, int, int]] = []
         for region in regions:
             if region.page != index:
                 continue
-            mask = Image.new("1", size, 0)
             box = _box(new_page, region.rect, size)
-            ImageDraw.Draw(mask).rectangle(box, fill=1)
-            draw.rectangle(box, fill=1)
+            boxes.append(box)
+            mask = box_mask([box])
             n = _count(_and(changed, mask))
-            if n:
-                result.changed[region.finding] = result.changed.get(region.finding, 0) + n
-            hidden = _count(_and(moved, mask))
-            if hidden:
-                result.hidden[region.finding] = result.hidden.get(region.finding, 0) + hidden
-            shown = _count(_and(was_shown, mask))
-            if shown:
-                result.overwritten[region.finding] = result.overwritten.get(region.finding, 0) + shown
-            if n:
-                under = _count(_and(signed_ink, mask))
-                result.over_content[region.finding] = result.over_content.get(region.finding, 0) + under
-        outside = ImageChops.logical_and(changed, ImageChops.invert(explained.convert("L")).convert("1"))
+            if not n:
+                continue
+            result.changed[region.finding] = result.changed.get(region.finding, 0) + n
+            for target, value in (
+                (result.hidden, _count(_and(moved, mask))),
+                (result.overwritten, _count(_and(was_shown, mask))),
+                (result.over_content, _count(_and(signed_ink, mask))),
+            ):
+                if value:
+                    target[region.finding] = target.get(region.finding, 0) + value
+        outside = _and(changed, ImageChops.invert(box_mask(boxes)))
         n = _count(outside)
         if n >= NOISE:
             result.unexplained[index] = n
@@ -323,31 +331,37 @@ def _box(page: Any, rect: Rect, size: tuple[int, int]) -> tuple[int, int, int, i
     )
 
 
+_DIFF = [255 if v > DIFF_LEVEL else 0 for v in range(256)]
+_INK = [255 if v < INK else 0 for v in range(256)]
+_BLANK = [255 if v > BLANK else 0 for v in range(256)]
+
+
 def _changed(a: Any, b: Any) -> Any:
+    """A 0/255 mask (mode L) of the pixels whose grey level differs by more than DIFF_LEVEL."""
     from PIL import ImageChops
 
-    return ImageChops.difference(a, b).point(lambda v: 255 if v > DIFF_LEVEL else 0).convert("1")
+    return ImageChops.difference(a, b).point(_DIFF)
 
 
 def _below(img: Any, level: int) -> Any:
-    return img.point(lambda v: 255 if v < level else 0).convert("1")
+    return img.point(_INK if level == INK else [255 if v < level else 0 for v in range(256)])
 
 
 def _above(img: Any, level: int) -> Any:
-    return img.point(lambda v: 255 if v > level else 0).convert("1")
+    return img.point(_BLANK if level == BLANK else [255 if v > level else 0 for v in range(256)])
 
 
 def _and(a: Any, b: Any) -> Any:
     from PIL import ImageChops
 
-    return ImageChops.logical_and(a, b)
+    return ImageChops.darker(a, b)
 
 
 def _or(a: Any, b: Any) -> Any:
     from PIL import ImageChops
 
-    return ImageChops.logical_or(a, b)
+    return ImageChops.lighter(a, b)
 
 
 def _count(mask: Any) -> int:
-    return int(mask.convert("L").histogram()[255])
+    return int(mask.histogram()[255])
