@@ -38,8 +38,8 @@ _COVERAGE = {
 _MODS = {
     "NONE": ("none", "ไม่มี"),
     "ALLOWED": (
-        "only permitted changes (form filling, signatures, time-stamps)",
-        "มีเฉพาะที่อนุญาต (กรอกแบบฟอร์ม ลงนามเพิ่ม ประทับเวลา)",
+        "only permitted changes (named below)",
+        "มีเฉพาะที่อนุญาต (ระบุไว้ด้านล่าง)",
     ),
     "DISALLOWED": ("CHANGES THAT ARE NOT ALLOWED", "มีการแก้ไขที่ไม่อนุญาต"),
 }

@@ -359,9 +359,12 @@ def _judge(
         messages.append(msg.sentence(msg.NOT_PERMITTED, refused))
     else:
         shown = [c for c in changes if shows_change(c)]
+        rest = [c for c in changes if not shows_change(c)]
         if content_changed and shown:
             messages.append(msg.sentence(msg.CONTENT_CHANGED, shown))
-        if changes:
+            if rest:
+                messages.append(msg.sentence(msg.OTHER_PERMITTED, rest))
+        elif changes:
             messages.append(msg.sentence(msg.PERMITTED_CHANGES, changes))
     if state not in ("checked", "not-needed"):
         messages.append(_fmt(msg.NOT_RENDERED, reason=state))

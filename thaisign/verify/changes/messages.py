@@ -20,6 +20,10 @@ PERMITTED_CHANGES: Sentence = (
     "Changes after signing, all of a permitted kind: {changes}.",
     "การเปลี่ยนแปลงหลังการลงนาม ทั้งหมดเป็นประเภทที่อนุญาต: {changes}",
 )
+OTHER_PERMITTED: Sentence = (
+    "Other changes after signing, all of a permitted kind: {changes}.",
+    "การเปลี่ยนแปลงอื่นหลังการลงนาม ทั้งหมดเป็นประเภทที่อนุญาต: {changes}",
+)
 NOT_PERMITTED: Sentence = (
     "Not permitted after this signature: {changes}.",
     "การเปลี่ยนแปลงที่ไม่อนุญาตหลังการลงนามนี้: {changes}",
