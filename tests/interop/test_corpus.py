@@ -140,6 +140,8 @@ def test_corpus_agreement(trust_pyhanko: TrustStore, capsys: pytest.CaptureFixtu
             and all(s.modifications is Modifications.NONE for s in report.signatures)
         ):
             problems.append(f"{path}: ATTACK reported TOTAL_PASSED with no modifications")
+        if cls == "attack" and report.accepted:
+            problems.append(f"{path}: ATTACK accepted (exit code 0)")
         for s in report.signatures:
             if s.indication is Indication.TOTAL_PASSED and (
                 not s.intact or s.modifications is Modifications.DISALLOWED

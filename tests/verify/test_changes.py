@@ -415,3 +415,23 @@ def test_document_timestamps_alone_are_not_a_signature(
 
 
 _ = (serialise, dt)
+
+
+def test_field_values_from_the_pdf_are_inert_in_the_sentences(
+    approval: bytes, prep: Prepared, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    """A filled-in value carrying terminal escapes and a bidi override is named, not obeyed."""
+    hostile = "\x1b[2J\x1b[8mถูกต้อง\u202e"
+    report = check(fill(approval, prep, prep.receipt, RECEIPT, "ok"), trust, fixed_time)
+    assert report.signatures[0].changes  # the plain case first: named
+    from pyhanko.pdf_utils import generic
+
+    up = RawUpdate(approval)
+    widget = up.get(prep.receipt)
+    up.put_obj(prep.receipt, _dict(widget, V=generic.TextStringObject(hostile)))
+    (sig,) = check(up.bytes(), trust, fixed_time).signatures
+    (change,) = [c for c in sig.changes if c.field == "receipt"]
+    assert change.new == hostile  # the JSON keeps the value (escaped by the JSON encoder)
+    text = " ".join(sig.messages.en + sig.messages.th)
+    assert "\x1b" not in text and "\u202e" not in text
+    assert "\\u001b[2J" in text and "\\u202e" in text

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import unicodedata
+
 from thaisign.verify.changes.model import Change, ChangeKind
 
 Sentence = tuple[str, str]
@@ -53,12 +56,34 @@ _NOTES: dict[str, Sentence] = {
 }
 
 
+def _inert(text: str | None) -> str | None:
+    """Text from the PDF made harmless in a sentence: control, bidi and other format characters
+    shown as ``\\uXXXX`` (a field name or value must not drive a terminal or reorder a line)."""
+    if text is None:
+        return None
+    out = []
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\u200b":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _q(text: str | None) -> str:
     return f"“{text}”" if text else "“”"
 
 
 def describe(change: Change, lang: str) -> str:
-    """One named change as a short phrase."""
+    """One named change as a short phrase (values read from the PDF made inert)."""
+    change = dataclasses.replace(
+        change,
+        field=_inert(change.field),
+        subtype=_inert(change.subtype),
+        old=_inert(change.old),
+        new=_inert(change.new),
+        where=_inert(change.where),
+    )
     th = lang == "th"
     page = f" (page {change.page})" if change.page else ""
     page_th = f" (หน้า {change.page})" if change.page else ""
