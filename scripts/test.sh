@@ -1,15 +1,44 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included: bash scripts/test.sh [pytest args]
+#
+# Without arguments it runs the whole suite at the real clock, then the time-sensitive tests again
+# with the clock moved ahead (libfaketime: +400 days and +4 years), so that no test can depend on
+# today's date: a test that validates at the wall clock, or a certificate that quietly expires,
+# fails here before it fails for everybody on some later morning.
+# With arguments it runs just those (THAISIGN_TIME_TRAVEL=1 adds the moved-clock runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export THAISIGN_CORPUS="${THAISIGN_CORPUS:-$(cd .. && pwd)/shared/corpus}"
-set +e
-.venv/bin/python -m pytest -p no:cacheprovider -n "${THAISIGN_TEST_WORKERS:-2}" "$@"
-rc=$?
-set -e
-if [ "$rc" -eq 5 ]; then
-  echo "test.sh: pytest collected no tests: that is a failure" >&2
-  exit 1
+
+# tests that validate certificates, time-stamps, OCSP/CRL or run services with clocks
+TIME_SENSITIVE=(tests/pades tests/verify tests/tsa tests/hsm tests/ca tests/core)
+# how far the clock moves: past the one-day OCSP and one-week CRL lifetimes, and years ahead
+CLOCK_SHIFTS=(+400d +4y)
+
+run_pytest() {
+  set +e
+  "$@"
+  local rc=$?
+  set -e
+  if [ "$rc" -eq 5 ]; then
+    echo "test.sh: pytest collected no tests: that is a failure" >&2
+    return 1
+  fi
+  return "$rc"
+}
+
+pytest=(.venv/bin/python -m pytest -p no:cacheprovider -n "${THAISIGN_TEST_WORKERS:-2}")
+if [ $# -gt 0 ]; then
+  run_pytest "${pytest[@]}" "$@"
+  targets=("$@")
+else
+  run_pytest "${pytest[@]}"
+  targets=("${TIME_SENSITIVE[@]}")
 fi
-exit "$rc"
+if [ $# -eq 0 ] || [ "${THAISIGN_TIME_TRAVEL:-0}" = 1 ]; then
+  for shift in "${CLOCK_SHIFTS[@]}"; do
+    echo "test.sh: the time-sensitive tests again, with the clock moved $shift (faketime)" >&2
+    run_pytest faketime -f "$shift" "${pytest[@]}" -q "${targets[@]}"
+  done
+fi

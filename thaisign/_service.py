@@ -75,6 +75,8 @@ class ServiceApp:
         self._too_large = too_large or _too_large
         #: called by :meth:`close` (database engines, token sessions)
         self.closers: list[Callable[[], None]] = []
+        #: lines for the operator at start-up (what the service can and cannot do)
+        self.notes: list[str] = []
         self._prefixes = sorted((p for p in self.routes if p.endswith("/")), key=len, reverse=True)
 
     def close(self) -> None:

@@ -177,8 +177,8 @@ def test_issue_list_show_revoke_crl_audit(cli_ca: Path, tmp_path: Path) -> None:
     assert r.returncode == 0 and "intact" in r.stdout, r.stderr
     exported = json.loads(run_cli("ca", "audit", str(cli_ca), "--verify", "--json").stdout)
     assert exported["verified"] is True
-    assert [e["action"] for e in exported["entries"]][:3] == ["init", "issue", "issue"]
-    assert exported["entries"][1]["serial"] == serial
+    assert [e["action"] for e in exported["entries"]][:4] == ["init", "crl", "issue", "issue"]
+    assert exported["entries"][2]["serial"] == serial
 
 
 def test_bad_input_is_one_line_without_store_change(cli_ca: Path, tmp_path: Path) -> None:

@@ -133,15 +133,15 @@ def test_audit_chain_detects_tampering(
         ca.revoke(issued.serial, "superseded", at=fixed_time)
         ca.crl(now=fixed_time)
         result = ca.verify_audit()
-        assert result.entries == 4
-        assert [e.action for e in ca.audit_entries()] == ["init", "issue", "revoke", "crl"]
+        assert result.entries == 5  # the first CRL is published at init
+        assert [e.action for e in ca.audit_entries()] == ["init", "crl", "issue", "revoke", "crl"]
         engine = create_engine(ca.store.url)
         with engine.begin() as conn:  # an insider edits the log directly in the database
             conn.execute(
-                text("UPDATE audit_events SET details = :d WHERE seq = 2"), {"d": '{"name_th": "x"}'}
+                text("UPDATE audit_events SET details = :d WHERE seq = 3"), {"d": '{"name_th": "x"}'}
             )
         engine.dispose()
-        with pytest.raises(errors.AuditChainError, match="entry 2"):
+        with pytest.raises(errors.AuditChainError, match="entry 3"):
             ca.verify_audit()
 
 

@@ -277,3 +277,35 @@ def test_expired_delegated_responder_is_refused(app_ca: ServedCa, fixed_time: dt
     )
     with pytest.raises(ServiceError, match="expired"):
         build_ca_app(config)
+
+
+def test_delegated_service_says_whether_it_can_keep_a_current_crl(
+    app_ca: ServedCa, fixed_time: dt.datetime
+) -> None:
+    """A CA publishes its first CRL at init; a service without the CA key says how long that CRL
+    lasts and what to run, and says so again once the CRL is out of date."""
+    issue_responder(
+        app_ca.dir, ca_passphrase=CA_PASSPHRASE, responder_passphrase=RESPONDER_PASSPHRASE, now=fixed_time
+    )
+    with Authority.open(app_ca.dir, load_key=False) as ca:
+        first = ca.store.latest_crl()
+    assert first is not None  # from ca init
+    next_update = x509.load_der_x509_crl(first).next_update_utc
+    assert next_update is not None
+
+    def notes(at: dt.datetime) -> list[str]:
+        config = CaServiceConfig(
+            app_ca.dir, signer="delegated", responder_passphrase=RESPONDER_PASSPHRASE, clock=lambda: at
+        )
+        app = build_ca_app(config)
+        app.close()
+        return app.notes
+
+    (current,) = notes(next_update - dt.timedelta(hours=1))
+    assert f"CRL valid until {next_update:%Y-%m-%d %H:%M} UTC" in current and "thaisign ca crl" in current
+    (stale,) = notes(next_update + dt.timedelta(seconds=1))
+    assert "out of date" in stale and "thaisign ca crl" in stale
+    config = CaServiceConfig(app_ca.dir, signer="ca", ca_passphrase=CA_PASSPHRASE, clock=lambda: fixed_time)
+    app = build_ca_app(config)
+    app.close()
+    assert app.notes == ["CRL re-issued with the CA key before it goes stale"]

@@ -35,11 +35,15 @@ def _pg_ctl(server: PostgresServer, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this module alone: the test stops and restarts it."""
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this module alone: the test stops and restarts it.
+
+    It lives in its own /tmp folder like the session's server: another pytest session starting
+    meanwhile makes pytest's basetemp private again, and the postgres user could no longer reach it.
+    """
     if os.environ.get("THAISIGN_SKIP_POSTGRES"):
         pytest.skip("THAISIGN_SKIP_POSTGRES is set")
-    with run_postgres(tmp_path_factory.mktemp("pg-outage")) as server:
+    with run_postgres() as server:
         yield server
 
 

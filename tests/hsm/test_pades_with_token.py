@@ -138,7 +138,13 @@ def test_sign_pdf_timestamped_levels_through_token(
     out = tmp_path / f"signed-{level}.pdf"
     tsa_url = pki_services.tsa_url  # type: ignore[attr-defined]
     result = pades.sign_pdf(
-        _letter(tmp_path), out, signer, level=level, tsa=tsa_url, rect=(330, 60, 560, 150)
+        _letter(tmp_path),
+        out,
+        signer,
+        level=level,
+        tsa=tsa_url,
+        rect=(330, 60, 560, 150),
+        signing_time=FIXED_TIME,  # the test services answer at FIXED_TIME
     )
     assert result.level == level
     _pyhanko_ok(out, pki)

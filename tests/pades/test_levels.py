@@ -202,6 +202,8 @@ def test_ltv_extends_b_t_to_b_lta_keeping_the_signature(
         pki_services.tsa_url,
         "--trust",
         str(pki.root_pem),
+        "--at",
+        FIXED_TIME.isoformat(),
         "--json",
     )
     assert r.returncode == 0, r.stderr
@@ -265,3 +267,34 @@ def test_revoked_certificate_cannot_reach_b_lt(
     finally:
         pki_services.unrevoke_all()
     assert not (tmp_path / "r.pdf").exists()
+
+
+def test_b_lt_accepts_revocation_data_produced_just_after_the_validation_time(
+    tmp_path: Path, letter: Path, pki: TestPKI, pki_services: Any
+) -> None:
+    """A responder answers with thisUpdate = its own "now", which lies after the moment signing
+    began (issue 9: 2 of 5 real-clock runs failed with "OCSP response is too recent")."""
+    import datetime as dt
+
+    issued = pki.issue_officer("skew-officer")  # no OCSP answer for it is cached anywhere yet
+    signer = Signer.from_pkcs12(issued.p12, PASSPHRASE)
+    with pki_services.at(FIXED_TIME + dt.timedelta(seconds=60)):
+        result = sign_pdf(
+            letter, tmp_path / "lt.pdf", signer, level="B-LT", tsa=pki_services.tsa_url, at=FIXED_TIME
+        )
+    assert result.level == "B-LT"
+    # data from well after the validation time is still refused: it says nothing about "then"
+    late = pki.issue_officer("late-officer")
+    with (
+        pki_services.at(FIXED_TIME + dt.timedelta(minutes=30)),
+        pytest.raises(CertificateError, match="too recent"),
+    ):
+        sign_pdf(
+            letter,
+            tmp_path / "late.pdf",
+            Signer.from_pkcs12(late.p12, PASSPHRASE),
+            level="B-LT",
+            tsa=pki_services.tsa_url,
+            at=FIXED_TIME,
+        )
+    assert not (tmp_path / "late.pdf").exists()

@@ -2,7 +2,8 @@
 
 Root (P-384) -> agency CA (P-256) -> officers (P-256 and RSA-2048), a TSA certificate and an
 OCSP-signing certificate. Validity is fixed around :data:`FIXED_TIME` (2026-11-21), wide
-enough that tools checking against the wall clock (pdfsig, openssl) accept it until 2031.
+enough that tools checking against the wall clock (pdfsig, openssl) accept it until 2046, also
+when CI moves the clock years ahead (scripts/test.sh).
 Certificates point their CRL DP / OCSP / caIssuers at ``base_url`` so tests can serve them
 on 127.0.0.1.
 """
@@ -21,7 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 FIXED_TIME = dt.datetime(2026, 11, 21, 3, 42, tzinfo=dt.UTC)
 NOT_BEFORE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-NOT_AFTER = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
+NOT_AFTER = dt.datetime(2046, 1, 1, tzinfo=dt.UTC)
 PASSPHRASE = "ทดสอบ-test-passphrase"
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 MS_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.4.1.311.10.3.12")

@@ -144,6 +144,8 @@ def serve(
             f"thaisign: serving {directory} on {url} (OCSP signed by {signer_text}, {workers} worker(s))",
             err=True,
         )
+        for note in first.notes if first is not None else ():
+            click.echo(f"thaisign: {note}", err=True)
 
     run_server(
         (lambda: first) if first is not None and workers == 1 else (lambda: build_ca_app(config)),

@@ -50,14 +50,14 @@ def _pair(value: str | None, option: str, default: tuple[float, float]) -> tuple
     return (a, b)
 
 
-def _time(value: str | None) -> dt.datetime | None:
+def _time(value: str | None, option: str = "--signing-time") -> dt.datetime | None:
     if value is None:
         return None
     try:
         t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
-            f"--signing-time {value!r} is not an ISO time", hint="e.g. 2026-11-21T10:42+07:00"
+            f"{option} {value!r} is not an ISO time", hint="e.g. 2026-11-21T10:42+07:00"
         ) from None
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
@@ -210,6 +210,13 @@ def _key_options(f: Any) -> Any:
     "--signing-time", metavar="ISO", help="Claimed signing time (default: now); certificate checked at it."
 )
 @click.option(
+    "--at",
+    "validation_time",
+    metavar="ISO",
+    help="B-LT/B-LTA: validate the chain and its OCSP/CRL as of this time "
+    "(default: --signing-time, else now).",
+)
+@click.option(
     "--pdf-password",
     "ask_pdf_password",
     is_flag=True,
@@ -259,6 +266,7 @@ def sign(
     no_date: bool,
     border: bool,
     signing_time: str | None,
+    validation_time: str | None,
     ask_pdf_password: bool,
     pdf_password_file: Path | None,
     workers: int | None,
@@ -322,6 +330,7 @@ def sign(
         reason=reason,
         location=location,
         signing_time=_time(signing_time),
+        at=_time(validation_time, "--at"),
         pdf_password=_pdf_password(ask_pdf_password, pdf_password_file),
         trust_roots=_trust(trust),
     )
@@ -459,9 +468,21 @@ def fields_list(input: Path, as_json: bool) -> None:
 @click.option("--level", type=click.Choice(["B-LT", "B-LTA"]), default="B-LTA", show_default=True)
 @click.option("--tsa", metavar="URL", help="Time-stamping authority for the document timestamp (B-LTA).")
 @click.option("--trust", multiple=True, type=click.Path(path_type=Path), help="Root certificate(s).")
+@click.option(
+    "--at",
+    "validation_time",
+    metavar="ISO",
+    help="Validate chains and OCSP/CRL as of this time (default: now).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def ltv(
-    input: Path, output: Path, level: str, tsa: str | None, trust: tuple[Path, ...], as_json: bool
+    input: Path,
+    output: Path,
+    level: str,
+    tsa: str | None,
+    trust: tuple[Path, ...],
+    validation_time: str | None,
+    as_json: bool,
 ) -> None:
     """Extend signed letters for long-term validation: B-T -> B-LT -> B-LTA.
 
@@ -475,7 +496,14 @@ def ltv(
     _quiet_libraries()
     from thaisign.pades.ltv import extend_ltv
 
-    result = extend_ltv(input, output, level=level, tsa=tsa, trust_roots=_trust(trust))  # type: ignore[arg-type]
+    result = extend_ltv(
+        input,
+        output,
+        level=level,  # type: ignore[arg-type]
+        tsa=tsa,
+        trust_roots=_trust(trust),
+        at=_time(validation_time, "--at"),
+    )
     if as_json:
         data = {"output": str(result.output), "level": result.level, "signatures": result.signatures}
         click.echo(json.dumps(data | {"document_timestamp": result.document_timestamp_added}))

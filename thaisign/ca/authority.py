@@ -229,6 +229,9 @@ class Authority:
                 profile.name_th, cert.public_bytes(serialization.Encoding.DER) if cert else None, at=now
             )
             atomic_write(d / PROFILE_FILE, profile.to_toml().encode("utf-8"), mode=0o600)
+            authority = cls(d, profile, store, signer, cert, (cert,) if cert else ())
+            if cert is not None:
+                authority.crl(now=when)  # relying parties find a CRL from the first moment on
         except BaseException:
             store.close()
             if created_dir:
@@ -247,7 +250,7 @@ class Authority:
                     with contextlib.suppress(FileNotFoundError):
                         (d / name).unlink()
             raise
-        return cls(d, profile, store, signer, cert, (cert,) if cert else ())
+        return authority
 
     @classmethod
     def open(
@@ -371,6 +374,8 @@ class Authority:
         atomic_write(self.directory / CERT_FILE, pem_cert)
         self.certificate = cert
         self.chain = (cert, *chain)
+        if self._signer is not None and self.store.latest_crl() is None:
+            self.crl(now=now)  # the first CRL, as soon as the CA can sign one
         return cert
 
     # --- issuing ---------------------------------------------------------------------------

@@ -202,6 +202,22 @@ class _CrlSource:
             return True
         return len(crl) != self._ca.store.counts()["revocations"]
 
+    def describe(self) -> str:
+        """One line for the operator at start-up: can this service keep serving a current CRL?"""
+        if self._can_sign:
+            return "CRL re-issued with the CA key before it goes stale"
+        der = self._ca.store.latest_crl()
+        hint = f"publish one with 'thaisign ca crl {self._ca.directory} -o FILE' (e.g. from cron)"
+        if der is None:
+            return f"no CRL published yet: /crl/ca.crl answers 503 until you {hint}"
+        next_update = x509.load_der_x509_crl(der).next_update_utc
+        if next_update is None or self._clock() >= next_update:
+            return f"the published CRL is out of date: {hint}"
+        return (
+            f"CRL valid until {next_update:%Y-%m-%d %H:%M} UTC; this service does not hold the CA key, "
+            f"so {hint} before then"
+        )
+
     def __call__(self) -> bytes:
         der = self._ca.store.latest_crl()
         if self._can_sign and self._stale(der):
@@ -294,4 +310,5 @@ def build_ca_app(config: CaServiceConfig) -> ServiceApp:
         too_large=ocsp_too_large,
     )
     app.closers += [index.close, authority.close]
+    app.notes.append(crl.describe())
     return app

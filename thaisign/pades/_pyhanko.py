@@ -6,6 +6,7 @@ adapter for the raw signature, which :meth:`thaisign.keys.Signer.sign` produces.
 
 from __future__ import annotations
 
+import datetime as dt
 import weakref
 from typing import Any
 
@@ -33,6 +34,33 @@ def _refresh_attribute_names() -> None:
 
 
 _refresh_attribute_names()
+
+
+#: how far an OCSP response or CRL fetched while signing may lie after the validation time: a
+#: responder answers with thisUpdate = its "now", which comes after the moment signing began
+#: (a TSA call and the fetches themselves take seconds), and clocks differ a little
+COLLECTION_TOLERANCE = dt.timedelta(minutes=2)
+
+
+def collecting_context(
+    trust_roots: list[asn1_x509.Certificate], other_certs: list[asn1_x509.Certificate], at: dt.datetime
+) -> Any:
+    """The pyhanko-certvalidator context that validates chains at ``at`` while signing at B-LT or
+    B-LTA (or extending with ``ltv``) and fetches their OCSP responses / CRLs, revocation required.
+
+    Revocation data produced up to :data:`COLLECTION_TOLERANCE` after ``at`` is accepted; the
+    verifier judges the embedded data later on its own terms.
+    """
+    from pyhanko_certvalidator import ValidationContext
+
+    return ValidationContext(
+        trust_roots=trust_roots,
+        other_certs=other_certs,
+        allow_fetching=True,
+        revocation_mode="hard-fail",
+        moment=at,
+        time_tolerance=COLLECTION_TOLERANCE,
+    )
 
 
 def to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:

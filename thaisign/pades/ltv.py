@@ -41,17 +41,6 @@ def _roots_from(embedded: list[Any]) -> list[Any]:
     return roots
 
 
-def _context(trust_roots: list[Any], extra: list[Any], at: dt.datetime | None) -> Any:
-    from pyhanko_certvalidator import ValidationContext
-
-    kwargs: dict[str, Any] = {}
-    if at is not None:
-        kwargs["moment"] = at
-    return ValidationContext(
-        trust_roots=trust_roots, other_certs=extra, allow_fetching=True, revocation_mode="hard-fail", **kwargs
-    )
-
-
 def extend_ltv(
     input: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -64,7 +53,8 @@ def extend_ltv(
     """Add validation data for every signature (B-LT) and, for B-LTA, a document timestamp from ``tsa``.
 
     ``trust_roots`` anchor the chains (default: the root certificates embedded in the signatures).
-    ``at`` is the validation time for the revocation data (default: now).
+    ``at`` is the validation time: the chains and their revocation data must be valid then
+    (default: now).
     """
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -72,7 +62,7 @@ def extend_ltv(
     from pyhanko.sign.validation.dss import async_add_validation_info
 
     from thaisign.pades._document import atomic_rw
-    from thaisign.pades._pyhanko import to_asn1
+    from thaisign.pades._pyhanko import collecting_context, to_asn1
 
     if level not in ("B-LT", "B-LTA"):
         raise UsageError(f"unknown level {level!r}; use B-LT or B-LTA")
@@ -104,7 +94,7 @@ def extend_ltv(
         raise UsageError("no root certificate in the signatures", hint="give --trust ROOT.pem")
     extra = [c.chosen for s in embedded for c in s.signed_data["certificates"]]
 
-    context = _context(roots, extra, at)
+    context = collecting_context(roots, extra, at or dt.datetime.now(dt.UTC))
 
     async def run() -> bytes:
         buf = data

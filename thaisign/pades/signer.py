@@ -54,6 +54,8 @@ class SigningOptions:
     ``level`` defaults to B-T when ``tsa`` is given, else B-B. A visible signature is made when
     ``rect`` or ``anchor_text`` is given, or when signing into an existing field with a box.
     ``page`` is 1-based; negative counts from the end (-1 is the last page).
+    ``at`` is the validation time for B-LT/B-LTA: the chain and its revocation data must be valid
+    then (default: ``signing_time`` when given, else now).
     """
 
     level: Level | None = None
@@ -76,6 +78,7 @@ class SigningOptions:
     pdf_password: str | None = None
     trust_roots: tuple[x509.Certificate, ...] = ()
     check_certificate: bool = True
+    at: dt.datetime | None = None
 
     def effective_level(self) -> Level:
         level = self.level or ("B-T" if self.tsa else "B-B")
@@ -154,9 +157,7 @@ def _unique_field_name(existing: dict[str, bool]) -> str:
 
 
 def _validation_context(signer: Signer, opts: SigningOptions, at: dt.datetime) -> Any:
-    from pyhanko_certvalidator import ValidationContext
-
-    from thaisign.pades._pyhanko import to_asn1
+    from thaisign.pades._pyhanko import collecting_context, to_asn1
 
     roots = list(opts.trust_roots) or [c for c in signer.chain if c.subject == c.issuer]
     if not roots:
@@ -164,13 +165,7 @@ def _validation_context(signer: Signer, opts: SigningOptions, at: dt.datetime) -
             f"level {opts.level} needs the chain up to a root to collect revocation data",
             hint="give --chain with the agency CA and root certificates",
         )
-    return ValidationContext(
-        trust_roots=[to_asn1(c) for c in roots],
-        other_certs=[to_asn1(c) for c in signer.chain],
-        allow_fetching=True,
-        revocation_mode="hard-fail",
-        moment=at,
-    )
+    return collecting_context([to_asn1(c) for c in roots], [to_asn1(c) for c in signer.chain], opts.at or at)
 
 
 def _sign_into(
