@@ -435,3 +435,31 @@ def test_field_values_from_the_pdf_are_inert_in_the_sentences(
     text = " ".join(sig.messages.en + sig.messages.th)
     assert "\x1b" not in text and "\u202e" not in text
     assert "\\u001b[2J" in text and "\\u202e" in text
+
+
+def _with_outline(data: bytes) -> bytes:
+    """A bookmark added after signing (a catalog-level change nothing on the page shows)."""
+    from pyhanko.pdf_utils import generic
+
+    up = RawUpdate(data)
+    outlines = up.new_id()
+    item = up.put(None, b"<< /Title (Summary) /Parent %d 0 R >>" % outlines)
+    up.put(outlines, b"<< /Type /Outlines /First %d 0 R /Last %d 0 R /Count 1 >>" % (item, item))
+    root = up.root()
+    up.put_obj(up.root_ref, _dict(root, Outlines=_ref(up, outlines)))
+    junk = up.put(None, b"<< /Note (left over by the writing tool) >>")
+    assert junk and generic
+    return up.bytes()
+
+
+def test_outline_and_unused_objects_are_named_and_judged_by_docmdp(
+    approval: bytes, prep: Prepared, officer: Any, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    (sig,) = check(_with_outline(approval), trust, fixed_time).signatures
+    assert sig.modifications is Modifications.ALLOWED and not sig.content_changed
+    assert set(kinds(sig)) == {ChangeKind.OUTLINE, ChangeKind.UNUSED_OBJECTS}
+    assert not any(c.visible for c in sig.changes)
+    certified = sign(prep.data, officer, fixed_time, certify="form-filling")
+    (sig,) = check(_with_outline(certified), trust, fixed_time).signatures
+    assert sig.modifications is Modifications.DISALLOWED
+    assert [(c.kind, c.note) for c in sig.changes if not c.permitted] == [(ChangeKind.OUTLINE, "docmdp")]
