@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +33,17 @@ class FoundSignature:
     removed: bool = False  # the field is no longer in the final revision's form
 
 
-def find_signatures(reader: Any) -> list[FoundSignature]:
-    """Every signature of the document, the final form's first, then dropped ones (oldest first)."""
+def find_signatures(reader: Any, data: bytes | None = None) -> list[FoundSignature]:
+    """Every signature of the document, the final form's first, then dropped ones (oldest first).
+
+    With ``data`` (the file's bytes), earlier revisions are searched only when the file holds a
+    signature dictionary that the final form does not reach.
+    """
     from pyhanko.sign.fields import enumerate_sig_fields
 
+    from thaisign.verify.changes import _objstm
+
+    _objstm.install(reader)
     found: list[FoundSignature] = []
     seen: set[Any] = set()
     for name, value, field in enumerate_sig_fields(reader, filled_status=True):
@@ -45,7 +53,21 @@ def find_signatures(reader: Any) -> list[FoundSignature]:
         seen.add(key)
         found.append(FoundSignature(str(name), value, field))
     total = reader.xrefs.total_revisions
-    for rev in range(max(0, total - 1 - MAX_REVISIONS_SEARCHED), total - 1):
+    if total < 2:
+        return found
+    known = {k[1:] for k in seen if k[0] == "ref"}
+    if data is not None:
+        # only revisions that wrote a signature dictionary the final form does not reach
+        revisions = set()
+        for ref in sorted(_signature_objects(data) - known):
+            try:
+                revisions.add(reader.xrefs.get_last_change(_reference(reader, ref)))
+            except KeyError:
+                continue
+        candidates = sorted(r for r in revisions if r < total - 1)
+    else:
+        candidates = list(range(max(0, total - 1 - MAX_REVISIONS_SEARCHED), total - 1))
+    for rev in candidates[-MAX_REVISIONS_SEARCHED:]:
         try:
             resolver = reader.get_historical_resolver(rev)
             fields = list(enumerate_sig_fields(resolver, filled_status=True))
@@ -59,6 +81,31 @@ def find_signatures(reader: Any) -> list[FoundSignature]:
             seen.add(key)
             found.append(FoundSignature(str(name), value, field, removed=True))
     return found
+
+
+_HEADER = re.compile(rb"(\d{1,10})\s+(\d{1,5})\s+obj\b")
+
+
+def _signature_objects(data: bytes) -> set[tuple[int, int]]:
+    """(idnum, generation) of every object in the file's bytes that holds a /ByteRange."""
+    out: set[tuple[int, int]] = set()
+    start = 0
+    while True:
+        pos = data.find(b"/ByteRange", start)
+        if pos < 0:
+            return out
+        start = pos + 10
+        obj = data.rfind(b" obj", 0, pos)
+        line = data.rfind(b"\n", 0, obj)
+        m = _HEADER.search(data, max(0, min(line, obj - 24)), obj + 4)
+        if m is not None:
+            out.add((int(m.group(1)), int(m.group(2))))
+
+
+def _reference(reader: Any, ref: tuple[int, int]) -> Any:
+    from pyhanko.pdf_utils import generic
+
+    return generic.Reference(ref[0], ref[1], reader)
 
 
 def _identity(value: Any) -> Any:

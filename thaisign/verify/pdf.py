@@ -167,7 +167,7 @@ def _verify_bytes(data: bytes, cache: BatchCache) -> list[SignatureReport]:
         result = reader.decrypt(b"")
         if result.status == AuthStatus.FAILED:
             raise ValueError("the PDF is encrypted with a password")
-    found = find_signatures(reader)
+    found = find_signatures(reader, data)
     if not found:
         return []
     embedded = _embedded_revinfo(reader)

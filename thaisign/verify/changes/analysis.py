@@ -145,7 +145,7 @@ class _Analysis:
         last = reader.xrefs.total_revisions - 1
         old = Snapshot.read(reader, self.rev)
         new = self._cached("final", lambda: Snapshot.read(reader, last))
-        collector = FindingCollector(old, new)
+        collector = FindingCollector(old, new, _rewritten_after(reader, self.rev))
         findings = collector.collect()
         findings += self._unused_objects(collector)
         layout = scan_updates(self.data, reader, self.rev, self._cached("updates", dict))
@@ -196,6 +196,15 @@ class _Analysis:
             return []
         shown = ", ".join(f"{n} {g}" for n, g in unused[:5]) + (" …" if len(unused) > 5 else "")
         return [Finding(ChangeKind.UNUSED_OBJECTS, "added", where=f"{len(unused)}: {shown}")]
+
+
+def _rewritten_after(reader: Any, rev: int) -> set[tuple[int, int]]:
+    """Objects (re)defined or freed by the revisions after ``rev``: all others are unchanged."""
+    out: set[tuple[int, int]] = set()
+    for r in range(rev + 1, reader.xrefs.total_revisions):
+        out |= {(x.idnum, x.generation) for x in reader.xrefs.explicit_refs_in_revision(r)}
+        out |= {(x.idnum, x.generation) for x in reader.xrefs.refs_freed_in_revision(r)}
+    return out
 
 
 def _is_null(reader: Any, ref: tuple[int, int]) -> bool:

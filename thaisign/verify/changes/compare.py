@@ -80,8 +80,18 @@ class Comparator:
     elsewhere (a page, an annotation, a form field), or None for ordinary objects.
     """
 
-    def __init__(self, identity: Identity | None = None) -> None:
+    def __init__(
+        self,
+        identity: Identity | None = None,
+        *,
+        unchanged: Callable[[Ref], bool] | None = None,
+        old_resolver: Any = None,
+    ) -> None:
         self._identity = identity or (lambda ref, new: None)
+        #: an object not rewritten after the old revision is the same in both: only what it
+        #: refers to needs comparing (``old_resolver`` resolves those references in the old one)
+        self._unchanged = unchanged if old_resolver is not None else None
+        self._old_resolver = old_resolver
         self._memo: dict[tuple[Ref | None, Ref | None], tuple[Difference, ...]] = {}
         self._active: set[tuple[Ref | None, Ref | None]] = set()
         self.pairs = 0
@@ -113,7 +123,10 @@ class Comparator:
             return ()  # a cycle: the values meet again further up
         self._active.add(key)
         try:
-            result = self._values(resolve(old), resolve(new), depth)
+            if ra is not None and ra == rb and self._unchanged is not None and self._unchanged(ra):
+                result = self._same(resolve(new), depth)
+            else:
+                result = self._values(resolve(old), resolve(new), depth)
         finally:
             self._active.discard(key)
         self._memo[key] = result
@@ -195,6 +208,32 @@ class Comparator:
         out = list(self._dicts(old, new, depth, skip))
         if not same_data:
             out.append(Difference(("#data",), "changed", old, new))
+        return tuple(out)
+
+    def _same(self, value: Any, depth: int) -> tuple[Difference, ...]:
+        """Differences below a value that is identical in both revisions (only in what it refers to)."""
+        from pyhanko.pdf_utils import generic
+
+        self.pairs += 1
+        if self.pairs > MAX_PAIRS:
+            raise ComparisonTooLarge(f"more than {MAX_PAIRS} object pairs to compare")
+        if depth > MAX_DEPTH:
+            return ()
+        children: list[tuple[str | int, Any]]
+        if isinstance(value, generic.DictionaryObject):
+            children = [(str(k), value.raw_get(k)) for k in value]
+        elif isinstance(value, generic.ArrayObject):
+            children = [(i, value.raw_get(i)) for i in range(len(value))]
+        else:
+            return ()
+        out: list[Difference] = []
+        for key, raw in children:
+            r = ref_of(raw)
+            if r is None:
+                found = self._same(raw, depth + 1)
+            else:
+                found = self._cmp(generic.IndirectObject(r[0], r[1], self._old_resolver), raw, depth + 1)
+            out.extend(d.under((key,)) for d in found)
         return tuple(out)
 
     def _touch(self, value: Any, depth: int) -> None:

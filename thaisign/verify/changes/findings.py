@@ -118,9 +118,15 @@ class Finding:
 class FindingCollector:
     """Compares two snapshots and collects :class:`Finding` objects."""
 
-    def __init__(self, old: Snapshot, new: Snapshot) -> None:
+    def __init__(self, old: Snapshot, new: Snapshot, rewritten: set[Ref] | None = None) -> None:
+        """``rewritten``: the objects written by revisions after the old one (None: unknown)."""
         self.old, self.new = old, new
-        self.comparator = Comparator(self._identity)
+        if rewritten is None:
+            self.comparator = Comparator(self._identity)
+        else:
+            self.comparator = Comparator(
+                self._identity, unchanged=lambda ref: ref not in rewritten, old_resolver=old.resolver
+            )
         self.findings: list[Finding] = []
 
     def _identity(self, ref: Ref, is_new: bool) -> Any:
