@@ -392,14 +392,14 @@ def _kept_annotations(
     old: Snapshot, findings: list[Finding], pages: set[int]
 ) -> list[tuple[int, tuple[float, float, float, float]]]:
     """Boxes of annotations that were on the signed pages and that no finding touches."""
-    from thaisign.verify.changes.findings import _rect
+    from thaisign.verify.changes.values import annotation_rect
 
     touched = {(p, r) for f in findings for p, r in f.rects}
     out = []
     for annot in old.annotations.values():
         if annot.page not in pages:
             continue
-        box = _rect(annot.obj)
+        box = annotation_rect(annot.obj)
         if box is None or (annot.page, box) in touched or box[2] - box[0] <= 0.5 or box[3] - box[1] <= 0.5:
             continue
         out.append((annot.page, box))

@@ -15,11 +15,19 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from thaisign.verify.changes.compare import Comparator, Difference, Ref, pdf_get, ref_of, resolve
+from thaisign.verify.changes.compare import Comparator, Difference, Ref, ref_of, resolve
 from thaisign.verify.changes.model import ChangeKind
 from thaisign.verify.changes.snapshot import Annotation, Field, Snapshot
-
-Rect = tuple[float, float, float, float]
+from thaisign.verify.changes.values import (
+    Rect,
+    annotation_rect,
+    annotation_text,
+    boxes,
+    effective_page,
+    is_doc_timestamp,
+    page_box,
+    text_of,
+)
 
 #: catalog entries and the kind of change a difference below them is
 _CATALOG: dict[str, ChangeKind] = {
@@ -88,7 +96,6 @@ _FIELD_KEYS = frozenset(
 _FILL_KEYS = frozenset({"/V", "/I", "/DA", "/Q", "/DS", "/RV"})
 #: widget keys whose change is a redrawn appearance
 _APPEARANCE_KEYS = frozenset({"/AP", "/AS", "/MK"})
-_TEXT_LIMIT = 200
 
 
 @dataclass
@@ -214,7 +221,7 @@ class FindingCollector:
             for p in new[len(old) :]:
                 self.comparator.compare(None, p.obj)
         for a, b in zip(old, new, strict=False):
-            diffs = self.comparator.compare(_effective(a), _effective(b))
+            diffs = self.comparator.compare(effective_page(a), effective_page(b))
             by_kind: dict[ChangeKind, list[Difference]] = {}
             for d in diffs:
                 key = d.keys[0] if d.keys else ""
@@ -222,7 +229,7 @@ class FindingCollector:
                     continue
                 by_kind.setdefault(_PAGE.get(key, ChangeKind.PAGE_CONTENT), []).append(d)
             for kind, ds in by_kind.items():
-                rects = [(b.index, _page_box(b))] if kind is ChangeKind.PAGE_CONTENT else []
+                rects = [(b.index, page_box(b))] if kind is ChangeKind.PAGE_CONTENT else []
                 self._add(kind, _action(ds), page=b.index, where=_where("", ds), rects=rects)
 
     def _acroform(self) -> bool:
@@ -255,11 +262,11 @@ class FindingCollector:
         page, rects = self._widget_boxes(self.new, f)
         if f.is_signature:
             sig = _as_dict(resolve(f.value))
-            kind = ChangeKind.DOCUMENT_TIMESTAMP if _is_doc_timestamp(sig) else ChangeKind.SIGNATURE
+            kind = ChangeKind.DOCUMENT_TIMESTAMP if is_doc_timestamp(sig) else ChangeKind.SIGNATURE
             self._add(kind, "added", page=page, field=f.name, rects=rects, unsigned=not sig, new_field=True)
         else:
             self._add(
-                ChangeKind.FORM_FIELD, "added", page=page, field=f.name, new=_text(f.value), rects=rects
+                ChangeKind.FORM_FIELD, "added", page=page, field=f.name, new=text_of(f.value), rects=rects
             )
 
     def _field_removed(self, f: Field) -> None:
@@ -272,9 +279,9 @@ class FindingCollector:
                 "removed",
                 page=page,
                 field=f.name,
-                old=_text(f.value),
+                old=text_of(f.value),
                 rects=rects,
-                replaces_shown=bool(_text(f.value)),
+                replaces_shown=bool(text_of(f.value)),
             )
 
     def _field_changed(self, a: Field, b: Field) -> None:
@@ -287,7 +294,7 @@ class FindingCollector:
             if b.is_signature or a.is_signature:
                 sig_a, sig_b = _as_dict(resolve(a.value)), _as_dict(resolve(b.value))
                 if not sig_a and sig_b:
-                    kind = ChangeKind.DOCUMENT_TIMESTAMP if _is_doc_timestamp(sig_b) else ChangeKind.SIGNATURE
+                    kind = ChangeKind.DOCUMENT_TIMESTAMP if is_doc_timestamp(sig_b) else ChangeKind.SIGNATURE
                     self._add(kind, "added", page=page, field=b.name, rects=rects)
                 else:
                     self._add(
@@ -299,7 +306,7 @@ class FindingCollector:
                         rects=rects,
                     )
             else:
-                old_text, new_text = _text(a.value), _text(b.value)
+                old_text, new_text = text_of(a.value), text_of(b.value)
                 self._add(
                     ChangeKind.FORM_FILL,
                     "changed" if old_text else "added",
@@ -331,7 +338,7 @@ class FindingCollector:
         for key in f.widgets:
             annot = snap.annotations.get(key)
             if annot is not None:
-                box = _rect(annot.obj)
+                box = annotation_rect(annot.obj)
                 if box is not None:
                     rects.append((annot.page, box))
         page = rects[0][0] if rects else None
@@ -351,8 +358,8 @@ class FindingCollector:
                     "added",
                     page=b.page,
                     subtype=b.subtype[1:],
-                    new=_annotation_text(b.obj),
-                    rects=_boxes(b),
+                    new=annotation_text(b.obj),
+                    rects=boxes(b),
                 )
             elif b is None and a is not None:
                 self._add(
@@ -360,8 +367,8 @@ class FindingCollector:
                     "removed",
                     page=a.page,
                     subtype=a.subtype[1:],
-                    old=_annotation_text(a.obj),
-                    rects=_boxes(a),
+                    old=annotation_text(a.obj),
+                    rects=boxes(a),
                     replaces_shown=True,
                 )
             elif a is not None and b is not None:
@@ -372,10 +379,10 @@ class FindingCollector:
                         "changed",
                         page=b.page,
                         subtype=b.subtype[1:],
-                        old=_annotation_text(a.obj),
-                        new=_annotation_text(b.obj),
+                        old=annotation_text(a.obj),
+                        new=annotation_text(b.obj),
                         where=_where("", diffs),
-                        rects=_boxes(a) + _boxes(b),
+                        rects=boxes(a) + boxes(b),
                         replaces_shown=True,
                     )
 
@@ -385,7 +392,7 @@ class FindingCollector:
         field_kinds = {
             f.kind for f in self.findings if f.field is not None and name is not None and f.field == name
         }
-        rects = (_boxes(a) if a is not None else []) + (_boxes(b) if b is not None else [])
+        rects = (boxes(a) if a is not None else []) + (boxes(b) if b is not None else [])
         page = b.page if b is not None else (a.page if a is not None else None)
         if a is None or b is None:
             if b is not None:
@@ -499,101 +506,3 @@ def _dict_diffs(
             continue
         out.extend(d.under((key,)) for d in comparator.compare(_raw(a, key), _raw(b, key)))
     return out
-
-
-def _effective(page: Any) -> Any:
-    """The page dictionary with its inherited attributes filled in (a direct copy)."""
-    from pyhanko.pdf_utils import generic
-
-    d = generic.DictionaryObject({k: page.obj.raw_get(k) for k in page.obj})
-    for key, value in page.inherited.items():
-        if key not in d:
-            d[generic.NameObject(key)] = value
-    return d
-
-
-def _page_box(page: Any) -> Rect:
-    box = _rect_value(pdf_get(page.obj, "/CropBox") or pdf_get(page.obj, "/MediaBox"))
-    if box is None:
-        box = _rect_value(resolve(page.inherited.get("/CropBox") or page.inherited.get("/MediaBox")))
-    return box or (0.0, 0.0, 612.0, 792.0)
-
-
-def _rect(obj: Any) -> Rect | None:
-    try:
-        return _rect_value(pdf_get(obj, "/Rect"))
-    except Exception:
-        return None
-
-
-def _rect_value(value: Any) -> Rect | None:
-    try:
-        x1, y1, x2, y2 = (float(v) for v in value)
-    except Exception:
-        return None
-    return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
-
-
-def _boxes(annot: Annotation) -> list[tuple[int, Rect]]:
-    box = _rect(annot.obj)
-    return [(annot.page, box)] if box is not None else []
-
-
-def _is_doc_timestamp(sig: Any) -> bool:
-    """A /DocTimeStamp — or, as DSS treats it, any dictionary with /SubFilter /ETSI.RFC3161."""
-    return pdf_get(sig, "/Type") == "/DocTimeStamp" or pdf_get(sig, "/SubFilter") == "/ETSI.RFC3161"
-
-
-def _text(value: Any) -> str | None:
-    """A field value as a clerk reads it (None for no value)."""
-    from pyhanko.pdf_utils import generic
-
-    try:
-        v = resolve(value)
-    except Exception:
-        return "?"
-    if v is None or isinstance(v, generic.NullObject):
-        return None
-    if isinstance(v, generic.NameObject):
-        s = str(v)[1:]
-        return None if s == "Off" else s
-    if isinstance(v, generic.ArrayObject):
-        parts = [_text(x) for x in v.iterate()]
-        s = ", ".join(p for p in parts if p)
-    elif isinstance(v, generic.StreamObject):
-        try:
-            s = v.data.decode("utf-8", "replace")
-        except Exception:
-            s = "?"
-    elif isinstance(v, generic.DictionaryObject):
-        return "(signature)" if "/ByteRange" in v else "(dictionary)"
-    elif isinstance(v, generic.ByteStringObject):
-        s = _decode_bytes(bytes(v))
-    else:
-        s = str(v)
-    s = s.strip()
-    if not s:
-        return None
-    return s if len(s) <= _TEXT_LIMIT else s[: _TEXT_LIMIT - 1] + "…"
-
-
-def _decode_bytes(raw: bytes) -> str:
-    """A byte string that was not read as text: UTF-16 with a BOM, UTF-8, else PDFDocEncoding."""
-    from pyhanko.pdf_utils.generic import decode_pdfdocencoding
-
-    if raw[:2] in (b"\xfe\xff", b"\xff\xfe"):
-        return raw.decode("utf-16", "replace")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            return str(decode_pdfdocencoding(raw))
-        except Exception:
-            return raw.decode("latin-1")
-
-
-def _annotation_text(obj: Any) -> str | None:
-    try:
-        return _text(obj.raw_get("/Contents")) if "/Contents" in obj else None
-    except Exception:
-        return None
