@@ -463,3 +463,17 @@ def test_outline_and_unused_objects_are_named_and_judged_by_docmdp(
     (sig,) = check(_with_outline(certified), trust, fixed_time).signatures
     assert sig.modifications is Modifications.DISALLOWED
     assert [(c.kind, c.note) for c in sig.changes if not c.permitted] == [(ChangeKind.OUTLINE, "docmdp")]
+
+
+def test_a_second_signature_on_the_signature_line_of_a_certified_letter(
+    prep: Prepared, officer: Any, pki: TestPKI, trust: TrustStore, fixed_time: dt.datetime
+) -> None:
+    """A new signature box over the dotted 'ลงชื่อ ....' line is where signatures go (cf. SSA)."""
+    certified = sign(prep.data, officer, fixed_time, certify="form-filling")
+    second = Signer.from_pem(pki.officer_rsa.key_pem, pki.officer_rsa.cert_pem, pki.chain_pem, PASSPHRASE)
+    report = check(
+        sign(certified, second, fixed_time, rect=(330.0, 218.0, 520.0, 262.0), field="S2"), trust, fixed_time
+    )
+    first = report.signatures[0]
+    assert first.modifications is Modifications.ALLOWED and not first.content_changed, first.messages.en
+    assert report.accepted

@@ -49,6 +49,9 @@ _LOCKABLE = frozenset(
 )
 #: kinds that need no rendering to judge (they cannot change a page, or are refused anyway)
 _NO_RENDER = NOT_VISIBLE | {ChangeKind.PAGES, ChangeKind.FILE_STRUCTURE}
+#: share of a new signature box's pixels that are certified ink before the box counts as
+#: drawn over the text (text is ~7 %, a dotted signature line ~1 %)
+DENSE_CONTENT = 0.03
 #: seconds the renderer may take for one signature
 RENDER_TIMEOUT = 15.0
 _CACHE = "_thaisign_changes_cache"
@@ -302,9 +305,10 @@ def _judge(
             and perms.certified
             and f.new_field
             and kind is ChangeKind.SIGNATURE
-            and visual.over_content.get(i, 0) >= HIDDEN_PIXELS
+            and visual.over_content.get(i, 0) >= max(HIDDEN_PIXELS, DENSE_CONTENT * visual.areas.get(i, 0))
         ):
-            # a signature box the certifier did not place, drawn over certified content
+            # a signature box the certifier did not place, drawn over certified text (a box over
+            # a dotted signature line covers a little ink: that is where signatures belong)
             ok, note = False, "hides-signed-content"
         if ok and f.appearance_only and visible:
             ok, note = False, "appearance-without-value"

@@ -63,6 +63,8 @@ class VisualResult:
     overwritten: dict[int, int] = field(default_factory=dict)
     #: finding -> pixels of signed page content inside its box (when the box changed at all)
     over_content: dict[int, int] = field(default_factory=dict)
+    #: finding -> pixels of its boxes on the rendered pages
+    areas: dict[int, int] = field(default_factory=dict)
     unexplained: dict[int, int] = field(default_factory=dict)  # page -> changed pixels outside all boxes
     content: dict[int, int] = field(default_factory=dict)  # page -> changed pixels of the page content
     pages_rendered: int = 0
@@ -284,6 +286,8 @@ def _compare_page(
             if not n:
                 continue
             result.changed[region.finding] = result.changed.get(region.finding, 0) + n
+            area = (box[2] - box[0] + 1) * (box[3] - box[1] + 1)
+            result.areas[region.finding] = result.areas.get(region.finding, 0) + area
             for target, value in (
                 (result.hidden, _count(_and(moved, mask))),
                 (result.overwritten, _count(_and(was_shown, mask))),
