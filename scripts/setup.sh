@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything thaisign and its test suite need on a fresh Debian machine (idempotent).
 # System packages: poppler (pdfsig, pdftoppm), qpdf, SoftHSM2 + OpenSC, PostgreSQL, NSS tools, Thai fonts,
-# libfaketime (the suite also runs with the clock moved years ahead).
-# Python: a virtual environment in .venv with thaisign installed editable, plus the dev tools.
+# libfaketime (the suite also runs with the clock moved years ahead), Debian's chromium + chromium-driver
+# (the desk's browser tests: headless, no browser download).
+# Python: a virtual environment in .venv with thaisign installed editable, plus the dev tools, pinned by
+# constraints.txt (the versions CI tests; scripts/lock.sh regenerates it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3-venv poppler-utils qpdf softhsm2 opensc postgresql libnss3-tools fonts-thai-tlwg openssl curl wrk faketime)
+APT_PACKAGES=(python3-venv poppler-utils qpdf softhsm2 opensc postgresql libnss3-tools fonts-thai-tlwg openssl curl wrk faketime
+  chromium chromium-driver)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,9 +29,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.thaisign-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   echo "setup: installing Python packages into .venv" >&2
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
   touch "$stamp"
 fi

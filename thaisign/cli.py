@@ -28,6 +28,7 @@ _COMMANDS: dict[str, str] = {
     "ltv": "thaisign._cli.sign:ltv",
     "verify": "thaisign._cli.verify:verify",
     "hsm": "thaisign._cli.hsm:hsm",
+    "desk": "thaisign._cli.desk:desk",
 }
 
 
@@ -84,6 +85,9 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo("thaisign: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        from thaisign.inert import visible
+
+        exc.message = visible(exc.message, limit=1000)  # type: ignore[misc]  # may quote a file name
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
@@ -93,9 +97,12 @@ def main(argv: list[str] | None = None) -> Any:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"thaisign: error: {exc.message}", err=True)
+        from thaisign.inert import visible
+
+        # messages quote paths, names and details from hostile files: shown, never obeyed
+        click.echo(f"thaisign: error: {visible(exc.message, limit=1000)}", err=True)
         if exc.hint:
-            click.echo(f"thaisign: hint: {exc.hint}", err=True)
+            click.echo(f"thaisign: hint: {visible(exc.hint, limit=1000)}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("thaisign: interrupted", err=True)
@@ -105,8 +112,11 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as exc:  # an unexpected failure: still one line unless --debug
         if debug:
             raise
+        from thaisign.inert import visible
+
         click.echo(
-            f"thaisign: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
+            f"thaisign: internal error: {type(exc).__name__}: {visible(exc, limit=1000)} "
+            "(rerun with --debug and report it)",
             err=True,
         )
         sys.exit(3)

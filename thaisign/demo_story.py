@@ -125,8 +125,7 @@ def run_demo(directory: str | Path = "thaisign-demo", *, lang: str = "th") -> De
             signer,
             level="B-LT",
             tsa=f"{tsa_url}/tsa",
-            anchor_text="ลงชื่อ",
-            anchor_offset=(6.0, 3.0),  # just above the dotted line, clear of the text around it
+            anchor_text="ลงชื่อ",  # the stamp goes in the free space above the dotted line
             reason="อนุมัติหนังสือภายนอก",
             location=DEMO_AGENCY,
             appearance=SignatureAppearance(),

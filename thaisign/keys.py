@@ -120,11 +120,23 @@ class Signer(abc.ABC):
 
     @property
     def key_spec(self) -> KeySpec:
+        """The key's algorithm and size (``ec-p256``, ``rsa-3072`` ...), read from the public key."""
         return key_spec_of(self.public_key)
 
     @property
     def key_type(self) -> KeyType:
+        """``"ec"`` or ``"rsa"``."""
         return self.key_spec.kind
+
+    def __repr__(self) -> str:
+        cert = self.certificate
+        who = "no certificate"
+        if cert is not None:
+            from cryptography.x509.oid import NameOID
+
+            cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            who = repr(str(cns[0].value)) if cns else cert.subject.rfc4514_string()
+        return f"<{type(self).__name__} {self.key_spec} {who}>"
 
     @abc.abstractmethod
     def sign(self, data: bytes, *, hash_algorithm: str = "sha256") -> bytes:

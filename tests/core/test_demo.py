@@ -76,8 +76,11 @@ def test_demo_tells_the_whole_story_then_reuses(tmp_path: Path) -> None:
 
     # Re-running reuses the CA and officer; the store and its audit chain stay sound.
     r3 = run_cli("demo", "--dir", str(demo), "--lang", "th")
-    assert r3.returncode == 0 and "reused" in r3.stdout, r3.stderr
+    assert r3.returncode == 0 and "ใช้ของเดิม" in r3.stdout, r3.stderr
     assert "TOTAL_PASSED" in r3.stdout
+    # Thai mode is all Thai: the steps and the report (identifiers, paths and commands aside)
+    for english in ("demo CA", "officer ", "letter:", "signed at", "the clerk's report", "next:", "Verdict"):
+        assert english not in r3.stdout, english
     with CertificateStore.open(demo / "ca") as store:
         assert store.verify_audit().entries >= 3  # CA created, officer and TSA issued (raises if broken)
         issued = store.certificates()

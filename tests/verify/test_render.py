@@ -52,7 +52,7 @@ def _report() -> VerificationReport:
 
 def test_thai_time_is_buddhist_era_bangkok() -> None:
     t = dt.datetime(2026, 11, 21, 3, 42, tzinfo=dt.UTC)
-    assert format_time(t, "th") == "21 พฤศจิกายน 2569 เวลา 10:42:00 น."
+    assert format_time(t, "th") == "๒๑ พฤศจิกายน ๒๕๖๙ เวลา ๑๐.๔๒ น."  # the official style
     assert format_time(t, "en") == "21 November 2026 10:42:00 (UTC+7)"
     assert format_time(None, "th") == "ไม่ทราบ"
 
@@ -63,7 +63,10 @@ def test_thai_time_is_buddhist_era_bangkok() -> None:
         ({"LANG": "th_TH.UTF-8"}, "th"),
         ({"LANG": "en_US.UTF-8"}, "en"),
         ({"LC_ALL": "th_TH", "LANG": "C"}, "th"),
-        ({}, "en"),
+        ({}, "th"),  # nothing chosen: a Thai clerk's tool speaks Thai
+        ({"LANG": "C.UTF-8"}, "th"),  # a stock machine's locale means "not set"
+        ({"LC_ALL": "C", "LANG": "en_GB.UTF-8"}, "en"),
+        ({"LANG": "POSIX"}, "th"),
     ],
 )
 def test_default_language_follows_the_locale(
@@ -79,7 +82,7 @@ def test_default_language_follows_the_locale(
 def test_html_escapes_names_from_the_document() -> None:
     page = reports_html([_report()], "th", embed_font=False)
     assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "กรมส่งเสริมการปกครองท้องถิ่น" in page and "21 พฤศจิกายน 2569" in page
+    assert "กรมส่งเสริมการปกครองท้องถิ่น" in page and "๒๑ พฤศจิกายน ๒๕๖๙" in page
 
 
 def test_text_and_summary() -> None:

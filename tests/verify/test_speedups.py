@@ -68,3 +68,10 @@ def test_name_equality_unchanged() -> None:
     assert a == a and a == asn1_x509.Name.load(a.dump())
     assert (a == b) is True  # insignificant-space folding, as asn1crypto decides
     assert a != c and (a == c) is False and (a == c) is False  # cached answer stays the same
+
+
+def test_patches_only_the_tested_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed versions are the tested ones (pyproject bounds them); another version is left alone."""
+    assert _speedups.tested_versions()
+    monkeypatch.setitem(_speedups.TESTED, "pyHanko", "9.9.")
+    assert not _speedups.tested_versions()

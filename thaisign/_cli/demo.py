@@ -42,20 +42,47 @@ def demo(directory: Path, lang: str | None) -> None:
     language = lang or default_lang()
     story = run_demo(directory, lang=language)
     made = story.pki
-    verb = "created" if made.created_ca else "reused"
-    click.echo(f"1. demo CA {verb}: {DEMO_AGENCY} in {made.ca_dir}")
-    click.echo(f"   CA passphrase (demo only!) in {made.ca_passphrase_file}")
-    verb = "issued" if made.created_officer else "reused"
-    click.echo(
-        f"   officer {verb}: {DEMO_OFFICER.name_th}, {DEMO_OFFICER.position} (serial {made.officer_serial})"
+    th = language == "th"
+
+    def say(en: str, thai: str) -> None:
+        click.echo(thai if th else en)
+
+    ca_verb = ("created", "สร้างใหม่") if made.created_ca else ("reused", "ใช้ของเดิม")
+    officer_verb = ("issued", "ออกใหม่") if made.created_officer else ("reused", "ใช้ของเดิม")
+    say(
+        f"1. demo CA {ca_verb[0]}: {DEMO_AGENCY} in {made.ca_dir}",
+        f"1. CA ตัวอย่าง ({ca_verb[1]}): {DEMO_AGENCY} ที่ {made.ca_dir}",
     )
-    click.echo(f"   key + certificate: {made.officer_p12} (passphrase in {made.officer_passphrase_file})")
-    click.echo(f"2. letter: {story.letter}")
-    click.echo(f"3. signed at B-LT with a visible Thai signature: {story.signed}")
-    click.echo(f"4. the clerk's report ({story.report_html}, {story.report_json}):")
+    say(
+        f"   CA passphrase (demo only!) in {made.ca_passphrase_file}",
+        f"   รหัสผ่านกุญแจ CA (ใช้สาธิตเท่านั้น!) อยู่ในไฟล์ {made.ca_passphrase_file}",
+    )
+    say(
+        f"   officer {officer_verb[0]}: {DEMO_OFFICER.name_th}, {DEMO_OFFICER.position} "
+        f"(serial {made.officer_serial})",
+        f"   ใบรับรองเจ้าหน้าที่ ({officer_verb[1]}): {DEMO_OFFICER.name_th} {DEMO_OFFICER.position} "
+        f"(หมายเลข {made.officer_serial})",
+    )
+    say(
+        f"   key + certificate: {made.officer_p12} (passphrase in {made.officer_passphrase_file})",
+        f"   กุญแจและใบรับรอง: {made.officer_p12} (รหัสผ่านอยู่ในไฟล์ {made.officer_passphrase_file})",
+    )
+    say(f"2. letter: {story.letter}", f"2. หนังสือ: {story.letter}")
+    say(
+        f"3. signed at B-LT with a visible Thai signature: {story.signed}",
+        f"3. ลงลายมือชื่อแบบ B-LT พร้อมลายมือชื่อที่มองเห็นได้: {story.signed}",
+    )
+    say(
+        f"4. the clerk's report ({story.report_html}, {story.report_json}):",
+        f"4. รายงานผลการตรวจสอบของเจ้าหน้าที่สารบรรณ ({story.report_html}, {story.report_json}):",
+    )
     click.echo("")
     click.echo(report_text(story.report, language))
-    click.echo("next:")
-    click.echo(f"  thaisign verify {story.signed} --trust {made.ca_dir / 'ca.pem'} --offline --lang th")
+    say("next:", "ทำต่อ:")
+    click.echo(f"  thaisign verify {story.signed} --trust {made.ca_dir / 'ca.pem'} --offline")
+    click.echo(f"  thaisign desk --trust {made.ca_dir / 'ca.pem'} --offline")
     click.echo(f"  thaisign ca list {made.ca_dir}")
-    click.echo(f"  pdftoppm -png -r 100 {story.signed} page   # look at the signature")
+    say(
+        f"  pdftoppm -png -r 100 {story.signed} page   # look at the signature",
+        f"  pdftoppm -png -r 100 {story.signed} page   # ดูลายมือชื่อบนหน้ากระดาษ",
+    )

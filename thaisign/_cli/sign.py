@@ -181,10 +181,18 @@ def _key_options(f: Any) -> Any:
     "--rect", metavar="X1,Y1,X2,Y2", help="Signature box in points from the page's lower-left corner."
 )
 @click.option("--field", metavar="NAME", help="Sign into this (empty) field, or create it.")
-@click.option("--anchor-text", metavar="TEXT", help="Place the box right of this text, e.g. ลงชื่อ.")
-@click.option("--anchor-box", metavar="W,H", help="Box size for --anchor-text in points (default 170,52).")
 @click.option(
-    "--anchor-offset", metavar="DX,DY", help="Box corner from the text's end and baseline (default 4,-14)."
+    "--anchor-text",
+    metavar="TEXT",
+    help="Put the box in the free space above this text's line (ลงชื่อ, or the typed name); never over text.",
+)
+@click.option(
+    "--anchor-box",
+    metavar="W,H",
+    help="Box size for --anchor-text in points (default 170,52; lower if need be).",
+)
+@click.option(
+    "--anchor-offset", metavar="DX,DY", help="Move the placed box right/up by DX,DY points (default 0,0)."
 )
 @click.option(
     "--certify",
@@ -323,7 +331,7 @@ def sign(
         rect=box,
         anchor_text=anchor_text,
         anchor_box=_pair(anchor_box, "--anchor-box", (170.0, 52.0)),
-        anchor_offset=_pair(anchor_offset, "--anchor-offset", (4.0, -14.0)),
+        anchor_offset=_pair(anchor_offset, "--anchor-offset", (0.0, 0.0)),
         appearance=appearance,
         certify=certify,  # type: ignore[arg-type]
         lock_fields=locks,

@@ -77,14 +77,23 @@ class IssuedOfficer:
 
     @property
     def serial_hex(self) -> str:
+        """The serial number in upper-case hex, as `thaisign ca list` shows it."""
         return serial_hex(self.serial)
 
     @cached_property
     def certificate(self) -> x509.Certificate:
+        """The issued certificate."""
         return x509.load_der_x509_certificate(self.der)
 
     def pem(self) -> bytes:
+        """The certificate in PEM."""
         return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    def __repr__(self) -> str:
+        cns = self.certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        name = str(cns[0].value) if cns else self.certificate.subject.rfc4514_string()
+        key = "with key" if self.private_key is not None else "no key"
+        return f"<IssuedOfficer serial={self.serial_hex} {name!r} {key}>"
 
     def pkcs12(
         self, passphrase: str, chain: Sequence[x509.Certificate] = (), name: str | None = None
@@ -304,6 +313,7 @@ class Authority:
             ) from None
 
     def close(self) -> None:
+        """Close the store and release the CA key (token sessions)."""
         self.store.close()
         if self._signer is not None:
             self._signer.close()
@@ -314,8 +324,14 @@ class Authority:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __repr__(self) -> str:
+        key = "with key" if self._signer is not None else "read-only"
+        name = getattr(self.profile, "name_th", None) or self.directory.name
+        return f"<Authority {name!r} at {str(self.directory)!r} {key}>"
+
     @property
     def signer(self) -> Signer:
+        """The CA's own key (a file or a token); :class:`~thaisign.errors.CAError` if opened read-only."""
         if self._signer is None:
             raise CAError("the CA was opened without its key", hint="open it with the CA passphrase or PIN")
         return self._signer
@@ -553,12 +569,16 @@ class Authority:
         return self.store.certificates(status=status, at=at)
 
     def get(self, serial: int | str) -> IssuedCertificate:
+        """The issued certificate with this serial (int, or hex as `ca list` shows it);
+        :class:`~thaisign.errors.SerialNotFoundError` if none."""
         return self.store.get(serial)
 
     def status_of(self, serial: int) -> CertificateStatus:
+        """The certificate's status in the store (good or revoked, when and why), as OCSP answers it."""
         return self.store.status_of(serial)
 
     def audit_entries(self) -> list[AuditEntry]:
+        """Every entry of the CA's audit log (hash-chained), oldest first."""
         return self.store.audit_entries()
 
     def verify_audit(self) -> AuditVerification:

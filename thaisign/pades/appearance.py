@@ -1,7 +1,7 @@
 """The visible signature: Thai lines shaped with HarfBuzz, wrapped and fitted into the box.
 
 Default lines come from the signer's certificate: the full name in parentheses, the position
-(``title``), the agency (``O``) and ``ลงนามเมื่อ ๒๑ พฤศจิกายน ๒๕๖๙ ๑๐:๔๒ น.``. An optional
+(``title``), the agency (``O``) and ``ลงนามเมื่อ ๒๑ พฤศจิกายน ๒๕๖๙ ๑๐.๔๒ น.``. An optional
 handwritten-signature image (PNG with transparency) sits above the lines and an optional QR
 code (drawn as vector squares) at the right.
 
@@ -24,7 +24,7 @@ from thaisign.errors import AppearanceError
 from thaisign.pades._shaping import FontFace, ShapedText, grapheme_breaks, load_font
 from thaisign.thai_date import BANGKOK, Digits, format_thai_date, format_thai_datetime
 
-NBSP = "\u00a0"  # keeps "๒๑ พฤศจิกายน ๒๕๖๙" and "๑๐:๔๒ น." together when a line wraps
+NBSP = "\u00a0"  # keeps "๒๑ พฤศจิกายน ๒๕๖๙" and "๑๐.๔๒ น." together when a line wraps
 LINE_GAP_EM = 0.12  # clearance between the lowest ink of a line and the highest ink of the next
 MIN_PITCH_EM = 1.3  # never closer than this, even for lines without stacked marks
 

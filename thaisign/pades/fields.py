@@ -2,21 +2,18 @@
 
 >>> add_signature_field("letter.pdf", "letter-fields.pdf", "ผู้ลงนาม1", page=1, rect=(330, 120, 530, 190))
 
-:func:`box_near_text` finds a word such as ``ลงชื่อ`` on a page and returns a box beside it. It
-reads the page's text with ``pypdf`` (fonts with a ToUnicode map, which letters made by word
-processors and by thaisign have): best effort, so check the result once per letter template.
+Placing a box by a word of the letter (``anchor_text``, e.g. ``ลงชื่อ``) is
+:mod:`thaisign.pades.placement`.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from thaisign.errors import AppearanceError, InputError, OutputError, UsageError
+from thaisign.errors import InputError, OutputError, UsageError
 
 
 @dataclass(frozen=True)
@@ -111,101 +108,3 @@ def add_signature_field(
         with atomic_rw(dst) as out:
             writer.write(out)
     return FieldInfo(name, False, index + 1, box)
-
-
-# --- anchor text ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Chunk:
-    text: str
-    x: float
-    y: float
-    size: float
-
-
-def _page_chunks(reader: Any, page_index: int) -> list[_Chunk]:
-    """Text pieces of one page with their positions, read with pypdf (best effort)."""
-    import logging
-
-    import pypdf
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    stream = reader.stream
-    stream.seek(0)
-    data = stream.read()
-    try:
-        page = pypdf.PdfReader(io.BytesIO(data)).pages[page_index]
-    except Exception as exc:  # pypdf raises many kinds
-        raise AppearanceError(f"cannot read the page text to find the anchor: {exc}") from None
-    chunks: list[_Chunk] = []
-
-    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
-        if not text or (text.isspace() and not chunks):
-            return
-        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
-        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
-        scale = abs(tm[0] * cm[0]) or 1.0
-        chunks.append(_Chunk(text, x, y, size * scale))
-
-    page.extract_text(visitor_text=visit)
-    return chunks
-
-
-def find_text(reader: Any, needle: str, page_index: int) -> tuple[float, float, float, float] | None:
-    """(x_start, baseline_y, x_end, font_size) of the first ``needle`` on the page, or None."""
-    chunks = _page_chunks(reader, page_index)
-    joined = ""
-    owners: list[int] = []
-    for i, c in enumerate(chunks):
-        joined += c.text
-        owners += [i] * len(c.text)
-    compact = needle.replace(" ", "")
-    pos = joined.find(needle)
-    if pos < 0:
-        stripped = "".join(ch for ch in joined if ch != " ")
-        index_map = [i for i, ch in enumerate(joined) if ch != " "]
-        p = stripped.find(compact)
-        if p < 0:
-            return None
-        start, end = index_map[p], index_map[p + len(compact) - 1]
-    else:
-        start, end = pos, pos + len(needle) - 1
-    first, last = chunks[owners[start]], chunks[owners[end]]
-    if owners[start] == owners[end]:  # one text run: estimate from the spacing characters
-        spacing = sum(1 for ch in needle if unicodedata.category(ch) not in ("Mn", "Me"))
-        x_end = first.x + first.size * 0.55 * spacing
-    else:
-        nxt = owners[end] + 1
-        x_end = chunks[nxt].x if nxt < len(chunks) and chunks[nxt].y == last.y else last.x + last.size * 0.55
-    return (first.x, first.y, max(x_end, first.x), first.size)
-
-
-def box_near_text(
-    reader: Any,
-    needle: str,
-    page_index: int | None,
-    box: tuple[float, float],
-    offset: tuple[float, float],
-) -> tuple[int, tuple[float, float, float, float]]:
-    """The page and a ``box`` (w, h) placed right of ``needle``: left edge ``offset[0]`` after the
-    text, bottom ``offset[1]`` from its baseline. Searches the last page first when no page is given."""
-    count = int(reader.root["/Pages"]["/Count"])
-    order = [page_index] if page_index is not None else list(range(count - 1, -1, -1))
-    for index in order:
-        hit = find_text(reader, needle, index)
-        if hit is None:
-            continue
-        _, baseline, x_end, _ = hit
-        w, h = box
-        x1 = x_end + offset[0]
-        y1 = baseline + offset[1]
-        media = [float(v) for v in reader.find_page_for_modification(index)[0].get_object()["/MediaBox"]]
-        x1 = max(media[0] + 2, min(x1, media[2] - w - 2))
-        y1 = max(media[1] + 2, min(y1, media[3] - h - 2))
-        return index, (x1, y1, x1 + w, y1 + h)
-    where = f"page {page_index + 1}" if page_index is not None else "any page"
-    raise AppearanceError(
-        f"anchor text {needle!r} not found on {where}",
-        hint="check the word in the letter, or place the box with --page/--rect",
-    )

@@ -54,6 +54,9 @@ class SigningOptions:
     ``level`` defaults to B-T when ``tsa`` is given, else B-B. A visible signature is made when
     ``rect`` or ``anchor_text`` is given, or when signing into an existing field with a box.
     ``page`` is 1-based; negative counts from the end (-1 is the last page).
+    With ``anchor_text`` the box (``anchor_box``: width, height in points) goes in the free space
+    above that text's line, never over other text (:mod:`thaisign.pades.placement`);
+    ``anchor_offset`` moves it (right, up) and ``anchor_occurrence`` picks a later match.
     ``at`` is the validation time for B-LT/B-LTA: the chain and its revocation data must be valid
     then (default: ``signing_time`` when given, else now).
     """
@@ -66,7 +69,8 @@ class SigningOptions:
     rect: Rect | None = None
     anchor_text: str | None = None
     anchor_box: tuple[float, float] = (170.0, 52.0)
-    anchor_offset: tuple[float, float] = (4.0, -14.0)
+    anchor_offset: tuple[float, float] = (0.0, 0.0)
+    anchor_occurrence: int = 1
     appearance: SignatureAppearance = dataclasses.field(default_factory=SignatureAppearance)
     certify: Certify | None = None
     lock_fields: tuple[str, ...] | Literal["all"] | None = None
@@ -185,14 +189,17 @@ def _sign_into(
     if opts.anchor_text is not None:
         if rect is not None:
             raise UsageError("give either a box (--rect) or --anchor-text, not both")
-        from thaisign.pades.fields import box_near_text
+        from thaisign.pades.placement import place_above_anchor
 
-        page_index, rect = box_near_text(
-            writer.prev,
+        stream = writer.prev.stream
+        stream.seek(0)
+        page_index, rect = place_above_anchor(
+            stream.read(),
             opts.anchor_text,
-            page_index if opts.page != 1 else None,
-            opts.anchor_box,
-            opts.anchor_offset,
+            box=opts.anchor_box,
+            page=page_index if opts.page != 1 else None,
+            occurrence=opts.anchor_occurrence,
+            offset=opts.anchor_offset,
         )
     name = opts.field
     new_field = None

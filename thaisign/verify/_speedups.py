@@ -13,7 +13,9 @@
    successful check is remembered by (certificate DER, attribute DER); failures are always
    re-checked and raised by pyHanko itself.
 
-:func:`install` is idempotent and is called by :class:`thaisign.verify.cache.BatchCache`.
+:func:`install` is idempotent and is called by :class:`thaisign.verify.cache.BatchCache`. It
+patches only the versions the patches are tested with (:data:`TESTED`, also the bounds in
+pyproject.toml); with any other version the libraries run as they are (slower, same results).
 """
 
 from __future__ import annotations
@@ -23,6 +25,21 @@ import re
 from typing import Any
 
 _installed = False
+
+#: distribution -> version prefix the patches are tested with (keep in step with pyproject.toml)
+TESTED = {"pyHanko": "0.38.", "asn1crypto": "1.5."}
+
+
+def tested_versions() -> bool:
+    """Whether the installed pyHanko and asn1crypto are the versions these patches were tested on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return all(version(dist).startswith(prefix) for dist, prefix in TESTED.items())
+    except PackageNotFoundError:
+        return False
+
+
 _HEX_ONLY = re.compile(rb"[0-9A-Fa-f]*")
 _WS = b" \n\r\t\f\x00"
 
@@ -81,6 +98,8 @@ def install() -> None:
     if _installed:
         return
     _installed = True
+    if not tested_versions():
+        return  # patching internals of a version never tested with them could change results
     from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils import generic
     from pyhanko.sign.validation import generic_cms

@@ -179,3 +179,31 @@ FILE_ERROR: Sentence = (
 def for_sub_indication(sub: str | None) -> Sentence:
     """The why-and-what-to-do sentence for a sub-indication."""
     return _BY_SUB.get(sub or "GENERIC", _BY_SUB["GENERIC"])
+
+
+NO_REVOCATION_SERVICE: Sentence = (
+    "The signer's certificate names no revocation service (no OCSP or CRL address), so there is "
+    "nothing to check online. Ask the sending agency whether the certificate is still valid, or "
+    "ask for a B-LT copy that carries its revocation data.",
+    "ใบรับรองของผู้ลงนามไม่ได้ระบุบริการตรวจสอบการเพิกถอน (ไม่มีที่อยู่ OCSP หรือ CRL) "
+    "จึงไม่มีสิ่งใดให้ตรวจทางออนไลน์ โปรดสอบถามหน่วยงานผู้ส่งว่าใบรับรองยังใช้ได้หรือไม่ "
+    "หรือขอฉบับ B-LT ที่แนบข้อมูลการเพิกถอนมาด้วย",
+)
+
+#: English error prefix (as verify_pdf writes it) -> the Thai sentence for a clerk
+_FILE_ERRORS_TH: tuple[tuple[str, str], ...] = (
+    ("cannot read file", "อ่านไฟล์ไม่ได้ ตรวจดูว่าไฟล์ยังอยู่และมีสิทธิ์เปิดอ่าน"),
+    ("verification took longer than", "ตรวจสอบนานเกินกำหนด ไฟล์น่าจะเสียหายหรือถูกดัดแปลง ขอให้ผู้ส่งส่งมาใหม่"),
+    ("the PDF structure is cyclic", "โครงสร้างภายในไฟล์ PDF วนซ้ำหรือซ้อนกันลึกผิดปกติ ขอให้ผู้ส่งส่งมาใหม่"),
+    ("the PDF is encrypted", "ไฟล์ PDF ถูกเข้ารหัสด้วยรหัสผ่าน ขอฉบับที่ไม่เข้ารหัสจากผู้ส่ง"),
+    ("does not start with a PDF header", "ไฟล์นี้ไม่ได้ขึ้นต้นแบบไฟล์ PDF (อาจไม่ใช่ไฟล์ PDF) ขอให้ผู้ส่งส่งมาใหม่"),
+    ("not a readable PDF", "ไฟล์ PDF เสียหาย อ่านโครงสร้างไม่ได้ ขอให้ผู้ส่งส่งมาใหม่"),
+)
+
+
+def file_error_th(error: str) -> str:
+    """The Thai sentence for a file-level error of :func:`~thaisign.verify.verify_pdf`."""
+    for needle, thai in _FILE_ERRORS_TH:
+        if needle in error:
+            return thai
+    return FILE_ERROR[1]

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from thaisign.inert import json_text
 from thaisign.verify.report import VerificationReport
 
 
@@ -15,5 +16,5 @@ def reports_document(reports: Sequence[VerificationReport]) -> dict[str, Any]:
 
 
 def reports_json(reports: Sequence[VerificationReport], *, indent: int | None = 2) -> str:
-    """The JSON text (UTF-8 Thai kept readable, not \\u-escaped)."""
-    return json.dumps(reports_document(reports), ensure_ascii=False, indent=indent)
+    """The JSON text: Thai kept readable, control and format characters \\u-escaped (values exact)."""
+    return json_text(json.dumps(reports_document(reports), ensure_ascii=False, indent=indent))

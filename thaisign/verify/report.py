@@ -144,23 +144,31 @@ class SignatureReport:
     changes: tuple[Any, ...] = ()
     #: what the pages show differs from what was signed, and no certification permits it
     content_changed: bool = False
+    reason: str | None = None  # /Reason of the signature dictionary, as the signer wrote it
+    location: str | None = None  # /Location, likewise
 
     def __post_init__(self) -> None:
         # names read from a PDF arrive as pyHanko string objects that drag their parser along;
         # a report holds plain values only (small, picklable, comparable)
-        for name in ("field", "kind", "subfilter"):
+        for name in ("field", "kind", "subfilter", "reason", "location"):
             value = getattr(self, name)
             if value is not None and type(value) is not str:
                 object.__setattr__(self, name, str(value))
 
     @property
     def passed(self) -> bool:
+        """True when this signature's indication is TOTAL_PASSED."""
         return self.indication is Indication.TOTAL_PASSED
 
     @property
     def accepted(self) -> bool:
         """Passed, and the pages still show what was signed (or what a certification permits)."""
         return self.passed and not self.content_changed
+
+    def __repr__(self) -> str:
+        who = self.signer.name if self.signer and self.signer.name else "?"
+        sub = f"/{self.sub_indication.value}" if self.sub_indication else ""
+        return f"<SignatureReport {self.field!r} {self.indication.value}{sub} signer={who!r}>"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of DESIGN.md for this signature."""
@@ -197,6 +205,8 @@ class SignatureReport:
             "messages": {"en": list(self.messages.en), "th": list(self.messages.th)},
             "changes": [c.to_dict() for c in self.changes],
             "content_changed": self.content_changed,
+            "reason": self.reason,
+            "location": self.location,
         }
 
 
@@ -218,6 +228,8 @@ class VerificationReport:
 
     @property
     def verdict(self) -> Verdict:
+        """The file's verdict: ERROR or NO_SIGNATURE, else the worst indication of its signatures
+        (TOTAL_FAILED over INDETERMINATE over TOTAL_PASSED)."""
         if self.error is not None:
             return Verdict.ERROR
         if not any(s.kind == "signature" for s in self.signatures):
@@ -228,6 +240,7 @@ class VerificationReport:
 
     @property
     def passed(self) -> bool:
+        """True only when every signature passed (the CLI's exit code 0)."""
         return self.verdict is Verdict.TOTAL_PASSED
 
     @property
@@ -239,6 +252,10 @@ class VerificationReport:
     def accepted(self) -> bool:
         """What a clerk may rely on: TOTAL_PASSED and the content unchanged (exit code 0)."""
         return self.passed and not self.content_changed
+
+    def __repr__(self) -> str:
+        extra = f" error={self.error!r}" if self.error else f" signatures={len(self.signatures)}"
+        return f"<VerificationReport {self.file!r} {self.verdict.value}{extra}>"
 
     def to_dict(self) -> dict[str, Any]:
         """The per-file JSON object of DESIGN.md."""

@@ -45,7 +45,12 @@ class TrustAnchor:
 
     @property
     def subject(self) -> str:
+        """The anchor's subject name, readable (``Common Name: ..., Organization: ...``)."""
         return str(self.certificate.subject.human_friendly)
+
+    def __repr__(self) -> str:
+        cn = _common_name(self.certificate) or self.subject
+        return f"TrustAnchor({cn!r}, sha256={self.sha256[:16]}…, source={self.source!r})"
 
 
 def _fingerprint(der: bytes) -> str:
@@ -105,6 +110,18 @@ def _iter_files(path: Path) -> Iterator[Path]:
         raise TrustError(f"trust anchor not found: {path}", hint="check the --trust path")
 
 
+def _as_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """One path or many, never the characters of a string (nor the bytes of a bytes path)."""
+    if isinstance(paths, str | bytes | os.PathLike):
+        return [Path(os.fsdecode(paths))]
+    out = []
+    for p in paths:
+        if not isinstance(p, str | os.PathLike):
+            raise TypeError(f"a trust anchor path must be a str or os.PathLike, not {type(p).__name__}")
+        out.append(Path(p))
+    return out
+
+
 def user_trust_paths() -> list[Path]:
     """Where the per-user/agency trust anchors live: ``$THAISIGN_TRUST`` and the config folder."""
     paths: list[Path] = []
@@ -141,14 +158,17 @@ class TrustStore:
     @classmethod
     def from_paths(
         cls,
-        paths: Iterable[str | os.PathLike[str]] = (),
+        paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] = (),
         *,
         include_nrca: bool = True,
         include_user_config: bool = False,
     ) -> TrustStore:
-        """Anchors from PEM/DER files or folders, plus the bundled NRCA roots (unless disabled)."""
+        """Anchors from PEM/DER files or folders, plus the bundled NRCA roots (unless disabled).
+
+        ``paths`` is one path (``"ca.pem"``, a :class:`~pathlib.Path`) or a list of them.
+        """
         anchors: list[TrustAnchor] = list(cls.bundled().anchors) if include_nrca else []
-        all_paths = [Path(p) for p in paths]
+        all_paths = _as_paths(paths)
         if include_user_config:
             all_paths.extend(user_trust_paths())
         for path in all_paths:
@@ -175,7 +195,7 @@ class TrustStore:
             out.append(_anchor(cert, "memory"))
         return cls(out)
 
-    def with_paths(self, paths: Iterable[str | os.PathLike[str]]) -> TrustStore:
+    def with_paths(self, paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> TrustStore:
         """A new store with the anchors of ``paths`` added."""
         more = TrustStore.from_paths(paths, include_nrca=False)
         return TrustStore((*self._anchors, *more.anchors))
@@ -204,4 +224,6 @@ class TrustStore:
         return iter(self._anchors)
 
     def __repr__(self) -> str:
-        return f"TrustStore({len(self._anchors)} anchors)"
+        names = ", ".join(repr(_common_name(a.certificate) or a.subject) for a in self._anchors[:4])
+        more = f", … {len(self._anchors) - 4} more" if len(self._anchors) > 4 else ""
+        return f"TrustStore({len(self._anchors)} anchors: {names}{more})"

@@ -59,7 +59,7 @@ def broken_report(
         coverage=coverage,
         modifications=modifications,
         trusted=False,
-        messages=Messages((f"{why[0]} ({detail})",), (f"{why[1]} ({detail})",)),
+        messages=Messages((f"{why[0]} ({detail})",), (why[1],)),  # Thai mode: Thai only
     )
 
 
@@ -355,7 +355,7 @@ async def to_report(
     indication, sub = Indication.TOTAL_PASSED, None
     if not br.ok:
         indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
-        say((f"{msg.PARTIAL_COVERAGE[0]} ({br.problem})", f"{msg.PARTIAL_COVERAGE[1]} ({br.problem})"))
+        say((f"{msg.PARTIAL_COVERAGE[0]} ({br.problem})", msg.PARTIAL_COVERAGE[1]))
     elif not status.intact:
         indication, sub = Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE
         say(msg.for_sub_indication(sub))
@@ -385,17 +385,17 @@ async def to_report(
             sub = SubIndication.NO_CERTIFICATE_CHAIN_FOUND
         if trust_problem == AdESIndeterminate.TRY_LATER:
             revocation = RevocationFacts("unknown", revocation.source)
-        say(msg.for_sub_indication(sub))
+        say(_try_later_sentence(cert) if sub is SubIndication.TRY_LATER else msg.for_sub_indication(sub))
     elif not trusted:
         indication, sub = Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND
         say(msg.for_sub_indication(sub))
     elif revocation_unknown:
         indication, sub = Indication.INDETERMINATE, SubIndication.TRY_LATER
-        say(msg.for_sub_indication(sub))
+        say(_try_later_sentence(cert))
     elif getattr(status, "seed_value_constraint_error", None) is not None:
         indication, sub = Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE
         detail = str(status.seed_value_constraint_error).splitlines()[0][:160]
-        say((f"{msg.SEED_VALUES[0]} ({detail})", f"{msg.SEED_VALUES[1]} ({detail})"))
+        say((f"{msg.SEED_VALUES[0]} ({detail})", msg.SEED_VALUES[1]))
     elif ts_facts is not None and not ts_facts.intact:
         indication, sub = Indication.INDETERMINATE, SubIndication.GENERIC
         say(msg.TIMESTAMP_BROKEN)
@@ -435,4 +435,27 @@ async def to_report(
         subfilter=subfilter,
         changes=changes.changes if changes is not None else (),
         content_changed=content_changed,
+        reason=_text_entry(emb.sig_object, "/Reason"),
+        location=_text_entry(emb.sig_object, "/Location"),
     )
+
+
+def _text_entry(sig_obj: Any, key: str) -> str | None:
+    """A text entry of the signature dictionary (/Reason, /Location), bounded; None if absent."""
+    try:
+        value = sig_obj.get(key)
+    except Exception:
+        return None
+    return None if value is None else str(value)[:1000]
+
+
+def _try_later_sentence(cert: Any) -> tuple[str, str]:
+    """Say "check again later" — unless the certificate names no revocation service at all."""
+    try:
+        has_crl = bool(cert.crl_distribution_points)
+        has_ocsp = bool(cert.ocsp_urls)
+    except Exception:
+        has_crl = has_ocsp = True
+    if not (has_crl or has_ocsp):
+        return msg.NO_REVOCATION_SERVICE
+    return msg.for_sub_indication(SubIndication.TRY_LATER.value)
