@@ -112,17 +112,7 @@ def analyse_changes(
         logger.debug("change analysis failed", exc_info=True)
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
     change = Change(ChangeKind.OTHER, "changed", where=reason, permitted=False)
-    return ChangeReport(
-        "DISALLOWED",
-        (change,),
-        False,
-        (_fmt(msg.NOT_ANALYSED, reason=reason),),
-        visual="not-analysed",
-    )
-
-
-def _fmt(template: tuple[str, str], **kw: str) -> tuple[str, str]:
-    return template[0].format(**kw), template[1].format(**kw)
+    return ChangeReport("DISALLOWED", (change,), False, (msg.not_analysed(reason),), visual="not-analysed")
 
 
 class _Analysis:
@@ -154,7 +144,12 @@ class _Analysis:
         layout = scan_updates(self.data, reader, self.rev, self._cached("updates", dict))
         for a in layout.anomalies:
             findings.append(
-                Finding(ChangeKind.FILE_STRUCTURE, "added", where=f"update {a.revision + 1}: {a.detail}")
+                Finding(
+                    ChangeKind.FILE_STRUCTURE,
+                    "added",
+                    where=f"update {a.revision + 1}: {a.detail}",
+                    where_th=f"การปรับปรุงครั้งที่ {a.revision + 1}: {msg.anomaly_th(a.kind, a.numbers)}",
+                )
             )
         ends = self._cached("ends", lambda: revision_ends(self.data, reader))
         field = old.fields.get(self.field_name) if self.field_name else None
@@ -325,6 +320,7 @@ def _judge(
                 old=f.old,
                 new=f.new,
                 where=f.where,
+                where_th=f.where_th,
                 permitted=ok,
                 visible=visible,
                 note=note,
@@ -380,7 +376,7 @@ def _judge(
         elif changes:
             messages.append(msg.sentence(msg.PERMITTED_CHANGES, changes))
     if state not in ("checked", "not-needed"):
-        messages.append(_fmt(msg.NOT_RENDERED, reason=state))
+        messages.append(msg.not_rendered(state))
     return ChangeReport(
         "DISALLOWED" if refused else "ALLOWED",
         tuple(changes),

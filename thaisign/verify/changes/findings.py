@@ -120,6 +120,8 @@ class Finding:
     unsigned: bool = False
     #: a field (not just a value) created after signing
     new_field: bool = False
+    #: ``where`` in Thai, when it is prose rather than a PDF path
+    where_th: str | None = None
 
 
 class FindingCollector:

@@ -31,8 +31,10 @@ class Anomaly:
 
     revision: int  # 0-based revision whose appended bytes hold it
     offset: int
-    kind: str  # hidden-object | duplicate-object | junk | xref-target | hidden-in-object-stream
-    detail: str
+    kind: str  # hidden-object | duplicate-object | junk | xref-target | revived-object | ambiguous-free
+    #          | hidden-in-object-stream
+    detail: str  # English, technical
+    numbers: tuple[int, ...] = ()  # the object (number, generation) or object stream concerned
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ def _scan_update(data: bytes, reader: Any, rev: int, start: int, end: int) -> li
                             "duplicate-object",
                             f"object {idnum} {gen} is defined twice in one update; "
                             "the cross-reference uses the other definition",
+                            (idnum, gen),
                         )
                     )
                 else:
@@ -172,6 +175,7 @@ def _scan_update(data: bytes, reader: Any, rev: int, start: int, end: int) -> li
                             pos,
                             "hidden-object",
                             f"object {idnum} {gen} is not listed in the update's cross-reference",
+                            (idnum, gen),
                         )
                     )
             seen[(idnum, gen)] = pos
@@ -199,6 +203,7 @@ def _scan_update(data: bytes, reader: Any, rev: int, start: int, end: int) -> li
                     off,
                     "xref-target",
                     f"the cross-reference points object {idnum} {gen} at an offset that does not hold it",
+                    (idnum, gen),
                 )
             )
         elif off < start and earlier.get((idnum, gen)) != off:
@@ -211,6 +216,7 @@ def _scan_update(data: bytes, reader: Any, rev: int, start: int, end: int) -> li
                     "revived-object",
                     f"the cross-reference brings in object {idnum} {gen} from bytes of an earlier "
                     "update that no cross-reference listed",
+                    (idnum, gen),
                 )
             )
     found.extend(_ambiguous_frees(reader, rev))
@@ -263,6 +269,7 @@ def _ambiguous_frees(reader: Any, rev: int) -> list[Anomaly]:
                 "ambiguous-free",
                 f"object {ref.idnum} {ref.generation} is marked free with generation {next_gen}, "
                 "which viewers read differently",
+                (ref.idnum, ref.generation),
             )
         )
     return found
@@ -344,6 +351,7 @@ def _hidden_in_object_streams(
                     seen.get((stm, 0), 0),
                     "hidden-in-object-stream",
                     f"object stream {stm} holds objects its update does not list ({listed_extra})",
+                    (stm,),
                 )
             )
     return found

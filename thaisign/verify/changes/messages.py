@@ -40,6 +40,43 @@ NOT_ANALYSED: Sentence = (
     "The changes after signing could not be analysed ({reason}); they are treated as not permitted.",
     "ไม่สามารถวิเคราะห์การเปลี่ยนแปลงหลังการลงนามได้ ({reason}) จึงถือว่าไม่อนุญาต",
 )
+#: why the pages could not be rendered, in Thai (the English is the visual check's own reason)
+_RENDER_REASONS_TH = (
+    ("rendering took longer", "ใช้เวลาวาดหน้าเอกสารนานเกินกำหนด"),
+    ("the renderer stopped unexpectedly", "โปรแกรมวาดหน้าเอกสารหยุดทำงานกะทันหัน"),
+    ("the pages could not be rendered", "วาดหน้าเอกสารไม่ได้"),
+    ("changed pages", "หน้าที่เปลี่ยนมีมากเกินกว่าที่ตรวจด้วยภาพได้"),
+    ("rendering is switched off", "ปิดการวาดหน้าเอกสารไว้"),
+)
+_ANOMALIES_TH = {
+    "hidden-object": "วัตถุ {0} {1} ไม่อยู่ในตารางอ้างอิงของการปรับปรุงนั้น",
+    "duplicate-object": "วัตถุ {0} {1} ถูกนิยามซ้ำในการปรับปรุงเดียวกัน",
+    "xref-target": "ตารางอ้างอิงชี้วัตถุ {0} {1} ไปยังตำแหน่งที่ไม่มีวัตถุนั้น",
+    "revived-object": "ตารางอ้างอิงนำวัตถุ {0} {1} ที่ซ่อนอยู่ในข้อมูลส่วนก่อนหน้ากลับมาใช้",
+    "ambiguous-free": "วัตถุ {0} {1} ถูกระบุว่าว่างด้วยรุ่นที่โปรแกรมอ่านแต่ละตัวตีความต่างกัน",
+    "hidden-in-object-stream": "ชุดวัตถุ {0} มีวัตถุที่ไม่อยู่ในตารางอ้างอิง",
+    "junk": "มีข้อมูลที่ไม่ใช่วัตถุหรือตารางอ้างอิงที่ถูกต้อง",
+}
+
+
+def anomaly_th(kind: str, numbers: tuple[int, ...]) -> str:
+    """An incremental-saving anomaly in Thai (layout.Anomaly's kind and numbers)."""
+    template = _ANOMALIES_TH.get(kind, _ANOMALIES_TH["junk"])
+    try:
+        return template.format(*numbers)
+    except IndexError:
+        return _ANOMALIES_TH["junk"]
+
+
+def not_rendered(reason: str) -> Sentence:
+    th = next((t for key, t in _RENDER_REASONS_TH if key in reason), "สาเหตุทางเทคนิค")
+    return NOT_RENDERED[0].format(reason=reason), NOT_RENDERED[1].format(reason=th)
+
+
+def not_analysed(reason: str) -> Sentence:
+    detail = _inert(reason) or ""
+    return NOT_ANALYSED[0].format(reason=detail), NOT_ANALYSED[1].format(reason=f"'{detail}'")
+
 
 _NOTES: dict[str, Sentence] = {
     "hides-signed-content": ("it covers or uncovers content that was signed", "บังหรือเปิดเผยเนื้อหาที่ลงนามไว้"),
@@ -70,8 +107,12 @@ def _inert(text: str | None) -> str | None:
     return "".join(out)
 
 
+def _quoted(text: str | None) -> str | None:
+    return None if text is None else f"'{text}'"
+
+
 def _q(text: str | None) -> str:
-    return f"“{text}”" if text else "“”"
+    return f"'{text}'" if text else "''"
 
 
 def describe(change: Change, lang: str) -> str:
@@ -85,6 +126,13 @@ def describe(change: Change, lang: str) -> str:
         where=_inert(change.where),
     )
     th = lang == "th"
+    # names and details read from the PDF are data, quoted so that no sentence mixes them with prose
+    change = dataclasses.replace(
+        change,
+        field=_quoted(change.field),
+        subtype=_quoted(change.subtype),
+        where=_quoted(change.where) if change.kind is not ChangeKind.FILE_STRUCTURE else change.where,
+    )
     page = f" (page {change.page})" if change.page else ""
     page_th = f" (หน้า {change.page})" if change.page else ""
     field = change.field or "?"
@@ -176,7 +224,8 @@ def describe(change: Change, lang: str) -> str:
             else f"scripts or automatic actions added or changed ({change.where})"
         )
     elif k is ChangeKind.FILE_STRUCTURE:
-        text = f"โครงสร้างไฟล์ผิดปกติ: {change.where}" if th else f"file structure anomaly: {change.where}"
+        where_th = _inert(change.where_th) or _quoted(change.where)
+        text = f"โครงสร้างไฟล์ผิดปกติ: {where_th}" if th else f"file structure anomaly: {change.where}"
     elif k is ChangeKind.VISUAL:
         text = (
             f"หน้า {change.page} แสดงผลต่างไปโดยไม่มีการแก้ไขที่ระบุได้"

@@ -70,6 +70,7 @@ class Change:
     permitted: bool = True
     visible: bool = False
     note: str | None = None
+    where_th: str | None = None  # ``where`` in Thai when it is prose (not in the JSON)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind.value, "action": self.action}
