@@ -29,6 +29,8 @@ _COMMANDS: dict[str, str] = {
     "verify": "thaisign._cli.verify:verify",
     "hsm": "thaisign._cli.hsm:hsm",
     "desk": "thaisign._cli.desk:desk",
+    "service": "thaisign._cli.service:service",
+    "csc": "thaisign._cli.csc:csc",
 }
 
 
