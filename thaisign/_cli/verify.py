@@ -84,7 +84,8 @@ def verify(
 
     Folders are searched for *.pdf. Trusted roots: --trust files/folders, $THAISIGN_TRUST,
     ~/.config/thaisign/trust/ and the bundled Thai National Root CA G3. Exit code 0 only when
-    every file is TOTAL_PASSED, 1 otherwise, 2 for usage errors.
+    every file is TOTAL_PASSED and its pages still show what was signed, 1 otherwise, 2 for
+    usage errors.
 
     \b
     Examples:
@@ -145,4 +146,4 @@ def verify(
 
         atomic_write(html_out, reports_html(reports, lang).encode("utf-8"))
     # sys.exit, not ctx.exit: the exit code must survive click's standalone_mode=False
-    sys.exit(0 if all(r.passed for r in reports) else 1)
+    sys.exit(0 if all(r.accepted for r in reports) else 1)
