@@ -260,10 +260,11 @@ def copy_ca_to_postgres(src: Path, dst: Path, url: str) -> None:
     (dst / PROFILE_FILE).write_text(dataclasses.replace(profile, db=url).to_toml(), encoding="utf-8")
     source = CertificateStore.open(src)
     target = CertificateStore.connect(url)
-    target.create_schema()
     from sqlalchemy import insert, select
 
     from thaisign.ca.store import Base
+
+    Base.metadata.create_all(target._engine)  # empty tables: every row comes from the source
 
     with source._engine.connect() as rconn, target._engine.begin() as wconn:  # bulk copy, benchmark only
         for table in Base.metadata.sorted_tables:

@@ -2,14 +2,16 @@
 # Installs everything thaisign and its test suite need on a fresh Debian machine (idempotent).
 # System packages: poppler (pdfsig, pdftoppm), qpdf, SoftHSM2 + OpenSC, PostgreSQL, NSS tools, Thai fonts,
 # libfaketime (the suite also runs with the clock moved years ahead), Debian's chromium + chromium-driver
-# (the desk's browser tests: headless, no browser download).
+# (the desk's browser tests: headless, no browser download), gcc + libc6-dev + binutils (a test builds a
+# tiny shared library to show that no library is loaded before thaisign checked it is a PKCS#11 module).
 # Python: a virtual environment in .venv with thaisign installed editable, plus the dev tools, pinned by
 # constraints.txt (the versions CI tests; scripts/lock.sh regenerates it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3-venv poppler-utils qpdf softhsm2 opensc postgresql libnss3-tools fonts-thai-tlwg openssl curl wrk faketime
-  oathtool chromium chromium-driver)
+  oathtool chromium chromium-driver
+  gcc libc6-dev binutils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

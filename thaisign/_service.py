@@ -1,26 +1,20 @@
 """A tiny HTTP layer shared by the OCSP/CRL responder and the TSA.
 
 A :class:`ServiceApp` maps paths to handlers ``Request -> Response`` and is at the same time a
-WSGI application (``app(environ, start_response)``, for gunicorn or any WSGI server) and, via
-``app.asgi``, an ASGI 3 application (for uvicorn). :func:`run_server` runs it with uvicorn on
-a socket bound once and shared by ``workers`` forked processes.
+WSGI application (``app(environ, start_response)``, for any WSGI server) and, via ``app.asgi``,
+an ASGI 3 application: :func:`thaisign.serving.serve` runs it with uvicorn workers, timeouts and
+limits. Error bodies never repeat what the client sent.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import signal
-import socket
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from thaisign.errors import ServiceError
-
-__all__ = ["Request", "Response", "ServiceApp", "run_server"]
+__all__ = ["Request", "Response", "ServiceApp", "health_handler"]
 
 _log = logging.getLogger(__name__)
 
@@ -52,6 +46,7 @@ _REASONS = {
     400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
     411: "Length Required",
     413: "Content Too Large",
     415: "Unsupported Media Type",
@@ -90,7 +85,7 @@ class ServiceApp:
         if handler is None:
             handler = next((self.routes[p] for p in self._prefixes if request.path.startswith(p)), None)
         if handler is None:
-            return Response.text(404, f"not found: {request.path}")
+            return Response.text(404, "not found")  # never the path: it is the client's text
         try:
             return handler(request)
         except Exception:
@@ -140,6 +135,7 @@ class ServiceApp:
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    self.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":
@@ -177,6 +173,17 @@ class ServiceApp:
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else response.body})
 
 
+def health_handler(check: Callable[[], Response]) -> Handler:
+    """``/health``: ``check()`` answers GET (and HEAD, without the body); other methods get 405."""
+
+    def handle(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return Response(405, b"use GET or HEAD\n", headers=(("Allow", "GET, HEAD"),))
+        return check()
+
+    return handle
+
+
 def _too_large(limit: int) -> Response:
     return Response.text(413, f"request body larger than {limit} bytes")
 
@@ -187,103 +194,3 @@ def _header_list(response: Response) -> list[tuple[str, str]]:
         ("Content-Length", str(len(response.body))),
         *response.headers,
     ]
-
-
-# --- running it ---------------------------------------------------------------------------------
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket, or a one-line :class:`ServiceError`."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ServiceError(
-            f"cannot listen on {host}:{port}: {exc.strerror}", hint="choose another --port or --host"
-        ) from None
-    sock.listen(4096)
-    sock.set_inheritable(True)
-    return sock
-
-
-def _run_uvicorn(app: ServiceApp, sock: socket.socket) -> None:
-    import uvicorn
-
-    config = uvicorn.Config(
-        app.asgi,
-        interface="asgi3",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        http="httptools" if _has("httptools") else "h11",
-        loop="uvloop" if _has("uvloop") else "asyncio",
-        timeout_keep_alive=30,
-        backlog=4096,
-    )
-    uvicorn.Server(config).run(sockets=[sock])
-
-
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
-def run_server(
-    app_factory: Callable[[], ServiceApp],
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    workers: int = 1,
-    on_ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve the app built by ``app_factory`` with uvicorn until SIGINT/SIGTERM.
-
-    The socket is bound once; with ``workers > 1`` that many processes are forked and each
-    builds its own app (database connections and token sessions are not shared across forks).
-    """
-    sock = bind_socket(host, port)
-    url = f"http://{host}:{sock.getsockname()[1]}"
-    if workers <= 1:
-        app = app_factory()
-        if on_ready:
-            on_ready(url)
-        _run_uvicorn(app, sock)
-        return
-    children: list[int] = []
-    for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:  # child
-            code = 0
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                _run_uvicorn(app_factory(), sock)
-            except BaseException as exc:  # a child reports and exits, never returns into the CLI
-                print(f"thaisign: worker {os.getpid()} stopped: {exc}", file=sys.stderr)
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
-    if on_ready:
-        on_ready(url)
-
-    def _stop(signum: int, frame: object) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    for child in children:
-        while True:
-            try:
-                os.waitpid(child, 0)
-                break
-            except ChildProcessError:
-                break
-            except InterruptedError:
-                continue
-    sock.close()

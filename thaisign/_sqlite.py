@@ -20,11 +20,13 @@ def sqlite_engine(
     busy_timeout_s: float,
     immediate: bool | Callable[[Connection], bool] = True,
     foreign_keys: bool = False,
+    page_size: int | None = None,
     connect_args: dict[str, Any] | None = None,
     **engine_kw: Any,
 ) -> Engine:
     """An engine on ``url`` whose transactions begin with ``BEGIN IMMEDIATE`` when ``immediate``
-    (or when ``immediate(conn)`` says so), else a plain ``BEGIN``."""
+    (or when ``immediate(conn)`` says so), else a plain ``BEGIN``. ``page_size`` applies to a
+    database the engine creates (rows of a few kB then fit a page instead of overflowing)."""
     args = {"timeout": busy_timeout_s, **(connect_args or {})}
     engine = create_engine(url, connect_args=args, **engine_kw)
 
@@ -33,6 +35,8 @@ def sqlite_engine(
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        if page_size is not None:
+            cur.execute(f"PRAGMA page_size={int(page_size)}")  # takes effect in a new, empty database only
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         if foreign_keys:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from thaisign.ca import Authority, CaProfile, CertificateStore
 
-ENV = {"THAISIGN_CA_PASSPHRASE": CA_PASSPHRASE, "THAISIGN_PASSPHRASE": "p12-pass"}
+ENV = {"THAISIGN_CA_PASSPHRASE": CA_PASSPHRASE, "THAISIGN_PASSPHRASE": "p12-passphrase-test"}
 
 
 def _new_ca(path: Path, db: str | None) -> Path:
@@ -53,7 +53,7 @@ def test_batch_in_worker_processes_matches_single_process(tmp_path: Path) -> Non
             ca,
             tmp_path / "o.csv",
             tmp_path / "out",
-            passphrase="p12-pass",
+            passphrase="p12-passphrase-test",
             chunk=8,
             workers=2,
             opener=CaOpener(ca_dir, CA_PASSPHRASE),
@@ -97,7 +97,7 @@ def test_batch_reports_bad_rows_and_skips_issued_on_rerun(tmp_path: Path) -> Non
         assert f"officers.csv:{line}:" in r.stderr, r.stderr
     assert "issued 2," in r.stdout
     assert x509.load_pem_x509_certificate((out / "E1.pem").read_bytes())
-    key, cert, _ = pkcs12.load_key_and_certificates((out / "E2.p12").read_bytes(), b"p12-pass")
+    key, cert, _ = pkcs12.load_key_and_certificates((out / "E2.p12").read_bytes(), b"p12-passphrase-test")
     assert key is not None and cert is not None
     assert not list(out.glob(".*"))  # no pending or temporary files left
     # re-run: nothing new is issued; a deleted certificate file is rewritten from the store
@@ -230,7 +230,7 @@ def test_batch_killed_with_sigkill_leaves_store_consistent(tmp_path: Path) -> No
             if f.suffix == ".pem":
                 cert = x509.load_pem_x509_certificate(f.read_bytes())  # complete, never half-written
             else:
-                _, cert, _ = pkcs12.load_key_and_certificates(f.read_bytes(), b"p12-pass")
+                _, cert, _ = pkcs12.load_key_and_certificates(f.read_bytes(), b"p12-passphrase-test")
                 assert cert is not None
             assert cert.serial_number in in_store, f"{f.name} is on disk but not in the store"
         return {e for e in by_employee if e}

@@ -108,13 +108,15 @@ def test_issue_list_show_revoke_crl_audit(cli_ca: Path, tmp_path: Path) -> None:
         "--position",
         "นักจัดการงานทั่วไป",
         "--json",
-        env={**ENV, "THAISIGN_PASSPHRASE": "p12-รหัส"},
+        env={**ENV, "THAISIGN_PASSPHRASE": "p12-รหัสผ่านของนายสมชาย"},
     )
     assert r.returncode == 0, r.stderr
     issued = json.loads(r.stdout)
     assert issued["key_type"] == "rsa-2048" and issued["source"] == "new-key"
     assert p12.stat().st_mode & 0o777 == 0o600
-    key, p12_cert, chain = pkcs12.load_key_and_certificates(p12.read_bytes(), "p12-รหัส".encode())
+    key, p12_cert, chain = pkcs12.load_key_and_certificates(
+        p12.read_bytes(), "p12-รหัสผ่านของนายสมชาย".encode()
+    )
     assert (
         key is not None and p12_cert is not None and format(p12_cert.serial_number, "x") == issued["serial"]
     )
@@ -123,7 +125,7 @@ def test_issue_list_show_revoke_crl_audit(cli_ca: Path, tmp_path: Path) -> None:
     ]
     # OpenSSL reads the PKCS#12 too
     o = subprocess.run(
-        [openssl, "pkcs12", "-in", str(p12), "-nokeys", "-passin", "pass:p12-รหัส"],
+        [openssl, "pkcs12", "-in", str(p12), "-nokeys", "-passin", "pass:p12-รหัสผ่านของนายสมชาย"],
         capture_output=True,
         text=True,
     )
@@ -216,7 +218,9 @@ def test_bad_input_is_one_line_without_store_change(cli_ca: Path, tmp_path: Path
         "citizen ID",
     )
     assert _counts(cli_ca) == before
-    assert_one_line_error(run_cli("ca", "init", str(cli_ca), "--name-th", "ซ้ำ", env=ENV), "not empty")
+    assert_one_line_error(
+        run_cli("ca", "init", str(cli_ca), "--name-th", "ซ้ำ", "--local", env=ENV), "not empty"
+    )
     assert_one_line_error(run_cli("ca", "list", str(tmp_path / "nowhere")), "not found")
 
 
@@ -254,6 +258,8 @@ def test_subordinate_ca_via_csr(pki: TestPKI, tmp_path: Path) -> None:
         "--csr-only",
         "--key",
         "ec-p256",
+        "--base-url",
+        "http://ca.province.example",
         env=ENV,
     )
     assert r.returncode == 0, r.stderr
@@ -261,7 +267,9 @@ def test_subordinate_ca_via_csr(pki: TestPKI, tmp_path: Path) -> None:
     csr = x509.load_pem_x509_csr((sub / "ca.csr").read_bytes())
     assert csr.is_signature_valid
     issue = ["ca", "issue", str(sub), "--out-p12", str(tmp_path / "x.p12"), *OFFICER]
-    assert_one_line_error(run_cli(*issue, env={**ENV, "THAISIGN_PASSPHRASE": "x"}), "no certificate yet")
+    assert_one_line_error(
+        run_cli(*issue, env={**ENV, "THAISIGN_PASSPHRASE": "p12-passphrase-test"}), "no certificate yet"
+    )
     now = dt.datetime.now(dt.UTC)
     parent_cert = (
         x509.CertificateBuilder()
@@ -284,7 +292,12 @@ def test_subordinate_ca_via_csr(pki: TestPKI, tmp_path: Path) -> None:
     assert_one_line_error(run_cli("ca", "install-cert", str(sub), str(wrong)), "not for this CA's key")
     r = run_cli("ca", "install-cert", str(sub), str(cert_file), "--chain", str(pki.root_pem))
     assert r.returncode == 0, r.stderr
-    r = run_cli(*issue, "--out-cert", str(tmp_path / "x.pem"), env={**ENV, "THAISIGN_PASSPHRASE": "x"})
+    r = run_cli(
+        *issue,
+        "--out-cert",
+        str(tmp_path / "x.pem"),
+        env={**ENV, "THAISIGN_PASSPHRASE": "p12-passphrase-test"},
+    )
     assert r.returncode == 0, r.stderr
     v = subprocess.run(
         [
@@ -316,7 +329,7 @@ def test_init_refuses_an_existing_folder_before_asking_for_a_passphrase(tmp_path
     existing = tmp_path / "ca"
     existing.mkdir()
     (existing / "notes.txt").write_text("ของเดิม")
-    r = run_cli("ca", "init", str(existing), "--name-th", "กรมทดสอบ")  # no passphrase anywhere
+    r = run_cli("ca", "init", str(existing), "--name-th", "กรมทดสอบ", "--local")  # no passphrase anywhere
     assert_one_line_error(r, "exists and is not empty")
     assert "passphrase" not in r.stderr
     assert [p.name for p in existing.iterdir()] == ["notes.txt"]

@@ -201,8 +201,8 @@ def test_new_key_pkcs12_and_rsa_ca(tmp_path: Path, fixed_time: dt.datetime) -> N
     )
     with ca:
         issued = ca.issue_officer(SOMCHAI, new_key="rsa-2048", now=fixed_time)
-        p12 = issued.pkcs12("รหัส-p12", ca.chain)
-        key, cert, extra = pkcs12.load_key_and_certificates(p12, "รหัส-p12".encode())
+        p12 = issued.pkcs12("รหัสผ่าน-p12-ทดสอบ", ca.chain)
+        key, cert, extra = pkcs12.load_key_and_certificates(p12, "รหัสผ่าน-p12-ทดสอบ".encode())
         assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
         assert cert is not None and cert.serial_number == issued.serial and extra == [ca.certificate]
         assert cert.signature_hash_algorithm is not None and cert.signature_hash_algorithm.name == "sha256"

@@ -150,7 +150,9 @@ def test_unreachable_database_is_one_clear_error(tmp_path: Path, fixed_time: dt.
 
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=3"
     with pytest.raises(errors.StoreError, match="cannot use the CA database") as info:
-        Authority.init(tmp_path / "ca", CaProfile(name_th="กรมทดสอบ", db=url), passphrase="x", now=fixed_time)
+        Authority.init(
+            tmp_path / "ca", CaProfile(name_th="กรมทดสอบ", db=url), passphrase=CA_PASSPHRASE, now=fixed_time
+        )
     assert "\n" not in str(info.value)
     assert not (tmp_path / "ca").exists()  # nothing left behind
 

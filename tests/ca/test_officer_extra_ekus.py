@@ -24,8 +24,10 @@ EMAIL_PROTECTION = "1.3.6.1.5.5.7.3.4"
 def _ca_and_officer(tmp_path: Path, name: str, *ekus: str) -> tuple[Path, Path]:
     ca = tmp_path / name
     extra = [a for e in ekus for a in ("--officer-eku", e)]
-    env = {"THAISIGN_CA_PASSPHRASE": CA_PASSPHRASE, "THAISIGN_PASSPHRASE": "officer-pw"}
-    r = run_cli("ca", "init", str(ca), "--name-th", "กรมทดสอบ", "--name-en", "Test Dept", *extra, env=env)
+    env = {"THAISIGN_CA_PASSPHRASE": CA_PASSPHRASE, "THAISIGN_PASSPHRASE": "officer-passphrase"}
+    r = run_cli(
+        "ca", "init", str(ca), "--name-th", "กรมทดสอบ", "--name-en", "Test Dept", "--local", *extra, env=env
+    )
     assert r.returncode == 0, r.stderr
     p12 = tmp_path / f"{name}-officer.p12"
     r = run_cli(
@@ -56,7 +58,7 @@ def test_email_protection_makes_nss_trust_the_officer(tmp_path: Path) -> None:
     verdicts = {}
     for name, ekus in (("with-email", ("email-protection",)), ("default", ())):
         ca, p12 = _ca_and_officer(tmp_path, name, *ekus)
-        signer = Signer.from_pkcs12(p12, "officer-pw")
+        signer = Signer.from_pkcs12(p12, "officer-passphrase")
         assert signer.certificate is not None
         usages = {u.dotted_string for u in signer.certificate.extensions.get_extension_for_class(
             x509.ExtendedKeyUsage).value}  # fmt: skip
@@ -74,7 +76,8 @@ def test_email_protection_makes_nss_trust_the_officer(tmp_path: Path) -> None:
 
 def test_unknown_extra_eku_is_refused(tmp_path: Path) -> None:
     r = run_cli(
-        "ca", "init", str(tmp_path / "ca"), "--name-th", "กรมทดสอบ", "--officer-eku", "code-signing-please",
+        "ca", "init", str(tmp_path / "ca"), "--name-th", "กรมทดสอบ", "--local",
+        "--officer-eku", "code-signing-please",
         env={"THAISIGN_CA_PASSPHRASE": CA_PASSPHRASE},
     )  # fmt: skip
     assert r.returncode != 0 and "unknown extra EKU" in r.stderr and "Traceback" not in r.stderr

@@ -26,6 +26,7 @@ def hsm_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HsmSetup]:
         hsm.unload_module(sh.module)  # start from a module that reads this token folder
         pin_file = base / "pin.txt"
         pin_file.write_text(PIN + "\n")
+        pin_file.chmod(0o600)  # a PIN file others may read is refused
         token_uri = str(hsm.Pkcs11Uri(token=TOKEN))
         keys = {}
         for spec in ("ec-p256", "ec-p384", "rsa-2048"):

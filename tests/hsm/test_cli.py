@@ -246,6 +246,8 @@ def test_pin_file_beats_pin_source_beats_environment(
     a, b = tmp_path / "a.pin", tmp_path / "b.pin"
     a.write_text("from-file\n")
     b.write_text("from-uri\n")
+    a.chmod(0o600)
+    b.chmod(0o600)
     monkeypatch.setenv("THAISIGN_PIN", "from-env")
     uri = Pkcs11Uri(token="T", pin_source=f"file:{b}")
     assert resolve_pin(uri, pin_file=a) == "from-file"

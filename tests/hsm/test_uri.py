@@ -77,6 +77,7 @@ def test_pin_value_refused() -> None:
 def test_pin_source_file(tmp_path: Path) -> None:
     f = tmp_path / "ที่เก็บ pin.txt"
     f.write_text("4321\nignored\n", encoding="utf-8")
+    f.chmod(0o600)  # a PIN file must be private
     u = Pkcs11Uri(token="T", pin_source=f"file:{f}")
     assert Pkcs11Uri.parse(str(u)).read_pin_source() == "4321"
     assert Pkcs11Uri(token="T", pin_source=str(f)).read_pin_source() == "4321"

@@ -91,18 +91,7 @@ def test_cli_batch_folder_json_and_exit_code(
         "sign",
         *map(str, good),
         "--out-dir",
-        str(tmp_path / "signed2"),
-        "--p12",
-        str(pki.officer_rsa.p12),
-        env=CLI_ENV,
-    )
-    assert r.returncode == 2 and "does not exist" in r.stderr  # missing output folder
-    (tmp_path / "signed2").mkdir()
-    r = run_cli(
-        "sign",
-        *map(str, good),
-        "--out-dir",
-        str(tmp_path / "signed2"),
+        str(tmp_path / "signed2" / "2569" / "พฤศจิกายน"),  # a missing output folder is made
         "--p12",
         str(pki.officer_rsa.p12),
         "--signing-time",
@@ -111,6 +100,7 @@ def test_cli_batch_folder_json_and_exit_code(
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "5 signed, 0 failed" in r.stdout
+    assert len(list((tmp_path / "signed2" / "2569" / "พฤศจิกายน").glob("*.pdf"))) == 5
 
 
 def test_in_place_replaces_atomically(

@@ -24,8 +24,8 @@ from thaisign.ca import Authority, CaProfile
 from thaisign.tsa.setup import init_tsa, open_tsa
 from thaisign.tsa.store import TsaStore
 
-CA_PASS = "รหัส-CA"
-TSA_PASS = "รหัส-TSA"
+CA_PASS = "รหัสผ่าน-CA-ของกรม"
+TSA_PASS = "รหัสผ่าน-TSA-ของกรม"
 
 
 def _env(**extra: str) -> dict[str, str]:

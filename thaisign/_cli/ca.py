@@ -72,8 +72,10 @@ def ca() -> None:
 
 @ca.command()
 @_dir_arg
-@click.option("--name-th", required=True, help="The agency's name in Thai (subject O and CN).")
-@click.option("--name-en", help="The agency's name in English (the CN when the Thai name is long).")
+@click.option(
+    "--name-th", required=True, help="The agency's name in Thai (subject O and CN, at most 64 characters)."
+)
+@click.option("--name-en", help="The agency's name in English (kept in profile.toml; at most 64 characters).")
 @click.option("--org-id", help="organizationIdentifier of the agency, e.g. NTRTH-0994000000000.")
 @click.option(
     "--key",
@@ -90,9 +92,13 @@ def ca() -> None:
 @click.option("--valid-years", type=click.IntRange(1, 30), default=10, show_default=True)
 @click.option(
     "--base-url",
-    default="http://127.0.0.1:8080",
-    show_default=True,
-    help="Where CRL/OCSP/CA cert are served.",
+    help="Where 'thaisign ca serve' (or your web server) publishes the CRL, OCSP and CA certificate, "
+    "e.g. http://ca.dla.go.th; written into every officer certificate, so required.",
+)
+@click.option(
+    "--local",
+    is_flag=True,
+    help="A trial CA served on this machine only: base URL http://127.0.0.1:8080 (instead of --base-url).",
 )
 @click.option("--policy-oid", help="Certificate policy OID (default: a new unique 2.25.<uuid> OID).")
 @click.option(
@@ -121,7 +127,8 @@ def init(
     key_uri: str | None,
     pkcs11_module: str | None,
     valid_years: int,
-    base_url: str,
+    base_url: str | None,
+    local: bool,
     policy_oid: str | None,
     db: str | None,
     csr_only: bool,
@@ -144,7 +151,17 @@ def init(
     """
     from thaisign.ca import Authority, CaProfile
     from thaisign.ca.authority import ensure_new_ca_folder
+    from thaisign.ca.profiles import DEFAULT_BASE_URL
 
+    if base_url is None and not local:
+        raise UsageError(
+            "give --base-url: where the CRL and OCSP will be served (it is written into every "
+            "officer certificate and cannot be changed in them later)",
+            hint="e.g. --base-url http://ca.dla.go.th; "
+            f"for a trial on this machine only, --local ({DEFAULT_BASE_URL})",
+        )
+    if base_url is not None and local:
+        raise UsageError("give either --base-url or --local, not both")
     fields: dict[str, Any] = {
         "name_th": name_th,
         "name_en": name_en,
@@ -153,7 +170,7 @@ def init(
         "key_uri": key_uri,
         "pkcs11_module": pkcs11_module or (os.environ.get("THAISIGN_PKCS11_MODULE") if key_uri else None),
         "valid_years": valid_years,
-        "base_url": base_url,
+        "base_url": base_url or DEFAULT_BASE_URL,
         "db": db,
         "officer_extra_ekus": officer_ekus,
     }
@@ -166,7 +183,7 @@ def init(
     else:
         secrets = {
             "passphrase": resolve_secret(
-                file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="New CA passphrase", confirm=True
+                file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="New CA passphrase", new=True
             )
         }
     with Authority.init(directory, profile, csr_only=csr_only, **secrets) as authority:
@@ -179,7 +196,12 @@ def init(
             click.echo(f"  request for the parent CA: {directory / 'ca.csr'}")
             click.echo(f"  then: thaisign ca install-cert {directory} CERT.pem --chain PARENT-CHAIN.pem")
         click.echo(f"  policy OID: {authority.profile.policy_oid}")
-        click.echo(f"  CRL/OCSP base URL: {authority.profile.base_url}")
+        click.echo("  URLs written into every officer certificate (serve them with 'thaisign ca serve'):")
+        click.echo(f"    CRL:            {authority.profile.crl_url}")
+        click.echo(f"    OCSP:           {authority.profile.ocsp_url}")
+        click.echo(f"    CA certificate: {authority.profile.ca_issuers_url}")
+        if local:
+            click.echo("  (--local: only this machine can reach them; use --base-url for a real CA)")
         click.echo(f"  store: {'PostgreSQL' if not authority.store.is_sqlite else directory / 'ca.db'}")
 
 
@@ -297,7 +319,8 @@ def issue(
             file=p12_passphrase_file,
             env=PASSPHRASE_ENV,
             prompt="Passphrase for the new PKCS#12",
-            confirm=True,
+            flag="--p12-passphrase-file",
+            new=True,
         )
     csr_data = read_input(csr, "CSR") if csr else None
     with _open(directory, passphrase_file, pin_file) as authority:
@@ -366,7 +389,10 @@ def issue_batch(
     CSV columns (header row): employee_id,name_th,position[,given_name,surname,name_en,ou,email,days,csr,key]
     A row with csr (path relative to the CSV) gets OUT/<employee_id>.pem; a row without gets a
     new key in OUT/<employee_id>.p12 (passphrase from --p12-passphrase-file or $THAISIGN_PASSPHRASE).
-    Bad rows are reported with their line number; the others go on. Exit code 1 if any row failed.
+    Bad rows are reported with their line number; the others go on. A csr path must lie in the
+    CSV's folder. File names are the employee IDs with unsafe characters as _XX (A/1 -> A_2F1).
+    A re-run checks every officer's .pem and .p12 (key matches certificate), repairs what it can
+    and reports what it cannot. Exit code 1 if any row failed or an output problem remains.
 
     \b
     Example:
@@ -380,7 +406,11 @@ def issue_batch(
     p12_pass = None
     if any(r.csr_path is None for r in rows):
         p12_pass = resolve_secret(
-            file=p12_passphrase_file, env=PASSPHRASE_ENV, prompt="Passphrase for new PKCS#12 files"
+            file=p12_passphrase_file,
+            env=PASSPHRASE_ENV,
+            prompt="Passphrase for new PKCS#12 files",
+            flag="--p12-passphrase-file",
+            new=True,
         )
     if not directory.is_dir():
         Authority.open(directory, load_key=False)  # the one-line "CA folder not found"
@@ -405,11 +435,16 @@ def issue_batch(
     else:
         for err in result.errors:
             click.echo(f"{csv_file}:{err.line}: {err.message}", err=True)
+        for line, emp, what in result.repaired:
+            click.echo(f"{csv_file}:{line}: {emp}: repaired: {what}", err=True)
+        for line, emp, what in result.problems:
+            click.echo(f"{csv_file}:{line}: {emp}: {what}", err=True)
         click.echo(
             f"issued {len(result.issued)}, skipped {len(result.skipped)} already issued, "
-            f"{len(result.errors)} bad row(s); files restored {result.restored_files}; output in {out_dir}"
+            f"{len(result.errors)} bad row(s); files restored {result.restored_files}, "
+            f"repaired {len(result.repaired)}; {len(result.problems)} output problem(s); output in {out_dir}"
         )
-    if result.errors:
+    if result.errors or result.problems:
         raise SystemExit(1)
 
 
@@ -432,10 +467,13 @@ def list_(directory: Path, status: str | None, as_json: bool) -> None:
     if as_json:
         _echo_json([c.to_json() for c in certs])
         return
+    from thaisign._text import visible  # what the store holds is shown escaped, however it got there
+
     for c in certs:
         click.echo(
             f"{c.serial_hex:<34} {c.status():<8} {c.not_after:%Y-%m-%d} "
-            f"{c.employee_id or '-':<12} {c.name_th} ({c.position or ''})"
+            f"{visible(c.employee_id or '-', 64):<12} {visible(c.name_th, 64)} "
+            f"({visible(c.position or '', 64)})"
         )
     click.echo(f"{len(certs)} certificate(s)", err=True)
 
@@ -466,9 +504,11 @@ def show(directory: Path, serial: str, as_pem: bool, as_json: bool) -> None:
             nl=False,
         )
         return
+    from thaisign._text import visible
+
     for key, value in cert.to_json().items():
         if value is not None:
-            click.echo(f"{key:>18}: {value}")
+            click.echo(f"{key:>18}: {visible(str(value), 300)}")
 
 
 @ca.command()
@@ -514,66 +554,112 @@ def revoke(
 def crl(
     directory: Path, output: str, as_pem: bool, passphrase_file: str | None, pin_file: str | None
 ) -> None:
-    """Make a new CRL (next CRL number; nextUpdate from the profile).
+    """Make a new CRL (next CRL number; nextUpdate from the profile) and a signed audit checkpoint.
+
+    The store is checked against its audit chain first: a store changed outside thaisign gets
+    no CRL. The checkpoint (the chain head signed by the CA) goes beside the CRL as
+    NAME.checkpoint.p7m: publish it and keep copies elsewhere ('ca audit --checkpoint').
 
     \b
     Example:
-      thaisign ca crl ./ca -o ca.crl
+      thaisign ca crl ./ca -o ca.crl        # also writes ca.checkpoint.p7m
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
+    from thaisign.ca.checkpoint import checkpoint_path_for
+
     with _open(directory, passphrase_file, pin_file) as authority:
         der = authority.crl()
+        checkpoint = authority.last_checkpoint
     parsed = x509.load_der_x509_crl(der)
     atomic_write(output, parsed.public_bytes(serialization.Encoding.PEM) if as_pem else der)
+    if checkpoint is not None:
+        atomic_write(checkpoint_path_for(output), checkpoint)
     number = parsed.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     click.echo(
         f"CRL #{number} with {len(parsed)} revoked certificate(s) written to {output}; "
         f"next update {parsed.next_update_utc:%Y-%m-%d %H:%M} UTC"
     )
+    if checkpoint is not None:
+        click.echo(
+            f"audit checkpoint signed beside it: {checkpoint_path_for(output)} "
+            "(publish it with the CRL and keep copies elsewhere)"
+        )
 
 
 @ca.command()
 @_dir_arg
-@click.option("--verify", "check", is_flag=True, help="Check the hash chain; exit 1 if it is broken.")
+@click.option(
+    "--verify",
+    "check",
+    is_flag=True,
+    help="Check the hash chain, every table against it and the newest signed checkpoint; "
+    "exit 1 on any problem.",
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A checkpoint you kept (X.checkpoint.p7m, published beside a CRL); repeatable.",
+)
 @_json
-def audit(directory: Path, check: bool, as_json: bool) -> None:
+def audit(directory: Path, check: bool, checkpoint_files: tuple[str, ...], as_json: bool) -> None:
     """Show, export (--json) or check (--verify) the hash-chained audit log.
 
     \b
+    --verify re-derives the certificate, revocation and CRL tables from the chain and names
+    every row added, deleted or changed outside thaisign; it also checks that the chain still
+    holds the newest checkpoint the CA signed (with each CRL), so a log cut short is seen.
+
+    \b
     Example:
-      thaisign ca audit ./ca --verify
+      thaisign ca audit ./ca --verify --checkpoint /backup/ca.checkpoint.p7m
       thaisign ca audit ./ca --json > audit-2569.json
     """
-    from thaisign.ca import verify_chain
+    from thaisign._text import visible
 
+    given = [(f, read_input(f, "checkpoint file")) for f in checkpoint_files]
     with _open(directory, key=False) as authority:
-        entries = authority.audit_entries()
-    verification = None
-    error = None
-    if check:
-        try:
-            verification = verify_chain(entries)
-        except AuditChainError as exc:
-            error = exc
+        entries = authority.audit_entries() if (as_json or not check) else []
+        report = authority.check_integrity(given) if check else None
+    problems = report.problems() if report is not None else []
     if as_json:
         _echo_json(
             {
                 "entries": [e.to_json() for e in entries],
-                "verified": None if not check else error is None,
-                "head": verification.head if verification else None,
-                "error": error.message if error else None,
+                "verified": None if report is None else report.ok,
+                "head": report.head if report else None,
+                "error": problems[0] if problems else None,
+                "integrity": report.to_json() if report else None,
             }
         )
-    elif check:
-        if verification is not None:
-            click.echo(f"audit chain intact: {verification.entries} entries, head {verification.head}")
+    elif report is not None:
+        if report.ok:
+            click.echo(f"audit chain intact: {report.entries} entries, head {report.head}")
+            names = {"certificates": "certificate", "revocations": "revocation", "crls": "CRL"}
+            rows = ", ".join(f"{n} {names.get(t, t)}{'' if n == 1 else 's'}" for t, n in report.rows.items())
+            click.echo(f"tables match the chain: {rows}")
+            if report.checkpoint is not None:
+                cp = report.checkpoint
+                click.echo(f"chain holds the {cp.checkpoint.describe()} from {visible(cp.source)}")
+            else:
+                click.echo("no signed checkpoint yet (one is made with every CRL)")
+        else:
+            for line in problems:
+                click.echo(f"  - {visible(line, 300)}", err=True)
     else:
         for e in entries:
-            click.echo(f"{e.seq:>6} {e.time} {e.action:<12} {e.serial or '-':<32} {e.hash[:16]}")
-    if error is not None:
-        raise error
+            click.echo(
+                f"{e.seq:>6} {visible(e.time, 40)} {visible(e.action, 20):<12} "
+                f"{visible(e.serial or '-', 40):<32} {visible(e.hash[:16], 16)}"
+            )
+    if report is not None and not report.ok:
+        raise AuditChainError(
+            f"the CA store was changed outside thaisign: {len(problems)} problem(s), listed above",
+            hint="restore the database from a backup made before the change, then run this again",
+        )
 
 
 # Sub-commands other engineers provide (OCSP/CRL server, ...), added when present.

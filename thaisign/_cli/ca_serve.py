@@ -43,6 +43,20 @@ from thaisign._secrets import CA_PASSPHRASE_ENV, PASSPHRASE_ENV, PIN_ENV, resolv
     type=click.IntRange(1, 7 * 24 * 60),
     help="OCSP nextUpdate - thisUpdate, in minutes (also the HTTP cache lifetime).",
 )
+@click.option(
+    "--check-interval",
+    default=600,
+    show_default=True,
+    type=click.IntRange(10, 86400),
+    help="Seconds between full checks of the store against its audit chain and checkpoint.",
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A checkpoint you kept (X.checkpoint.p7m from 'ca crl'); the store must hold it. Repeatable.",
+)
 @secret_file_option("--passphrase-file", "the CA key passphrase", CA_PASSPHRASE_ENV)
 @secret_file_option("--responder-passphrase-file", "the responder key passphrase", PASSPHRASE_ENV)
 @secret_file_option("--pin-file", "the token PIN when the CA key is in a token", PIN_ENV)
@@ -55,6 +69,8 @@ def serve(
     issue_responder: bool,
     responder_days: int,
     next_update_minutes: int,
+    check_interval: int,
+    checkpoint_files: tuple[Path, ...],
     passphrase_file: Path | None,
     responder_passphrase_file: Path | None,
     pin_file: Path | None,
@@ -63,8 +79,11 @@ def serve(
 
     Paths: POST /ocsp, GET /ocsp/<base64>, GET /crl/ca.crl, GET /ca.cer, GET /health —
     the URLs written into every certificate the CA issues. The store is read live: a
-    'thaisign ca revoke' is answered by OCSP at once. While the database is unreachable
-    OCSP answers tryLater; service resumes when it returns.
+    'thaisign ca revoke' is answered by OCSP at once. The store is checked against its audit
+    chain and the newest signed checkpoint at start and every --check-interval seconds; while
+    it fails that check, is unreachable, or its file was deleted or replaced by an older copy,
+    OCSP answers tryLater and /health 503 (service resumes when it is sound again).
+    Connections are closed after 5 s idle, 10 s for the request headers, 20 s for the body.
 
     \b
     Example (delegated responder: the CA key is needed only once):
@@ -75,11 +94,24 @@ def serve(
       openssl ocsp -issuer dopa-ca/ca.pem -cert somchai.pem \\
           -url http://127.0.0.1:8080/ocsp -CAfile dopa-ca/chain.pem
     """
-    from thaisign._service import run_server
+    import dataclasses
+    import functools
+
+    from thaisign._fs import read_input
+    from thaisign._text import visible
+    from thaisign.ca._guard import initial_state
+    from thaisign.ca.authority import Authority
     from thaisign.ca.profiles import PROFILE_FILE, CaProfile
-    from thaisign.ca.server import CaServiceConfig, build_ca_app, has_responder
+    from thaisign.ca.server import (
+        CaServiceConfig,
+        build_ca_app,
+        build_ca_asgi,
+        check_store_state,
+        has_responder,
+    )
     from thaisign.ca.server import issue_responder as do_issue_responder
     from thaisign.errors import CANotFoundError
+    from thaisign.serving import serve as run
 
     if not (directory / PROFILE_FILE).exists():
         raise CANotFoundError(
@@ -94,18 +126,19 @@ def serve(
             return None, resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
         return resolve_secret(file=passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA key passphrase"), None
 
-    def responder_secret(confirm: bool = False) -> str | None:
+    def responder_secret(new: bool = False) -> str | None:
         return resolve_secret(
             file=responder_passphrase_file,
             env=PASSPHRASE_ENV,
             prompt="OCSP responder key passphrase",
-            confirm=confirm,
+            flag="--responder-passphrase-file",
+            new=new,
         )
 
     ca_passphrase = pin = responder_passphrase = None
     if issue_responder:
         ca_passphrase, pin = ca_secrets()
-        responder_passphrase = responder_secret(confirm=True)
+        responder_passphrase = responder_secret(new=True)
         path = do_issue_responder(
             directory,
             ca_passphrase=ca_passphrase,
@@ -129,13 +162,18 @@ def serve(
         responder_passphrase=responder_passphrase,
         pin=pin,
         ocsp_validity=dt.timedelta(minutes=next_update_minutes),
+        check_interval=float(check_interval),
+        checkpoints=tuple((str(f), read_input(f, "checkpoint file")) for f in checkpoint_files),
     )
-    # Build once here to fail fast (wrong passphrase, missing files) before any fork; each worker
-    # then opens its own database connections. A PKCS#11 module must not be initialised before a
-    # fork, so with a token-held CA key and several workers only the workers open it.
-    token_workers = workers > 1 and mode == "ca" and in_token
-    first = None if token_workers else build_ca_app(config)
-    if first is not None and workers > 1:
+    # The store is checked once here (workers start from this result, then check on their timer),
+    # and the app built once to fail fast (wrong passphrase, missing files). Workers are spawned
+    # processes that build their own: database connections and token sessions are per process.
+    with Authority.open(directory, load_key=False) as read_only:
+        config = dataclasses.replace(
+            config, initial_state=initial_state(check_store_state(read_only, config))
+        )
+    first = build_ca_app(config)
+    if workers > 1:
         first.close()
 
     def ready(url: str) -> None:
@@ -144,11 +182,12 @@ def serve(
             f"thaisign: serving {directory} on {url} (OCSP signed by {signer_text}, {workers} worker(s))",
             err=True,
         )
-        for note in first.notes if first is not None else ():
-            click.echo(f"thaisign: {note}", err=True)
+        for note in first.notes:
+            click.echo(f"thaisign: {visible(note, 400)}", err=True)
 
-    run_server(
-        (lambda: first) if first is not None and workers == 1 else (lambda: build_ca_app(config)),
+    factory = functools.partial(build_ca_asgi, config)
+    run(
+        (lambda: first.asgi) if workers == 1 else factory,
         host=host,
         port=port,
         workers=workers,

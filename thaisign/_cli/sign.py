@@ -279,6 +279,12 @@ def _csc_signer(
     "--pdf-password-file", type=click.Path(dir_okay=False, path_type=Path), help="File with the PDF password."
 )
 @click.option("--workers", type=int, help="Processes for several files (default: all cores).")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse to sign when the signer's certificate is revoked or does not chain to a trusted "
+    "root (default: sign and warn).",
+)
 @_csc_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def sign(
@@ -324,6 +330,7 @@ def sign(
     ask_pdf_password: bool,
     pdf_password_file: Path | None,
     workers: int | None,
+    strict: bool,
     csc: str | None,
     credential: str | None,
     csc_token_file: Path | None,
@@ -332,6 +339,10 @@ def sign(
     as_json: bool,
 ) -> None:
     """Sign PDF letters (PAdES), with a Thai visible signature if asked.
+
+    Before signing, the certificate is checked (its path to the trust roots, --trust or the
+    trust store, and its OCSP/CRL): a revoked or untrusted certificate gets a warning, or with
+    --strict no signature. Output folders are created as needed.
 
     \b
     Examples:
@@ -394,8 +405,13 @@ def sign(
         at=_time(validation_time, "--at"),
         pdf_password=_pdf_password(ask_pdf_password, pdf_password_file),
         trust_roots=_trust(trust),
+        signer_check="strict" if strict else "warn",
     )
     options.effective_level()  # a usage error before any key is opened
+    if tsa is not None:
+        from thaisign.pades.tsa_client import check_tsa_url
+
+        check_tsa_url(tsa)
     if csc is not None:
         if any(x is not None for x in (p12, key, key_uri)):
             raise UsageError("give either --csc URL or a local key (--p12, --key, --key-uri), not both")
@@ -416,10 +432,12 @@ def sign(
             signer.close()
         if as_json:
             entry = {"input": str(files[0]), "output": str(result.output), "ok": True, "error": None}
-            entry |= {"field": result.field, "level": result.level}
+            entry |= {"field": result.field, "level": result.level, "warnings": list(result.warnings)}
             click.echo(json.dumps({"files": [entry]}, ensure_ascii=False, indent=2))
         else:
             click.echo(f"signed {files[0]} -> {result.output} ({result.level}, field {result.field})")
+        for warning in result.warnings:
+            click.echo(f"thaisign: warning: {warning}", err=True)
         return
     assert source is not None
     with progress(len(files), "signing", enabled=not as_json) as bar:
@@ -433,6 +451,8 @@ def sign(
             on_done=lambda _: bar.advance(),
         )
     failed = [i for i in items if not i.ok]
+    for warning in dict.fromkeys(w for i in items for w in i.warnings):  # once, not once per letter
+        click.echo(f"thaisign: warning: {warning}", err=True)
     if as_json:
         click.echo(
             json.dumps(

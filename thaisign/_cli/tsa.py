@@ -93,13 +93,16 @@ def init(
             ca_pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="CA token PIN")
         else:
             ca_passphrase = resolve_secret(
-                file=ca_passphrase_file, env=CA_PASSPHRASE_ENV, prompt="CA key passphrase"
+                file=ca_passphrase_file,
+                env=CA_PASSPHRASE_ENV,
+                prompt="CA key passphrase",
+                flag="--ca-passphrase-file",
             )
     if key_uri is not None:
         pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
     else:
         passphrase = resolve_secret(
-            file=passphrase_file, env=PASSPHRASE_ENV, prompt="New TSA key passphrase", confirm=True
+            file=passphrase_file, env=PASSPHRASE_ENV, prompt="New TSA key passphrase", new=True
         )
     config = init_tsa(
         directory,
@@ -145,10 +148,12 @@ def serve(
           http://127.0.0.1:8318/tsa -o reply.tsr
       openssl ts -verify -data letter.pdf -in reply.tsr -CAfile root.pem -untrusted tsa/chain.pem
     """
-    from thaisign._service import Request, Response, ServiceApp, run_server
-    from thaisign.errors import CANotFoundError, StoreError
-    from thaisign.tsa.server import tsa_app
-    from thaisign.tsa.setup import CONFIG_FILE, TsaConfig, open_tsa
+    import functools
+
+    from thaisign.errors import CANotFoundError
+    from thaisign.serving import serve as run
+    from thaisign.tsa.server import build_tsa_asgi, build_tsa_service
+    from thaisign.tsa.setup import CONFIG_FILE, TsaConfig
 
     if not (directory / CONFIG_FILE).exists():
         raise CANotFoundError(
@@ -161,32 +166,18 @@ def serve(
         pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")
     else:
         passphrase = resolve_secret(file=passphrase_file, env=PASSPHRASE_ENV, prompt="TSA key passphrase")
-
-    def build() -> ServiceApp:
-        authority, store = open_tsa(directory, passphrase=passphrase, pin=pin)
-
-        def health(request: Request) -> Response:
-            try:
-                store.ping()
-            except StoreError as exc:
-                return Response.text(503, f"unavailable: {exc.message}")
-            return Response.text(200, "ok")
-
-        app = tsa_app(authority, health=health)
-        app.closers += [store.close, authority.signer.close]
-        return app
-
-    # Build once to fail fast before any fork, except with a token key and several workers:
-    # a PKCS#11 module must not be initialised before a fork, so only the workers open it.
-    first = None if workers > 1 and config.key_uri is not None else build()
-    if first is not None and workers > 1:
+    # Built here first to fail fast (wrong passphrase, missing files); workers are spawned
+    # processes that build their own (database connections and token sessions are per process).
+    first = build_tsa_service(directory, passphrase, pin)
+    if workers > 1:
         first.close()
 
     def ready(url: str) -> None:
         click.echo(f"thaisign: TSA {directory} serving on {url}/tsa ({workers} worker(s))", err=True)
 
-    run_server(
-        (lambda: first) if first is not None and workers == 1 else build,
+    factory = functools.partial(build_tsa_asgi, str(directory), passphrase, pin)
+    run(
+        (lambda: first.asgi) if workers == 1 else factory,
         host=host,
         port=port,
         workers=workers,

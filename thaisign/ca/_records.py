@@ -135,10 +135,33 @@ class AuditRow(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     time: Mapped[str] = mapped_column(String(40))
     action: Mapped[str] = mapped_column(String(32))
-    serial: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    serial: Mapped[str | None] = mapped_column(String(48), nullable=True, index=True)
     details: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CheckpointRow(Base):
+    """Every signed checkpoint of the chain head (a copy: operators keep the files elsewhere)."""
+
+    __tablename__ = "checkpoints"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    time: Mapped[dt.datetime] = mapped_column(DateTime)
+    head: Mapped[str] = mapped_column(String(64))
+    crl_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MetaRow(Base):
+    """Store settings, e.g. ``schema`` = the layout version (absent: version 1)."""
+
+    __tablename__ = "store_meta"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+#: 2: every certificate, revocation and CRL row is carried by its audit entry; checkpoints.
+SCHEMA_VERSION = 2
 
 
 # --- value objects ---------------------------------------------------------------------------
@@ -225,6 +248,8 @@ class NewCertificate:
     not_before: dt.datetime
     not_after: dt.datetime
     der: bytes
+    #: SHA-256 of the PKCS#12 file the new key was delivered in (recorded in the audit entry)
+    pkcs12_sha256: str | None = None
 
     def row(self, issued_at: dt.datetime) -> dict[str, Any]:
         return {

@@ -58,11 +58,19 @@ class StatusIndex:
         )
         self._local = threading.local()
         self._cache_size = cache_size
+        self._generation = 0  # bumped by reset(): every thread reconnects on its next lookup
 
     # --- connection per thread -----------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Make every thread open a new connection on its next lookup (the file was replaced)."""
+        self._generation += 1
+
     def _conn(self) -> Any:
         conn: Any = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "generation", 0) != self._generation:
+            self._drop()
+            conn = None
         if conn is None:
             try:
                 raw = self._engine.raw_connection()
@@ -78,6 +86,7 @@ class StatusIndex:
             self._local.conn = conn
             self._local.cache = {}
             self._local.version = None
+            self._local.generation = self._generation
         return conn
 
     def _drop(self) -> None:

@@ -76,10 +76,9 @@ def ca_name_attributes(ca: CaProfile) -> list[tuple[str, int, str]]:
     attrs: list[tuple[str, int, str]] = [(OID_C, _P, "TH"), (OID_O, _U, ca.name_th)]
     if ca.org_id:
         attrs.append((OID_ORGANIZATION_IDENTIFIER, _U, ca.org_id))
-    # RFC 5280 allows 64 characters; cryptography warns above 64 UTF-8 bytes (21 Thai letters),
-    # so a long Thai name uses the English name as CN when there is one (O keeps the Thai name).
-    cn = ca.name_th if len(ca.name_th.encode("utf-8")) <= 64 or not ca.name_en else ca.name_en
-    attrs.append((OID_CN, _U, cn))
+    # RFC 5280's upper bound is 64 characters (not UTF-8 bytes): the Thai name is the CN too,
+    # encoded here as a UTF8String (CaProfile.validated keeps it within 64 characters)
+    attrs.append((OID_CN, _U, ca.name_th))
     return attrs
 
 

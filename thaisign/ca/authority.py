@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from thaisign._fs import atomic_write, read_input
+from thaisign._secrets import check_new_passphrase
 from thaisign.ca import _der, _tbs
 from thaisign.ca.audit import AuditEntry, AuditVerification
 from thaisign.ca.crl import CrlTemplate, revoked_entry
@@ -52,6 +54,9 @@ from thaisign.errors import (
     StoreError,
 )
 from thaisign.keys import KeySpec, Signer, SoftwareSigner, key_spec_of, load_certificates, load_private_key
+
+if TYPE_CHECKING:
+    from thaisign.ca.integrity import IntegrityReport
 
 KEY_FILE = "ca-key.pem"
 CERT_FILE = "ca.pem"
@@ -103,6 +108,7 @@ class IssuedOfficer:
             raise CAError("this certificate was issued for a key the CA never held: there is no PKCS#12")
         if not passphrase:
             raise SecretError("a PKCS#12 needs a non-empty passphrase", hint="set THAISIGN_PASSPHRASE")
+        check_new_passphrase(passphrase, "the PKCS#12 passphrase")
         enc = serialization.BestAvailableEncryption(passphrase.encode("utf-8"))
         label = (name or self.serial_hex).encode("utf-8")
         return pkcs12.serialize_key_and_certificates(
@@ -171,6 +177,8 @@ class Authority:
         self._signer = signer
         self.certificate = certificate
         self.chain = chain
+        #: the checkpoint signed with the latest CRL this object made (DER CMS), if any
+        self.last_checkpoint: bytes | None = None
 
     # --- creating and opening ---------------------------------------------------------------
 
@@ -193,10 +201,13 @@ class Authority:
         profile = profile.validated()
         d = Path(directory)
         ensure_new_ca_folder(d)
-        if profile.key_uri is None and not passphrase:
-            raise SecretError(
-                "the CA key needs a passphrase", hint="set THAISIGN_CA_PASSPHRASE or pass --passphrase-file"
-            )
+        if profile.key_uri is None:
+            if not passphrase:
+                raise SecretError(
+                    "the CA key needs a passphrase",
+                    hint="set THAISIGN_CA_PASSPHRASE or pass --passphrase-file",
+                )
+            check_new_passphrase(passphrase, "the new CA passphrase")
         store = CertificateStore.connect(CertificateStore.url_for(d, profile.db))
         if profile.db is not None and not store.is_empty():
             raise CAExistsError(
@@ -550,8 +561,19 @@ class Authority:
             hash_algorithm=self.hash_algorithm,
         )
 
-    def crl(self, *, now: dt.datetime | None = None) -> bytes:
-        """A new DER CRL with the next CRL number; nextUpdate from the profile."""
+    def crl(self, *, now: dt.datetime | None = None, check: bool = True) -> bytes:
+        """A new DER CRL with the next CRL number; nextUpdate from the profile.
+
+        First the store is checked against its audit chain (``check``): a revocation deleted or
+        changed outside thaisign must not vanish from the CRL, so a store that fails the check
+        gets no CRL (:class:`StoreError`). With the CRL the CA signs a checkpoint of the chain
+        head, kept in the store, in ``DIR/checkpoint.p7m`` and in :attr:`last_checkpoint`.
+        """
+        from thaisign.ca.checkpoint import CHECKPOINT_FILE, sign_checkpoint
+
+        cert = self._require_certificate()
+        if check:
+            self.require_integrity("no CRL was made")
         this_update = (now or utcnow()).replace(microsecond=0)
         next_update = this_update + dt.timedelta(hours=self.profile.crl_next_update_hours)
         template = self._crl_template
@@ -559,8 +581,49 @@ class Authority:
         def build(number: int, entries: list[bytes]) -> bytes:
             return template.build(self.signer, number, entries, this_update, next_update)
 
-        _, der = self.store.record_crl(build, this_update=this_update, next_update=next_update)
+        def checkpoint(seq: int, head: str, number: int) -> bytes:
+            return sign_checkpoint(
+                self.signer,
+                cert,
+                seq=seq,
+                head=head,
+                time=this_update,
+                crl_number=number,
+                hash_name=self.hash_algorithm,
+            )
+
+        _, der = self.store.record_crl(
+            build, this_update=this_update, next_update=next_update, checkpoint=checkpoint
+        )
+        latest = self.store.checkpoints(latest_only=True)
+        if latest:
+            self.last_checkpoint = latest[0]
+            atomic_write(self.directory / CHECKPOINT_FILE, latest[0])
         return der
+
+    def check_integrity(self, checkpoints: Sequence[tuple[str, bytes]] = ()) -> IntegrityReport:
+        """The store checked against its audit chain and the newest signed checkpoint (the CA
+        folder's ``checkpoint.p7m``, the store's copies, and ``checkpoints``: (source, DER))."""
+        from thaisign.ca.checkpoint import CHECKPOINT_FILE
+        from thaisign.ca.integrity import check_store
+
+        candidates = list(checkpoints)
+        folder_copy = self.directory / CHECKPOINT_FILE
+        if folder_copy.exists():
+            candidates.append((str(folder_copy), read_input(folder_copy, "checkpoint")))
+        return check_store(self.store, ca_certificate=self.certificate, checkpoints=candidates)
+
+    def require_integrity(self, consequence: str) -> IntegrityReport:
+        """:meth:`check_integrity`, raising :class:`StoreError` (saying ``consequence``) on a problem."""
+        report = self.check_integrity()
+        if not report.ok:
+            problems = report.problems()
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise StoreError(
+                f"the CA store was changed outside thaisign: {problems[0]}{more}; {consequence}",
+                hint=f"see every problem with 'thaisign ca audit {self.directory} --verify'",
+            )
+        return report
 
     def certificates(
         self, status: str | None = None, *, at: dt.datetime | None = None

@@ -17,22 +17,25 @@ and rewrites any missing certificate file from the store.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
-import io
+import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from thaisign._fs import atomic_write, read_input
+from thaisign._secrets import check_new_passphrase
+from thaisign._text import visible
+from thaisign.ca._batch_outputs import check_outputs, pem_of, sync_dir, write_quick
 from thaisign.ca.authority import Authority, IssuedOfficer, load_csr
 from thaisign.ca.profiles import OfficerProfile
 from thaisign.ca.store import NewCertificate
@@ -80,6 +83,9 @@ class BatchResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     restored_files: int = 0
+    #: output files a re-run put right, and what it could not: (line, employee ID, what)
+    repaired: list[tuple[int, str, str]] = field(default_factory=list)
+    problems: list[tuple[int, str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -87,22 +93,86 @@ class BatchResult:
             "skipped": [{"line": ln, "employee_id": e} for ln, e in self.skipped],
             "errors": [{"line": e.line, "error": e.message} for e in self.errors],
             "restored_files": self.restored_files,
+            "repaired": [{"line": ln, "employee_id": e, "what": w} for ln, e, w in self.repaired],
+            "problems": [{"line": ln, "employee_id": e, "problem": w} for ln, e, w in self.problems],
         }
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9.-]")
+
+
 def file_stem(employee_id: str) -> str:
-    """A safe file name for an employee ID."""
+    """The file name (without extension) for an employee ID: injective, safe on any file system.
+
+    Letters, digits, ``-`` and ``.`` (not leading) stay; every other byte becomes ``_XX`` (hex).
+    Employee IDs cannot contain ``_``, so two IDs never share a name: ``A/1`` -> ``A_2F1``,
+    ``A=1`` -> ``A_3D1``.
+    """
+    out = []
+    for i, ch in enumerate(employee_id):
+        if _SAFE_NAME.fullmatch(ch) and not (i == 0 and ch == "."):
+            out.append(ch)
+        else:
+            out.extend(f"_{b:02X}" for b in ch.encode("utf-8"))
+    return "".join(out)
+
+
+def legacy_file_stem(employee_id: str) -> str:
+    """The name thaisign gave files before names were injective (``A/1`` and ``A=1`` -> ``A_1``)."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", employee_id)
 
 
+#: A CSR is a few kB; a csr column must not make the batch read a big file.
+MAX_CSR_BYTES = 64 * 1024
+
+
+def _csr_path(base: Path, text: str) -> Path:
+    """The CSR file a ``csr`` cell names, which must lie inside the CSV's folder."""
+    shown = visible(text, 80)
+    rel = Path(text)
+    if rel.is_absolute():
+        raise InputError(
+            f"csr path {shown} is absolute", hint="give the CSR's name relative to the CSV's folder"
+        )
+    root = base.resolve()
+    target = (root / rel).resolve()
+    if target != root and root not in target.parents:
+        raise InputError(
+            f"csr path {shown} leads out of the CSV's folder", hint="put the CSR files beside the CSV"
+        )
+    return target
+
+
+class _LineCounter:
+    """The lines of a text, counting how many have been read (csv.reader's line_num goes stale
+    when a row fails to parse)."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = iter(text.splitlines(keepends=True))
+        self.read = 0
+
+    def __iter__(self) -> _LineCounter:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.read += 1
+        return line
+
+
 def read_rows(csv_path: Path) -> tuple[list[BatchRow], list[RowError]]:
-    """Parse and check the CSV; bad rows come back as errors with their line number."""
+    """Parse and check the CSV; bad rows come back as errors with their line number.
+
+    Raises :class:`InputError` (before anything is issued) when two employee IDs would get file
+    names that differ only in letter case (they collide on Windows and macOS file systems).
+    """
     data = read_input(csv_path, "CSV file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{csv_path} is not UTF-8 text", hint="save the CSV as UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text))
+    lines = _LineCounter(text)
+    reader = csv.DictReader(lines)
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in ("employee_id", "name_th", "position") if c not in header]
     if missing:
@@ -110,7 +180,7 @@ def read_rows(csv_path: Path) -> tuple[list[BatchRow], list[RowError]]:
             f"{csv_path}: the header row lacks column(s) {', '.join(missing)}",
             hint="first line like: employee_id,name_th,position,email,csr",
         )
-    unknown = [h for h in header if h not in COLUMNS]
+    unknown = [visible(h, 40) for h in header if h not in COLUMNS]
     if unknown:
         raise InputError(
             f"{csv_path}: unknown column(s) {', '.join(unknown)}", hint="use " + ",".join(COLUMNS)
@@ -120,14 +190,15 @@ def read_rows(csv_path: Path) -> tuple[list[BatchRow], list[RowError]]:
     seen: dict[str, int] = {}
     base = csv_path.parent
     while True:
+        start = lines.read + 1  # the row begins on the next line
         try:
             raw = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            errors.append(RowError(reader.line_num, f"malformed CSV: {exc}"))
+            errors.append(RowError(start, f"malformed CSV: {visible(str(exc), 100)}"))
             continue
-        line = reader.line_num
+        line = start
         rec = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if isinstance(v, str | None)}
         if None in raw:
             errors.append(RowError(line, "more fields than the header has columns"))
@@ -139,10 +210,10 @@ def read_rows(csv_path: Path) -> tuple[list[BatchRow], list[RowError]]:
             if not emp:
                 raise InputError("employee_id is empty (batch rows need one, so re-runs can skip them)")
             if emp in seen:
-                raise InputError(f"employee_id {emp} repeats line {seen[emp]}")
+                raise InputError(f"employee_id {visible(emp, 64)} repeats line {seen[emp]}")
             days_text = rec.get("days") or ""
             if days_text and not days_text.isdigit():
-                raise InputError(f"days must be a whole number, not {days_text!r}")
+                raise InputError(f"days must be a whole number, not {visible(days_text, 20)!r}")
             officer = OfficerProfile(
                 name_th=rec.get("name_th", ""),
                 position=rec.get("position", ""),
@@ -156,14 +227,36 @@ def read_rows(csv_path: Path) -> tuple[list[BatchRow], list[RowError]]:
             ).validated()
             try:
                 key = KeySpec.parse(rec.get("key") or "ec-p256")
-            except ValueError as exc:
-                raise InputError(str(exc)) from None
-            csr_path = (base / rec["csr"]) if rec.get("csr") else None
+            except ValueError:
+                raise InputError(
+                    f"unknown key type {visible(rec.get('key') or '', 20)!r}",
+                    hint="use ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096",
+                ) from None
+            csr_path = _csr_path(base, rec["csr"]) if rec.get("csr") else None
             seen[emp] = line
             rows.append(BatchRow(line, officer, csr_path, key))
         except ThaisignError as exc:
             errors.append(RowError(line, exc.message))
+    _refuse_name_collisions(csv_path, rows)
     return rows, errors
+
+
+def _refuse_name_collisions(csv_path: Path, rows: list[BatchRow]) -> None:
+    by_name: dict[str, BatchRow] = {}
+    clashes = []
+    for row in rows:
+        name = file_stem(row.officer.employee_id or "").casefold()
+        first = by_name.setdefault(name, row)
+        if first is not row:
+            a, b = first.officer.employee_id, row.officer.employee_id
+            clashes.append(f"{a} (line {first.line}) and {b} (line {row.line})")
+    if clashes:
+        raise InputError(
+            f"{csv_path}: employee IDs whose file names differ only in letter case: {'; '.join(clashes[:5])}"
+            + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
+            + "; nothing was issued",
+            hint="their .p12/.pem files would overwrite each other on Windows or macOS: make the IDs differ",
+        )
 
 
 def _recover_pending(ca: Authority, out_dir: Path, passphrase: str | None) -> int:
@@ -209,7 +302,7 @@ def prepare_rows(
         try:
             key = None
             if row.csr_path is not None:
-                public = load_csr(read_input(row.csr_path, "CSR")).public_key()
+                public = load_csr(_read_csr(row.csr_path)).public_key()
                 source = "csr"
             else:
                 if str(row.key) not in ca.profile.allowed_keys:
@@ -224,10 +317,24 @@ def prepare_rows(
             if key is not None:
                 issued = IssuedOfficer(cert.serial, cert.der, key)
                 p12 = issued.pkcs12(passphrase or "", chain, name=row.officer.name_th)
+                # recorded in the issue entry: a re-run recognises the file without decrypting it
+                cert = dataclasses.replace(cert, pkcs12_sha256=hashlib.sha256(p12).hexdigest())
             out.append(Prepared(row, cert, p12=p12))
         except ThaisignError as exc:
             out.append(Prepared(row, None, exc.message))
     return out
+
+
+def _read_csr(path: Path) -> bytes:
+    try:
+        info = path.stat()
+    except OSError:
+        return read_input(path, "CSR")  # the usual one-line "not found"
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"CSR {path.name} is not a regular file")
+    if info.st_size > MAX_CSR_BYTES:
+        raise InputError(f"CSR {path.name} is {info.st_size} bytes: too big for a certificate request")
+    return read_input(path, "CSR")
 
 
 @dataclass(frozen=True)
@@ -298,11 +405,13 @@ def issue_batch(
     out.mkdir(parents=True, exist_ok=True)
     rows, errors = read_rows(Path(csv_path))
     result = BatchResult(errors=list(errors))
-    if any(r.csr_path is None for r in rows) and not passphrase:
-        raise SecretError(
-            "rows without a CSR get a new key in a PKCS#12, which needs a passphrase",
-            hint="set THAISIGN_PASSPHRASE or pass --passphrase-file",
-        )
+    if any(r.csr_path is None for r in rows):
+        if not passphrase:
+            raise SecretError(
+                "rows without a CSR get a new key in a PKCS#12, which needs a passphrase",
+                hint="set THAISIGN_PASSPHRASE or pass --p12-passphrase-file",
+            )
+        check_new_passphrase(passphrase, "the passphrase for new PKCS#12 files")
     result.restored_files += _recover_pending(ca, out, passphrase)
     already = ca.store.issued_employee_ids()
     todo: list[BatchRow] = []
@@ -310,11 +419,17 @@ def issue_batch(
         emp = row.officer.employee_id or ""
         if emp in already:
             result.skipped.append((row.line, emp))
-            result.restored_files += _restore_cert_file(ca, out, emp)
-            if on_progress:
-                on_progress(1)
         else:
             todo.append(row)
+    if result.skipped:  # a re-run: every key <-> certificate pair is checked, and repaired where it can be
+        checked = check_outputs(
+            ca, out, result.skipped, passphrase, stem=file_stem, legacy_stem=legacy_file_stem
+        )
+        result.restored_files += checked.restored_files
+        result.repaired += checked.repaired
+        result.problems += checked.problems
+        if on_progress:
+            on_progress(len(result.skipped))
     chain = list(ca.chain)
     for part in _prepared_chunks(ca, todo, chunk, now, passphrase, workers, opener):
         result.errors.extend(RowError(p.row.line, p.error) for p in part if p.error is not None)
@@ -341,56 +456,10 @@ def issue_batch(
                         pending, issued.pkcs12(passphrase or "", chain, p.row.officer.name_th), 0o600
                     )
                 os.replace(pending, out / f"{stem}.p12")
-            _write_quick(out / f"{stem}.pem", _pem(cert.der))
+            write_quick(out / f"{stem}.pem", pem_of(cert.der))
             result.issued.append((p.row.line, p.row.officer.employee_id or "", format(cert.serial, "x")))
-        _sync_dir(out)
+        sync_dir(out)
         if on_progress:
             on_progress(len(part))
     result.errors.sort(key=lambda e: e.line)
     return result
-
-
-def _pem(der: bytes) -> bytes:
-    """PEM of a DER certificate (the CA made the DER, so no need to parse it again)."""
-    b64 = base64.b64encode(der)
-    lines = b"\n".join(b64[i : i + 64] for i in range(0, len(b64), 64))
-    return b"-----BEGIN CERTIFICATE-----\n" + lines + b"\n-----END CERTIFICATE-----\n"
-
-
-def _write_quick(path: Path, data: bytes) -> None:
-    """Write a certificate file atomically (temp file + rename), without an fsync per file.
-
-    A killed process leaves either the old state or the whole file; the store was committed
-    before. After a power loss a file may come back empty: a re-run rewrites it from the store.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
-def _sync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _cert_file_ok(path: Path) -> bool:
-    try:
-        x509.load_pem_x509_certificate(path.read_bytes())
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def _restore_cert_file(ca: Authority, out: Path, employee_id: str) -> int:
-    target = out / f"{file_stem(employee_id)}.pem"
-    if _cert_file_ok(target):
-        return 0
-    valid = [c for c in ca.store.certificates(employee_id=employee_id) if c.revoked_at is None]
-    if not valid:
-        return 0
-    _write_quick(target, _pem(valid[-1].der))
-    return 1

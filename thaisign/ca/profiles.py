@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,16 +55,70 @@ def is_thai_citizen_id(text: str) -> bool:
     return (11 - total % 11) % 10 == int(text[12])
 
 
-def _clean(value: str | None, what: str, *, required: bool = False, limit: int = 128) -> str | None:
+def contains_citizen_id(text: str) -> bool:
+    """True when the digits of ``text`` hold a Thai citizen ID, whatever separates or precedes them.
+
+    ``3-1017-00123-45-2``, ``3.1017.00123.45.2``, ``3/1017/00123/45/2``, ``TH3101700123452`` and
+    ``3101700123452-01`` all do: consecutive groups of digits (split by anything else) that
+    together make 13 digits with a valid check digit.
+    """
+    groups = re.findall(r"[0-9]+", text)
+    for start in range(len(groups)):
+        digits = ""
+        for group in groups[start:]:
+            digits += group
+            if len(digits) >= 13:
+                break
+        if len(digits) == 13 and is_thai_citizen_id(digits):
+            return True
+    return False
+
+
+def _describe_char(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
+
+
+def _forbidden_char(text: str) -> tuple[int, str] | None:
+    """(position, character) of the first control, format (bidi, zero-width) or unassigned character."""
+    for i, ch in enumerate(text):
+        if ch == " ":
+            continue
+        if unicodedata.category(ch) in _FORBIDDEN_CATEGORIES:
+            return i, ch
+    return None
+
+
+#: Cc controls (C0, DEL, C1), Cf format characters (bidi overrides and marks, zero-width
+#: characters, BOM), line/paragraph separators, private-use, surrogates and unassigned code points:
+#: invisible in a signer's name, they can make one name look like another or reorder what is shown.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
+
+
+def check_text(value: str | None, what: str, *, required: bool = False, limit: int = 128) -> str | None:
+    """``value`` with runs of spaces collapsed, or :class:`ProfileError` saying what is wrong.
+
+    Refuses control and invisible formatting characters (C0/C1 controls, DEL, bidi overrides
+    such as U+202E, zero-width characters) and more than ``limit`` characters (RFC 5280's upper
+    bounds count characters, not bytes: a 64-character Thai agency name is fine).
+    """
     if value is None or not value.strip():
         if required:
-            raise ProfileError(f"{what} is required", hint=f"give the officer's {what}")
+            raise ProfileError(f"{what} is required", hint=f"give the {what}")
         return None
+    bad = _forbidden_char(value)
+    if bad is not None:
+        pos, ch = bad
+        raise ProfileError(
+            f"{what} contains the invisible character {_describe_char(ch)} at character {pos + 1}",
+            hint="type the text again without it: control and direction characters can make a name "
+            "look like another one",
+        )
     text = " ".join(value.split())
-    if any(ord(c) < 0x20 for c in text):
-        raise ProfileError(f"{what} contains control characters")
     if len(text) > limit:
-        raise ProfileError(f"{what} is longer than {limit} characters")
+        raise ProfileError(
+            f"{what} has {len(text)} characters; at most {limit} are allowed", hint="shorten it"
+        )
     return text
 
 
@@ -83,11 +138,11 @@ class OfficerProfile:
 
     def validated(self) -> OfficerProfile:
         """A normalised copy, or :class:`ProfileError` saying what is wrong."""
-        name_th = _clean(self.name_th, "Thai full name (--name-th)", required=True, limit=64)
-        position = _clean(self.position, "position (--position)", required=True, limit=64)
-        employee_id = _clean(self.employee_id, "employee ID", limit=64)
+        name_th = check_text(self.name_th, "Thai full name (--name-th)", required=True, limit=64)
+        position = check_text(self.position, "position (--position)", required=True, limit=64)
+        employee_id = check_text(self.employee_id, "employee ID", limit=64)
         if employee_id is not None:
-            if is_thai_citizen_id(employee_id.replace("-", "").replace(" ", "")):
+            if contains_citizen_id(employee_id):
                 raise ProfileError(
                     "the employee ID looks like a 13-digit Thai citizen ID, never allowed in a certificate",
                     hint="use the agency's employee number or a pseudonymous ID instead",
@@ -96,7 +151,7 @@ class OfficerProfile:
                 raise ProfileError(
                     f"employee ID {employee_id!r} may only hold letters A-Z, digits and ' ( ) + , - . / : = ?"
                 )
-        email = _clean(self.email, "email", limit=128)
+        email = check_text(self.email, "email", limit=128)
         if email is not None and (not _EMAIL.match(email) or not email.isascii()):
             raise ProfileError(f"not an email address: {email!r}")
         if self.days is not None and not 1 <= self.days <= MAX_OFFICER_DAYS:
@@ -105,10 +160,10 @@ class OfficerProfile:
             self,
             name_th=name_th or "",
             position=position or "",
-            given_name=_clean(self.given_name, "given name"),
-            surname=_clean(self.surname, "surname"),
-            name_en=_clean(self.name_en, "English name"),
-            ou=_clean(self.ou, "organisational unit", limit=64),
+            given_name=check_text(self.given_name, "given name"),
+            surname=check_text(self.surname, "surname"),
+            name_en=check_text(self.name_en, "English name"),
+            ou=check_text(self.ou, "organisational unit", limit=64),
             email=email,
             employee_id=employee_id,
         )
@@ -142,6 +197,10 @@ class CaProfile:
         """Check the settings, or raise :class:`ProfileError`."""
         if not self.name_th or not self.name_th.strip():
             raise ProfileError("the CA needs a Thai name", hint="pass --name-th")
+        # X.520 upper bounds (ub-organization-name, ub-common-name): 64 characters
+        name_th = check_text(self.name_th, "the agency's Thai name (--name-th)", required=True, limit=64)
+        name_en = check_text(self.name_en, "the agency's English name (--name-en)", limit=64)
+        org_id = check_text(self.org_id, "the organization identifier (--org-id)", limit=64)
         try:
             KeySpec.parse(self.key)
         except ValueError as exc:
@@ -166,7 +225,9 @@ class CaProfile:
                 raise ProfileError(
                     f"unknown extra EKU {eku!r}", hint=f"use a dotted OID or one of {', '.join(EXTRA_EKUS)}"
                 )
-        return dataclasses.replace(self, base_url=self.base_url.rstrip("/"))
+        return dataclasses.replace(
+            self, name_th=name_th or "", name_en=name_en, org_id=org_id, base_url=self.base_url.rstrip("/")
+        )
 
     @property
     def key_spec(self) -> KeySpec:

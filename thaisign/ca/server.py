@@ -24,8 +24,9 @@ from typing import Any, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from thaisign._service import Handler, Request, Response, ServiceApp
-from thaisign.ca.ocsp import OcspAnswer, OcspResponder, answer_with, error_response
+from thaisign._service import Handler, Request, Response, ServiceApp, health_handler
+from thaisign.ca._guard import GuardState, StoreGuard, initial_state
+from thaisign.ca.ocsp import CertStatus, OcspAnswer, OcspResponder, answer_with, error_response
 from thaisign.errors import ServiceError, StoreError
 from thaisign.keys import Signer
 
@@ -41,6 +42,12 @@ __all__ = [
 ]
 
 OCSP_RESPONSE_TYPE = "application/ocsp-response"
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 #: An OCSP request for a handful of certificates is a few hundred bytes.
 MAX_OCSP_REQUEST_BYTES = 16 * 1024
 
@@ -142,12 +149,40 @@ class CaServiceConfig:
     responder_passphrase: str | None = None
     pin: str | None = None
     ocsp_validity: dt.timedelta = dt.timedelta(hours=1)
-    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    clock: Callable[[], dt.datetime] = field(default=_utc_now)
+    #: seconds between full checks of the store against its audit chain and checkpoint
+    check_interval: float = 600.0
+    #: operators' copies of checkpoints, (source, DER), besides DIR/checkpoint.p7m and the store's
+    checkpoints: tuple[tuple[str, bytes], ...] = ()
+    #: the result of a check made just before (workers started after it skip their own first one)
+    initial_state: GuardState | None = None
 
     def resolved_signer(self) -> Literal["ca", "delegated"]:
         if self.signer != "auto":
             return self.signer
         return "delegated" if has_responder(self.directory) else "ca"
+
+
+def check_store_state(authority: Any, config: CaServiceConfig, known: tuple[int, str] | None = None) -> Any:
+    """The full integrity check ``ca serve`` runs: the store against its chain, the newest signed
+    checkpoint (DIR/checkpoint.p7m read anew, the store's, ``config.checkpoints``) and ``known``,
+    a chain head this service verified before."""
+    from thaisign._fs import read_input
+    from thaisign.ca.checkpoint import CHECKPOINT_FILE
+    from thaisign.ca.integrity import check_store
+
+    candidates = list(config.checkpoints)
+    folder_copy = authority.directory / CHECKPOINT_FILE
+    if folder_copy.exists():
+        candidates.append((str(folder_copy), read_input(folder_copy, "checkpoint")))
+    return check_store(
+        authority.store, ca_certificate=authority.certificate, checkpoints=candidates, known_head=known
+    )
+
+
+def build_ca_asgi(config: CaServiceConfig) -> Any:
+    """The ASGI app of :func:`build_ca_app` (a picklable factory for :func:`thaisign.serving.serve`)."""
+    return build_ca_app(config).asgi
 
 
 def has_responder(directory: str | os.PathLike[str]) -> bool:
@@ -169,9 +204,11 @@ def issue_responder(
     Needs the CA key once; afterwards ``thaisign ca serve`` runs without it. Returns the
     certificate path (``DIR/ocsp-responder.pem``; the key is ``ocsp-responder.key``, 0600).
     """
+    from thaisign._secrets import check_new_passphrase
     from thaisign.ca.authority import Authority
     from thaisign.ca.service_certs import issue_service_certificate, save_service_key
 
+    check_new_passphrase(responder_passphrase, "the OCSP responder key passphrase")
     with Authority.open(directory, passphrase=ca_passphrase, pin=pin) as ca:
         service = issue_service_certificate(ca, "ocsp", days=days, now=now)
         cert_path, _, _ = save_service_key(
@@ -266,7 +303,25 @@ def build_ca_app(config: CaServiceConfig) -> ServiceApp:
             )
     signer_cert = signer.certificate or ca_cert
     index = StatusIndex(authority.store.url)
-    responder = OcspResponder(ca_cert, signer, index, validity=config.ocsp_validity, clock=config.clock)
+    initial = config.initial_state or initial_state(check_store_state(authority, config))
+
+    def reconnect() -> None:
+        index.reset()
+        authority.store._engine.dispose()
+
+    guard = StoreGuard(
+        authority.store,
+        lambda known: check_store_state(authority, config, known),
+        reconnect=reconnect,
+        interval=config.check_interval,
+        initial=initial,
+    )
+
+    def status(serial: int) -> CertStatus:
+        guard.require_ok()  # a store deleted, replaced or changed outside thaisign: tryLater
+        return index(serial)
+
+    responder = OcspResponder(ca_cert, signer, status, validity=config.ocsp_validity, clock=config.clock)
     crl = _CrlSource(authority, config.clock, can_sign=mode == "ca")
     ca_der = ca_cert.public_bytes(serialization.Encoding.DER)
 
@@ -274,6 +329,7 @@ def build_ca_app(config: CaServiceConfig) -> ServiceApp:
         if request.method not in ("GET", "HEAD"):
             return Response(405, b"use GET\n", headers=(("Allow", "GET"),))
         try:
+            guard.require_ok()
             der = crl()
         except StoreError as exc:
             return Response.text(503, exc.message + (f" ({exc.hint})" if exc.hint else ""))
@@ -283,18 +339,22 @@ def build_ca_app(config: CaServiceConfig) -> ServiceApp:
             headers.append(("Expires", _http_date(parsed.next_update_utc)))
         return Response(200, der, "application/pkix-crl", tuple(headers))
 
-    def health(request: Request) -> Response:
-        try:
-            index.ping()
-        except StoreError as exc:
-            body = {"status": "unavailable", "database": exc.message}
-            return Response(503, json.dumps(body).encode(), "application/json")
-        body = {
+    def health() -> Response:
+        store = guard.state
+        body: dict[str, Any] = {
             "status": "ok",
             "ca": ca_cert.subject.rfc4514_string(),
             "ocsp_signer": mode,
             "ocsp_signer_expires": signer_cert.not_valid_after_utc.isoformat(),
+            "store": store.to_json(),
         }
+        try:
+            guard.require_ok()
+            index.ping()
+        except StoreError as exc:
+            body["status"] = "unavailable"
+            body["database"] = exc.message
+            return Response(503, json.dumps(body, ensure_ascii=False).encode(), "application/json")
         return Response(200, json.dumps(body, ensure_ascii=False).encode(), "application/json")
 
     ocsp = ocsp_handler([responder], clock=config.clock)
@@ -304,11 +364,17 @@ def build_ca_app(config: CaServiceConfig) -> ServiceApp:
             "/ocsp/": ocsp,
             "/crl/ca.crl": crl_handler,
             "/ca.cer": static_handler(lambda: ca_der, "application/pkix-cert", max_age=86400),
-            "/health": health,
+            "/health": health_handler(health),
         },
         max_body=MAX_OCSP_REQUEST_BYTES,
         too_large=ocsp_too_large,
     )
-    app.closers += [index.close, authority.close]
+    app.closers += [guard.close, index.close, authority.close]
     app.notes.append(crl.describe())
+    app.notes.append(
+        "store checked against its audit chain: "
+        + ("intact" if initial.status == "ok" else f"{initial.status}: {initial.reason}")
+        + (f"; holds the {initial.checkpoint}" if initial.checkpoint else "")
+        + f"; checked again every {config.check_interval:g} s"
+    )
     return app

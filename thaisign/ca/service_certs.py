@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from thaisign._fs import atomic_write, read_input
+from thaisign._secrets import check_new_passphrase
 from thaisign.errors import CertificateError, OutputError
 from thaisign.keys import KeySpec, Signer, SoftwareSigner, key_spec_of, load_certificates, load_private_key
 
@@ -152,11 +153,10 @@ def service_extensions(purpose: Purpose) -> list[dict[str, object]]:
 
 def service_subject(organization: str, purpose: Purpose, name: str | None = None) -> asn1_x509.Name:
     """``C=TH, O=<agency>, CN=<name or the service's English name>`` (UTF8String)."""
-    cn = name or _NAMES[purpose]
-    if len(cn) > 64:  # X.520 ub-common-name: 64 characters
-        raise CertificateError(
-            f"the service name {cn!r} is longer than 64 characters", hint="give a shorter name"
-        )
+    from thaisign.ca.profiles import check_text
+
+    # X.520 ub-common-name: 64 characters; no control or direction characters
+    cn = check_text(name, "the service name (--name-th)", limit=64) or _NAMES[purpose]
     return asn1_x509.Name.build(
         {"country_name": "TH", "organization_name": organization[:64], "common_name": cn},
         use_printable=False,
@@ -249,6 +249,7 @@ def save_service_key(
         raise CertificateError("no private key to save (it lives in a token)")
     if not passphrase:
         raise CertificateError("a passphrase is needed to encrypt the service key")
+    check_new_passphrase(passphrase, f"the passphrase for {key_path.name}")
     enc = serialization.BestAvailableEncryption(passphrase.encode("utf-8"))
     pem = serialization.Encoding.PEM
     atomic_write(

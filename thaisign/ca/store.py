@@ -17,7 +17,6 @@ import contextlib
 import datetime as dt
 import getpass
 import hashlib
-import json
 import os
 from collections.abc import Iterator, Sequence
 from functools import cached_property
@@ -30,15 +29,18 @@ from sqlalchemy.engine import Connection
 from thaisign._sqlite import sqlite_engine
 from thaisign.ca._records import (
     REVOCATION_REASONS,
+    SCHEMA_VERSION,
     AuditRow,
     Base,
     CaRow,
     CertificateRow,
     CertificateStatus,
     CertStatus,
+    CheckpointRow,
     CrlRow,
     DuplicateSerialError,
     IssuedCertificate,
+    MetaRow,
     NewCertificate,
     RevocationRow,
     _aware,
@@ -48,7 +50,14 @@ from thaisign.ca._records import (
     serial_hex,
     utcnow,
 )
-from thaisign.ca.audit import GENESIS_HASH, AuditEntry, AuditVerification, entry_hash, verify_chain
+from thaisign.ca.audit import (
+    AuditEntry,
+    AuditVerification,
+    StoredEntry,
+    encode_row,
+    next_entries,
+    verify_chain,
+)
 from thaisign.ca.profiles import PROFILE_FILE, CaProfile
 from thaisign.errors import AlreadyRevokedError, CANotFoundError, SerialNotFoundError, StoreError
 
@@ -84,6 +93,7 @@ def _sqlite_engine(url: str) -> Engine:
         url,
         busy_timeout_s=120,
         foreign_keys=True,
+        page_size=8192,  # an issue entry (about 2 kB: the certificate, in base64) fits a page
         # writes (marked by _write) take the lock up front; reads stay shared
         immediate=lambda conn: bool(conn.get_execution_options().get("thaisign_write", False)),
         pool_size=2,
@@ -112,6 +122,13 @@ def _describe(url: str) -> str:
         return "the database"
 
 
+def _issue_details(row: dict[str, Any], pkcs12_sha256: str | None) -> dict[str, Any]:
+    details: dict[str, Any] = {"row": encode_row(row)}
+    if pkcs12_sha256:
+        details["pkcs12_sha256"] = pkcs12_sha256
+    return details
+
+
 class CertificateStore:
     """The CA's database. Open with :meth:`open` (a CA folder) or :meth:`connect` (a URL)."""
 
@@ -137,7 +154,14 @@ class CertificateStore:
         if profile.db is None and not (d / DB_FILE).exists():
             raise StoreError(f"the CA database {d / DB_FILE} is missing", hint="restore it from your backup")
         store = cls.connect(cls.url_for(d, profile.db))
-        store._check_schema()
+        try:
+            store._check_schema()
+            from thaisign.ca._upgrade import upgrade
+
+            upgrade(store)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @classmethod
@@ -147,7 +171,9 @@ class CertificateStore:
             if url.startswith("sqlite"):
                 engine = _sqlite_engine(url)
             else:
-                engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+                engine = create_engine(
+                    url, pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args={"connect_timeout": 5}
+                )
         except (exc.ArgumentError, exc.NoSuchModuleError) as e:
             raise StoreError(
                 f"not a usable database URL: {e}", hint="e.g. postgresql+psycopg://host/db"
@@ -155,9 +181,12 @@ class CertificateStore:
         return cls(engine, url)
 
     def create_schema(self) -> None:
-        """Create the tables (in a new database)."""
+        """Create the tables (in a new database), at the current layout version."""
         with self._errors():
             Base.metadata.create_all(self._engine)
+        with self._write() as conn:
+            if conn.execute(select(MetaRow.value).where(MetaRow.name == "schema")).first() is None:
+                conn.execute(insert(MetaRow).values(name="schema", value=str(SCHEMA_VERSION)))
 
     def is_empty(self) -> bool:
         with self._errors(), self._engine.connect() as conn:
@@ -225,27 +254,10 @@ class CertificateStore:
         at: dt.datetime | None,
     ) -> list[dict[str, Any]]:
         """The audit rows that continue the chain after ``last`` (seq, hash)."""
-        seq, prev = last if last else (0, GENESIS_HASH)
-        time = (at or utcnow()).astimezone(dt.UTC).isoformat(timespec="microseconds")
-        rows = []
         operator = _operator()
-        for action, serial, event_details in events:
-            details = {**event_details, "operator": operator}
-            seq += 1
-            h = entry_hash(seq, time, action, serial, details, prev)
-            rows.append(
-                {
-                    "seq": seq,
-                    "time": time,
-                    "action": action,
-                    "serial": serial,
-                    "details": json.dumps(details, sort_keys=True, ensure_ascii=False),
-                    "prev_hash": prev,
-                    "hash": h,
-                }
-            )
-            prev = h
-        return rows
+        return next_entries(
+            last, [(a, serial, {**d, "operator": operator}) for a, serial, d in events], at or utcnow()
+        )
 
     def _append_audit(
         self,
@@ -258,18 +270,57 @@ class CertificateStore:
         ).first()
         conn.execute(insert(AuditRow), self._audit_rows((last[0], last[1]) if last else None, events, at))
 
+    _AUDIT_COLUMNS = (
+        AuditRow.seq,
+        AuditRow.time,
+        AuditRow.action,
+        AuditRow.serial,
+        AuditRow.details,
+        AuditRow.prev_hash,
+        AuditRow.hash,
+    )
+
     def audit_entries(self) -> list[AuditEntry]:
         """Every audit entry, oldest first."""
         with self._read() as conn:
-            rows = conn.execute(select(AuditRow).order_by(AuditRow.seq)).all()
-        return [
-            AuditEntry(r.seq, r.time, r.action, r.serial, json.loads(r.details), r.prev_hash, r.hash)
-            for r in rows
-        ]
+            return [e.parsed() for e in self.stored_entries(conn)]
+
+    def stored_entries(self, conn: Connection, *, after: int = 0) -> Iterator[StoredEntry]:
+        """The audit entries after ``after`` as stored (details as text), oldest first, streamed."""
+        q = select(*self._AUDIT_COLUMNS).where(AuditRow.seq > after).order_by(AuditRow.seq)
+        for r in conn.execution_options(yield_per=2000).execute(q):
+            yield StoredEntry(*r)
 
     def verify_audit(self) -> AuditVerification:
-        """Check the audit chain; raises :class:`thaisign.errors.AuditChainError` at the first break."""
-        return verify_chain(self.audit_entries())
+        """Check the audit chain; raises :class:`thaisign.errors.AuditChainError` at the first break.
+
+        This checks the chain alone; :func:`thaisign.ca.integrity.check_store` also compares the
+        tables with it and with the latest signed checkpoint.
+        """
+        with self._read() as conn:
+            return verify_chain(self.stored_entries(conn))
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read-only transaction that sees one consistent state of every table."""
+        with self._errors(), self._engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def head(self) -> tuple[int, str] | None:
+        """(seq, hash) of the newest audit entry, or None for an empty log."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
+            ).first()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def entry_hash_at(self, seq: int) -> str | None:
+        """The stored hash of audit entry ``seq`` (None if there is none)."""
+        with self._read() as conn:
+            return conn.execute(select(AuditRow.hash).where(AuditRow.seq == seq)).scalar_one_or_none()
 
     # --- the CA record ---------------------------------------------------------------------
 
@@ -289,6 +340,8 @@ class CertificateStore:
             details: dict[str, Any] = {"name": name}
             if certificate_der:
                 details["certificate_sha256"] = hashlib.sha256(certificate_der).hexdigest()
+            row = conn.execute(select(*CaRow.__table__.columns).where(CaRow.id == 1)).mappings().one()
+            details["row"] = encode_row(dict(row))
             self._append_audit(conn, [(action, None, details)], now)
 
     def ca_certificate_der(self) -> bytes | None:
@@ -308,24 +361,15 @@ class CertificateStore:
         if not certs:
             return
         now = at or utcnow()
+        rows = [c.row(now) for c in certs]
         events = [
-            (
-                "issue",
-                serial_hex(c.serial),
-                {
-                    "name_th": c.name_th,
-                    "employee_id": c.employee_id,
-                    "sha256": hashlib.sha256(c.der).hexdigest(),
-                    "not_after": c.not_after.isoformat(),
-                    "source": c.source,
-                },
-            )
-            for c in certs
+            ("issue", row["serial"], _issue_details(row, c.pkcs12_sha256))
+            for c, row in zip(certs, rows, strict=True)
         ]
         dbapi = self._engine.dialect.loaded_dbapi
         try:
             with self._raw_write() as cur:
-                cur.executemany(self._sql_insert_cert, [c.row(now) for c in certs])
+                cur.executemany(self._sql_insert_cert, rows)
                 cur.execute(self._sql_last_audit)
                 row = cur.fetchone()
                 cur.executemany(
@@ -464,6 +508,23 @@ class CertificateStore:
         with self._errors(), Session(self._engine) as session:
             return [self._issued(r) for r in session.execute(q).all()]
 
+    def issue_details(self, serials: Sequence[str], key: str) -> dict[str, Any]:
+        """``details[key]`` of the issue entries of these serials (hex), where present."""
+        import json
+
+        out: dict[str, Any] = {}
+        with self._read() as conn:
+            for i in range(0, len(serials), 500):
+                q = select(AuditRow.serial, AuditRow.details).where(
+                    AuditRow.action == "issue", AuditRow.serial.in_(serials[i : i + 500])
+                )
+                for serial, text in conn.execute(q):
+                    with contextlib.suppress(ValueError, AttributeError):
+                        value = json.loads(text).get(key)
+                        if value is not None and serial is not None:
+                            out[serial] = value
+        return out
+
     def issued_employee_ids(self) -> set[str]:
         """Employee IDs that hold a certificate that is not revoked (for batch re-runs)."""
         q = (
@@ -507,14 +568,9 @@ class CertificateStore:
                 raise AlreadyRevokedError(
                     f"certificate {s} is already revoked (since {when.isoformat() if when else '?'})"
                 )
-            conn.execute(
-                insert(RevocationRow).values(
-                    serial=s, revoked_at=_naive(revoked_at), reason=reason, crl_entry=crl_entry
-                )
-            )
-            self._append_audit(
-                conn, [("revoke", s, {"reason": reason, "revoked_at": revoked_at.isoformat()})], revoked_at
-            )
+            row = {"serial": s, "revoked_at": _naive(revoked_at), "reason": reason, "crl_entry": crl_entry}
+            conn.execute(insert(RevocationRow).values(**row))
+            self._append_audit(conn, [("revoke", s, {"row": encode_row(row)})], revoked_at)
 
     def revoked_entries(self) -> list[bytes]:
         """The pre-encoded DER revokedCertificates entries, in revocation order."""
@@ -529,11 +585,13 @@ class CertificateStore:
         *,
         this_update: dt.datetime,
         next_update: dt.datetime,
+        checkpoint: Any = None,
     ) -> tuple[int, bytes]:
         """Take the next CRL number, let ``build(number, entries)`` sign the CRL, store it; one transaction.
 
-        Holding the write lock while signing keeps CRL numbers strictly increasing with
-        their content.
+        Holding the write lock while signing keeps CRL numbers strictly increasing with their
+        content. ``checkpoint(seq, head, number)``, if given, signs the new chain head (which
+        includes this CRL's entry) and returns the DER stored beside it.
         """
         with self._write() as conn:
             last = conn.execute(select(func.max(CrlRow.number))).scalar_one_or_none()
@@ -542,32 +600,36 @@ class CertificateStore:
                 r[0] for r in conn.execute(select(RevocationRow.crl_entry).order_by(RevocationRow.revoked_at))
             ]
             der: bytes = build(number, entries)
-            conn.execute(
-                insert(CrlRow).values(
-                    number=number,
-                    this_update=_naive(this_update),
-                    next_update=_naive(next_update),
-                    entries=len(entries),
-                    der=der,
-                )
-            )
-            self._append_audit(
-                conn,
-                [
-                    (
-                        "crl",
-                        None,
-                        {
-                            "number": number,
-                            "entries": len(entries),
-                            "next_update": next_update.isoformat(),
-                            "sha256": hashlib.sha256(der).hexdigest(),
-                        },
+            row = {
+                "number": number,
+                "this_update": _naive(this_update),
+                "next_update": _naive(next_update),
+                "entries": len(entries),
+                "der": der,
+            }
+            conn.execute(insert(CrlRow).values(**row))
+            bound = {**encode_row({k: v for k, v in row.items() if k != "der"})}
+            bound["sha256"] = hashlib.sha256(der).hexdigest()
+            self._append_audit(conn, [("crl", None, {"row": bound})], this_update)
+            if checkpoint is not None:
+                seq, head = conn.execute(
+                    select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
+                ).one()
+                signed: bytes = checkpoint(int(seq), str(head), number)
+                conn.execute(
+                    insert(CheckpointRow).values(
+                        seq=seq, time=_naive(this_update), head=head, crl_number=number, der=signed
                     )
-                ],
-                this_update,
-            )
+                )
         return number, der
+
+    def checkpoints(self, *, latest_only: bool = False) -> list[bytes]:
+        """The signed checkpoints kept in the store (DER), newest first."""
+        q = select(CheckpointRow.der).order_by(CheckpointRow.seq.desc())
+        if latest_only:
+            q = q.limit(1)
+        with self._read() as conn:
+            return [bytes(r[0]) for r in conn.execute(q)]
 
     def latest_crl(self) -> bytes | None:
         """The DER of the most recent CRL, or None if none was made yet."""

@@ -35,6 +35,15 @@ def officer_name(
     """A subject name in the officer profile's order, every string a UTF8String (C stays printable)."""
     if not name_th.strip():
         raise UsageError("the name (--name-th) must not be empty")
+    from thaisign.ca.profiles import check_text
+
+    # the same rules as the CA's: no control or direction characters, RFC 5280's 64 characters
+    name_th = check_text(name_th, "the name (--name-th)", required=True, limit=64) or name_th
+    organization = check_text(organization, "the agency (--org)", limit=64)
+    unit = check_text(unit, "the unit (--ou)", limit=64)
+    position = check_text(position, "the position (--position)", limit=64)
+    given_name = check_text(given_name, "the given name (--given-name)")
+    surname = check_text(surname, "the surname (--surname)")
     utf8 = _ASN1Type.UTF8String
     attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, country)]
     if organization:

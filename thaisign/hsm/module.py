@@ -22,7 +22,7 @@ from pkcs11 import exceptions as p11x
 from thaisign.errors import ModuleNotFoundError_, TokenError, TokenNotFoundError
 
 from .diagnostics import token_errors
-from .uri import Pkcs11Uri
+from .uri import Pkcs11Uri, check_module_name
 
 MODULE_ENV = "THAISIGN_PKCS11_MODULE"
 
@@ -51,28 +51,36 @@ def _by_name(name: str, folders: tuple[str, ...]) -> str | None:
     return None
 
 
+def _absolute(path: str | os.PathLike[str]) -> str:
+    """An absolute path: ``dlopen`` looks a bare ``lib.so`` up in the system folders, not here."""
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
+
 def resolve_module_path(uri: Pkcs11Uri | None = None, module: str | os.PathLike[str] | None = None) -> str:
-    """The module file to load for ``uri``; raise :class:`ModuleNotFoundError_` with a hint if none."""
+    """The module file to load for ``uri``; raise :class:`ModuleNotFoundError_` with a hint if none.
+
+    A ``module-name`` is a plain file name looked up inside the module folder only.
+    """
     if module is not None:
-        return str(module)
+        return _absolute(module)
     if uri is not None and uri.module_path:
-        p = Path(uri.module_path)
+        p = Path(_absolute(uri.module_path))
         if p.is_dir():
             if not uri.module_name:
                 raise ModuleNotFoundError_(
                     f"module-path {p} is a folder but the URI has no module-name",
                     hint="add &module-name=softhsm2 or give the .so file itself",
                 )
-            found = _by_name(uri.module_name, (str(p),))
+            found = _by_name(check_module_name(uri.module_name), (str(p),))
             if found is None:
                 raise ModuleNotFoundError_(f"no PKCS#11 module named {uri.module_name!r} in {p}")
             return found
         return str(p)
     env = os.environ.get(MODULE_ENV)
     if env:
-        return env
+        return _absolute(env)
     if uri is not None and uri.module_name:
-        found = _by_name(uri.module_name, MODULE_DIRS)
+        found = _by_name(check_module_name(uri.module_name), MODULE_DIRS)
         if found is not None:
             return found
         raise ModuleNotFoundError_(
@@ -108,6 +116,7 @@ def load_module(path: str) -> Any:
             )
         if p.is_dir():
             raise ModuleNotFoundError_(f"PKCS#11 module path is a folder, not a library: {path}")
+        _check_exports(path)  # before dlopen: loading a library runs its constructors
         try:
             lib = pkcs11.lib(path)
         except p11x.PKCS11Error as exc:
@@ -124,6 +133,23 @@ def load_module(path: str) -> Any:
             ) from None
         _loaded[path] = (lib, pid)
         return lib
+
+
+def _check_exports(path: str) -> None:
+    """Refuse, without loading it, a file that is not a shared library exporting C_GetFunctionList."""
+    from ._elf import NotElf, exports_function
+
+    hint = "give the vendor's PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so"
+    try:
+        exported = exports_function(path, "C_GetFunctionList")
+    except NotElf as exc:
+        raise ModuleNotFoundError_(f"{path} is not a PKCS#11 library: {exc.reason}", hint=hint) from None
+    except OSError as exc:
+        raise ModuleNotFoundError_(f"cannot read the PKCS#11 module {path}: {exc.strerror}") from None
+    if exported is False:
+        raise ModuleNotFoundError_(
+            f"{path} is not a PKCS#11 library (it has no C_GetFunctionList)", hint=hint
+        )
 
 
 def unload_module(path: str) -> None:

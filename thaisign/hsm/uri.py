@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes, urlparse
 
 from thaisign.errors import PinError, UsageError
@@ -45,11 +44,41 @@ def _encode(value: str | bytes, safe: str) -> str:
     return "".join(chr(b) if chr(b) in safe else f"%{b:02X}" for b in raw)
 
 
+def _redacted(uri: str) -> str:
+    """``uri`` fit to print: any ``pin-value`` removed, control characters escaped, length bounded."""
+    import re
+
+    from thaisign._text import visible
+
+    return visible(re.sub(r"(?i)(pin-value)=[^;&?]*", r"\1=(hidden)", uri), 200)
+
+
 def _bad(uri: str, why: str) -> UsageError:
     return UsageError(
-        f"invalid PKCS#11 URI {uri!r}: {why}",
+        f"invalid PKCS#11 URI '{_redacted(uri)}': {why}",
         hint="write it like pkcs11:token=Agency;object=somchai (see thaisign hsm list)",
     )
+
+
+def _pin_value_refused() -> PinError:
+    return PinError(
+        "a PIN inside the URI (pin-value) is not accepted: it would show in process lists",
+        hint="use ?pin-source=file:/path/to/pin, THAISIGN_PIN, --pin-file or the prompt",
+    )
+
+
+def check_module_name(name: str) -> str:
+    """``name`` if it is a plain file name (``softhsm2``, ``libsofthsm2.so``), else :class:`UsageError`:
+    a ``module-name`` never leaves the module folder."""
+    from thaisign._text import visible
+
+    if not name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
+        raise UsageError(
+            f"module-name {visible(name, 80)!r} is not a plain library name",
+            hint="module-name names a library inside the module folder (e.g. softhsm2); "
+            "give a full path with module-path or --pkcs11-module",
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -85,6 +114,8 @@ class Pkcs11Uri:
         for part in (p for p in path.split(";") if p):
             name, sep, raw = part.partition("=")
             name = name.strip().lower()
+            if name == "pin-value":
+                raise _pin_value_refused()
             if not sep:
                 raise _bad(text, f"attribute {name!r} has no '=value'")
             if name.startswith("x-"):
@@ -99,10 +130,7 @@ class Pkcs11Uri:
             name, sep, raw = part.partition("=")
             name = name.strip().lower()
             if name == "pin-value":
-                raise PinError(
-                    "a PIN inside the URI (pin-value) is not accepted: it would show in process lists",
-                    hint="use ?pin-source=file:/path/to/pin, THAISIGN_PIN, --pin-file or the prompt",
-                )
+                raise _pin_value_refused()
             if name.startswith("x-"):
                 continue
             field = _QUERY_ATTRS.get(name)
@@ -110,7 +138,12 @@ class Pkcs11Uri:
                 raise _bad(text, f"unknown query attribute {name!r}")
             if not sep:
                 raise _bad(text, f"query attribute {name!r} has no '=value'")
-            values[field] = unquote(raw, errors="strict")
+            try:
+                values[field] = unquote(raw, errors="strict")
+            except UnicodeDecodeError:
+                raise _bad(text, f"{name} is not valid UTF-8 after percent-decoding") from None
+            if field == "module_name":
+                check_module_name(str(values[field]))
         return cls(**values)  # type: ignore[arg-type]
 
     @staticmethod
@@ -184,10 +217,10 @@ class Pkcs11Uri:
                 f"unsupported pin-source {self.pin_source!r}",
                 hint="use pin-source=file:/path/to/pin-file",
             )
+        from thaisign._secrets import read_secret_file
+        from thaisign.errors import SecretError
+
         try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PinError(
-                f"cannot read the PIN file named by pin-source ({source}): {exc.strerror}"
-            ) from None
-        return text.splitlines()[0] if text else ""
+            return read_secret_file(source, private=True)
+        except SecretError as exc:
+            raise PinError(f"pin-source: {exc.message}", hint=exc.hint) from None

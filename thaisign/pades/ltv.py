@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from cryptography import x509
 
-from thaisign.errors import InputError, NetworkError, OutputError, PdfError, UsageError
+from thaisign.errors import InputError, NetworkError, OutputError, PdfError, ThaisignError, UsageError
 
 LtvLevel = Literal["B-LT", "B-LTA"]
 
@@ -58,11 +58,12 @@ def extend_ltv(
     """
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign import signers, timestamps
+    from pyhanko.sign import signers
     from pyhanko.sign.validation.dss import async_add_validation_info
 
     from thaisign.pades._document import atomic_rw
     from thaisign.pades._pyhanko import collecting_context, to_asn1
+    from thaisign.pades.tsa_client import HttpTimeStamper
 
     if level not in ("B-LT", "B-LTA"):
         raise UsageError(f"unknown level {level!r}; use B-LT or B-LTA")
@@ -107,7 +108,7 @@ def extend_ltv(
         if level == "B-LTA":
             assert tsa is not None
             writer = IncrementalPdfFileWriter(io.BytesIO(buf), strict=False)
-            stamper = signers.PdfTimeStamper(timestamps.HTTPTimeStamper(tsa, timeout=20))
+            stamper = signers.PdfTimeStamper(HttpTimeStamper(tsa))
             out = io.BytesIO()
             await stamper.async_timestamp_pdf(writer, "sha256", validation_context=context, output=out)
             buf = out.getvalue()
@@ -117,6 +118,8 @@ def extend_ltv(
 
     try:
         result = asyncio.run(run_releasing(run(), context))
+    except ThaisignError:
+        raise  # e.g. the TSA's own one-line error, naming its URL and what happened
     except Exception as exc:
         raise NetworkError(
             f"cannot extend to {level}: {type(exc).__name__}: {exc}",

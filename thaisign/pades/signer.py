@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import io
+import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import IO, Any, Literal
 
 from cryptography import x509
 
+from thaisign._fs import GroupWriter, ensure_folder
 from thaisign.errors import (
     CertificateError,
     InputError,
@@ -83,6 +85,9 @@ class SigningOptions:
     trust_roots: tuple[x509.Certificate, ...] = ()
     check_certificate: bool = True
     at: dt.datetime | None = None
+    #: before signing, is the certificate revoked or untrusted (where that can be checked)?
+    #: ``warn``: say so in :attr:`SignResult.warnings`; ``strict``: refuse; ``off``: do not ask
+    signer_check: Literal["warn", "strict", "off"] = "warn"
 
     def effective_level(self) -> Level:
         level = self.level or ("B-T" if self.tsa else "B-B")
@@ -104,6 +109,8 @@ class SignResult:
     visible: bool
     certified: bool
     size: int
+    #: what the officer should know (e.g. the certificate is revoked); the letter was signed
+    warnings: tuple[str, ...] = ()
 
 
 def check_certificate(signer: Signer, at: dt.datetime) -> x509.Certificate:
@@ -176,11 +183,12 @@ def _sign_into(
     writer: Any, output: IO[bytes], signer: Signer, opts: SigningOptions, at: dt.datetime
 ) -> tuple[str, bool]:
     from pyhanko.sign import fields as pf
-    from pyhanko.sign import signers, timestamps
+    from pyhanko.sign import signers
     from pyhanko.sign.general import SigningError as PyHankoSigningError
 
     from thaisign.pades._pyhanko import adapter_for
     from thaisign.pades.appearance import _stamp_style
+    from thaisign.pades.tsa_client import HttpTimeStamper
 
     level = opts.effective_level()
     existing = _existing_fields(writer)
@@ -246,7 +254,7 @@ def _sign_into(
         if level in ("B-LT", "B-LTA")
         else None,
     )
-    timestamper = timestamps.HTTPTimeStamper(opts.tsa, timeout=20) if level != "B-B" and opts.tsa else None
+    timestamper = HttpTimeStamper(opts.tsa) if level != "B-B" and opts.tsa else None
     lines = opts.appearance.text_lines(signer.certificate, at) if visible else ()
     pdf_signer = signers.PdfSigner(
         meta,
@@ -410,6 +418,24 @@ async def _run(
     await post.post_signature_processing(res_output)
 
 
+_logged_warnings: set[str] = set()
+
+
+def signer_warnings(signer: Signer, opts: SigningOptions, at: dt.datetime) -> tuple[str, ...]:
+    """What :mod:`thaisign.pades.precheck` found about the signer's certificate (``opts.signer_check``);
+    with ``strict``, a revoked or untrusted certificate is a :class:`CertificateError`."""
+    if opts.signer_check == "off":
+        return ()
+    from thaisign.pades.precheck import check_signer
+
+    warning = check_signer(signer, at, opts.trust_roots).warning
+    if warning is None:
+        return ()
+    if opts.signer_check == "strict":
+        raise CertificateError(warning, hint="without --strict the letter is signed with a warning")
+    return (warning,)
+
+
 def sign_pdf(
     input: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -417,13 +443,16 @@ def sign_pdf(
     options: SigningOptions | None = None,
     *,
     in_place: bool = False,
+    group: GroupWriter | None = None,
     **overrides: Any,
 ) -> SignResult:
     """Sign the PDF at ``input`` into ``output`` (written atomically; never over the input).
 
     ``options`` is a :class:`SigningOptions`; keyword ``overrides`` replace its fields, e.g.
     ``sign_pdf(a, b, signer, level="B-T", tsa=url, rect=(350, 80, 550, 160))``.
-    With ``in_place=True`` and ``output == input`` the input is replaced atomically.
+    With ``in_place=True`` and ``output == input`` the input is replaced atomically. The output's
+    folder is created if needed. With a :class:`~thaisign._fs.GroupWriter` the output is moved into
+    place by the group's ``commit()`` (one sync for many letters, see ``sign_many``).
     """
     opts = replace(options or SigningOptions(), **overrides)
     src, dst = Path(input), Path(output)
@@ -437,6 +466,10 @@ def sign_pdf(
         raise UsageError("signing_time must carry a timezone")
     if opts.check_certificate:
         check_certificate(signer, at)
+    warnings = signer_warnings(signer, opts, at)
+    if not dst.parent.is_dir():
+        ensure_folder(dst.parent)
+    open_output = group.open if group is not None else atomic_rw
     try:
         fh = src.open("rb")
     except OSError as exc:
@@ -448,15 +481,17 @@ def sign_pdf(
             writer = open_writer(io.BytesIO(fh.read()), opts.pdf_password)
             buffer = io.BytesIO()
             name, visible = _sign_converting(writer, buffer, signer, opts, at)
-            with atomic_rw(dst) as out:
+            with open_output(dst) as out:
                 out.write(buffer.getbuffer())
             size = buffer.getbuffer().nbytes
         else:  # large files stream through the temporary output file: memory stays flat
             writer = open_writer(fh, opts.pdf_password)
-            with atomic_rw(dst) as out:
+            with open_output(dst) as out:
                 name, visible = _sign_converting(writer, out, signer, opts, at)
                 size = os.fstat(out.fileno()).st_size
-    return SignResult(dst, name, opts.effective_level(), at, visible, opts.certify is not None, size)
+    return SignResult(
+        dst, name, opts.effective_level(), at, visible, opts.certify is not None, size, warnings
+    )
 
 
 def sign_pdf_bytes(
@@ -467,6 +502,10 @@ def sign_pdf_bytes(
     at = opts.signing_time or dt.datetime.now(dt.UTC)
     if opts.check_certificate:
         check_certificate(signer, at)
+    for warning in signer_warnings(signer, opts, at):  # (strict refuses; here nobody reads a result)
+        if warning not in _logged_warnings:  # once per process, not once per letter
+            _logged_warnings.add(warning)
+            logging.getLogger(__name__).warning("%s", warning)
     writer = open_writer(io.BytesIO(data), opts.pdf_password)
     out = io.BytesIO()
     _sign_converting(writer, out, signer, opts, at)

@@ -60,17 +60,14 @@ def ca_key_in_token(config: ServiceConfig) -> bool:
     return CaProfile.load(config.ca_path / "profile.toml").key_uri is not None
 
 
-class _Served:
-    """What ``thaisign._service.run_server`` runs: an ASGI callable and a way to close it."""
+def build_service_asgi(directory: str, pin: str | None, ca_passphrase: str | None, ca_pin: str | None) -> Any:
+    """The ASGI app of a service folder (a picklable factory for :func:`thaisign.serving.serve`:
+    each worker process opens its own store and token session)."""
+    from thaisign.service.app import build_app
+    from thaisign.service.core import CscService
 
-    def __init__(self, service: Any) -> None:
-        from thaisign.service.app import build_app
-
-        self.service = service
-        self.asgi = build_app(service)
-
-    def close(self) -> None:
-        self.service.close()
+    config = ServiceConfig.load(directory)
+    return build_app(CscService.open(config, pin=pin, ca_passphrase=ca_passphrase, ca_pin=ca_pin))
 
 
 def serve(
@@ -84,13 +81,14 @@ def serve(
     ca_passphrase: str | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the service folder with uvicorn (``workers`` processes share one socket)."""
-    from thaisign._service import run_server
-    from thaisign.service.core import CscService
+    """Serve the service folder with uvicorn workers, deadlines and limits (:mod:`thaisign.serving`)."""
+    import functools
+
     from thaisign.service.store import ServiceStore
+    from thaisign.serving import serve as run
 
     config = ServiceConfig.load(directory)
-    SecretBox.load(config.secret_path)  # fail here, before any fork
+    SecretBox.load(config.secret_path)  # fail here, before any worker starts
     probe = ServiceStore.connect(config.database_url())
     try:
         probe.counts()
@@ -99,9 +97,5 @@ def serve(
 
     ca_pin = pin if with_ca_key and ca_key_in_token(config) else None
     passphrase = ca_passphrase if with_ca_key else None
-
-    def factory() -> Any:
-        service = CscService.open(config, pin=pin, ca_passphrase=passphrase, ca_pin=ca_pin)
-        return _Served(service)
-
-    run_server(factory, host=host, port=port, workers=workers, on_ready=on_ready)
+    factory = functools.partial(build_service_asgi, str(directory), pin, passphrase, ca_pin)
+    run(factory, host=host, port=port, workers=workers, on_ready=on_ready)

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from thaisign._fs import atomic_write, read_input
+from thaisign._secrets import check_new_passphrase
 from thaisign.ca.service_certs import (
     ServiceCertificate,
     build_certificate,
@@ -141,10 +142,12 @@ def init_tsa(
         raise CAExistsError(
             f"{d} exists and is not empty: thaisign never overwrites a TSA", hint="choose a new folder"
         )
-    if key_uri is None and not passphrase:
-        raise ProfileError(
-            "the TSA key needs a passphrase", hint="set THAISIGN_PASSPHRASE or pass --passphrase-file"
-        )
+    if key_uri is None:
+        if not passphrase:
+            raise ProfileError(
+                "the TSA key needs a passphrase", hint="set THAISIGN_PASSPHRASE or pass --passphrase-file"
+            )
+        check_new_passphrase(passphrase, "the new TSA key passphrase")
     when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     token_signer: Signer | None = None
     private_key = None

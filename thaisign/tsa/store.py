@@ -15,8 +15,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,11 +42,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
+from thaisign._fs import file_identity
 from thaisign._sqlite import sqlite_engine
 from thaisign.errors import StoreError
 from thaisign.tsa.authority import IssuedToken
 
 __all__ = ["LoggedToken", "TsaStore"]
+
+_log = logging.getLogger(__name__)
 
 _metadata = MetaData()
 
@@ -98,12 +103,17 @@ class TsaStore:
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._db_path = make_url(url).database if self.is_sqlite else None
         mark = "?" if self.is_sqlite else "%s"
+        # the counter never goes below the clock (microseconds since 1970): a database restored
+        # from an older copy cannot hand out a serial again (serials run far below 10^6 per second)
         self._sql_reserve = " ".join(
             [
-                f"UPDATE {serials_table.name} SET next_serial = next_serial + {mark}",
+                f"UPDATE {serials_table.name} SET next_serial =",
+                f"(CASE WHEN next_serial < {mark} THEN {mark} ELSE next_serial END) + {mark}",
                 "WHERE id = 1 RETURNING next_serial",
             ]
         )
+        self._identity = file_identity(self._db_path)
+        self._generation = 0
         columns = [c.name for c in tokens_table.columns]
         self._sql_log = " ".join(
             [
@@ -159,15 +169,36 @@ class TsaStore:
                 f"TSA database unavailable: {first}", hint="check that the database is running"
             ) from None
 
+    def _check_file(self) -> None:
+        """A SQLite file deleted or replaced (restored) under a running service: refuse while it is
+        missing (sqlite would make a new empty one), reconnect to the new file once it is back."""
+        if self._db_path is None:
+            return
+        identity = file_identity(self._db_path)
+        if identity is None:
+            raise StoreError(
+                f"the TSA database {self._db_path} is missing", hint="restore it from your backup"
+            )
+        if identity != self._identity:
+            _log.warning("TSA database %s was replaced: reconnecting", self._db_path)
+            self._identity = identity
+            self._generation += 1
+            self._engine.dispose()
+
     def _raw(self) -> Any:
         """This thread's raw DB-API connection (autocommit; we issue BEGIN/COMMIT ourselves)."""
+        self._check_file()
         raw = getattr(self._local, "raw", None)
+        if raw is not None and getattr(self._local, "generation", 0) != self._generation:
+            self._drop()
+            raw = None
         if raw is None:
             raw = self._engine.raw_connection()
             driver: Any = raw.driver_connection
             if not self.is_sqlite:
                 driver.autocommit = True
             self._local.raw = raw
+            self._local.generation = self._generation
         return raw.driver_connection
 
     def _drop(self) -> None:
@@ -216,7 +247,8 @@ class TsaStore:
         """A serial no process has used (reserving the next block in the database when needed)."""
         with self._lock:
             if self._next >= self._limit:
-                row = self._write(self._sql_reserve, (self.block,))
+                floor = time.time_ns() // 1000
+                row = self._write(self._sql_reserve, (floor, floor, self.block))
                 if row is None:
                     raise StoreError("the TSA database has no serial counter", hint="run 'thaisign tsa init'")
                 self._limit = int(row[0])
@@ -260,6 +292,12 @@ class TsaStore:
             )
             for r in rows
         ]
+
+    def max_serial(self) -> int | None:
+        """The highest serial in the token log (None when empty)."""
+        with self._errors(), self._engine.connect() as conn:
+            value = conn.execute(select(func.max(tokens_table.c.serial))).scalar_one_or_none()
+        return None if value is None else int(value)
 
     def count(self) -> int:
         with self._errors(), self._engine.connect() as conn:
