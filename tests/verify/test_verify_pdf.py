@@ -63,7 +63,7 @@ def test_signed_letter_offline_without_revocation_data_is_indeterminate_not_inva
     assert "ตรวจสอบสถานะการเพิกถอน" in sig.messages.th[0]
 
 
-def test_json_document_has_exactly_the_design_fields(
+def test_json_document_keeps_the_design_fields_and_adds_beside_them(
     signed_ec: bytes, trust: TrustStore, fixed_time: dt.datetime
 ) -> None:
     report = verify_pdf(signed_ec, trust, at=fixed_time, revocation="off", name="letter.pdf")
@@ -73,9 +73,20 @@ def test_json_document_has_exactly_the_design_fields(
     assert entry["file"] == "letter.pdf" and entry["verdict"] == "TOTAL_PASSED" and entry["error"] is None
     sig = entry["signatures"][0]
     assert set(sig) >= JSON_KEYS  # DESIGN.md's fields, all there; new ones only beside them
-    assert set(sig) - JSON_KEYS <= {"reason", "location"}
+    assert set(sig) - JSON_KEYS <= {"reason", "location", "proof_of_existence", "validation_time"}
     assert set(sig["signer"]) == {"name", "position", "organization", "certificate_sha256"}
-    assert sig["revocation"] == {"status": "not-checked", "source": "none"}
+    assert sig["revocation"]["status"] == "not-checked" and sig["revocation"]["source"] == "none"
+    assert set(sig["revocation"]) == {
+        "status",
+        "source",
+        "revoked_at",
+        "reason",
+        "judged_at",
+        "status_then",
+        "deciding",
+    }
+    assert sig["proof_of_existence"]["source"] == "validation-time"
+    assert sig["validation_time"] == "2026-11-21T03:42:00Z"
     assert sig["kind"] == "signature" and sig["sub_indication"] is None
     assert sig["signing_time"].endswith("Z")
 

@@ -48,6 +48,13 @@ def _quiet_libraries(debug: bool) -> None:
 @click.option(
     "--offline", is_flag=True, help="Do not fetch OCSP/CRL; use only revocation data inside the file."
 )
+@click.option(
+    "--network",
+    "network",
+    metavar="SETTING",
+    help="Where online checks may connect: any, none, or a comma list of public, private, loopback, "
+    "link-local and CIDR networks (default: public,private,loopback).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document of DESIGN.md instead of text.")
 @click.option(
     "--html",
@@ -68,6 +75,7 @@ def verify(
     trust_paths: tuple[Path, ...],
     at_text: str | None,
     offline: bool,
+    network: str | None,
     as_json: bool,
     html_out: Path | None,
     lang: str | None,
@@ -83,6 +91,7 @@ def verify(
       thaisign verify letter.pdf --trust agency-root.pem --lang th
       thaisign verify inbox/ --offline --html report.html
       thaisign verify letter.pdf --at 2026-11-21T10:42+07:00 --json
+      thaisign verify letter.pdf --network private     # intranet OCSP only
     """
     from thaisign.verify._lazy import defer_pyhanko_sign_init
 
@@ -97,6 +106,13 @@ def verify(
     debug = bool(root.params.get("debug")) or os.environ.get("THAISIGN_DEBUG", "") not in ("", "0")
     _quiet_libraries(debug)
     at = _parse_at(at_text)
+    policy = None
+    if network is not None:
+        if offline:
+            raise UsageError("--offline and --network do not go together", hint="--offline means no network")
+        from thaisign.verify.policy import NetworkPolicy, ValidationPolicy
+
+        policy = ValidationPolicy(network=NetworkPolicy.parse(network))
     lang = lang or default_lang()
     files = iter_pdfs(inputs)
     if not files:
@@ -113,6 +129,7 @@ def verify(
             revocation="offline" if offline else "online",
             workers=workers,
             on_result=lambda _r: bar.advance(),
+            policy=policy,
         )
     if as_json:
         from thaisign.verify.render_json import reports_json

@@ -17,6 +17,7 @@ from pathlib import Path
 from thaisign.errors import InputError
 from thaisign.verify.cache import BatchCache
 from thaisign.verify.pdf import DEFAULT_TIMEOUT, _check_mode, verify_pdf
+from thaisign.verify.policy import ValidationPolicy
 from thaisign.verify.report import VerificationReport
 from thaisign.verify.trust import TrustStore
 
@@ -46,14 +47,15 @@ def verify_many(
     timeout: float | None = DEFAULT_TIMEOUT,
     workers: int = 1,
     on_result: OnResult | None = None,
+    policy: ValidationPolicy | None = None,
 ) -> list[VerificationReport]:
     """Verify every PDF named by ``paths`` (folders recursively); reports in input order."""
     _check_mode(revocation)
     files = iter_pdfs(paths)
     trust = trust if trust is not None else TrustStore.default()
     if workers > 1 and len(files) >= 2 * workers:
-        return _parallel(files, trust, at, revocation, timeout, workers, on_result)
-    cache = BatchCache(trust, at=at, revocation=revocation)
+        return _parallel(files, trust, at, revocation, timeout, workers, on_result, policy)
+    cache = BatchCache(trust, at=at, revocation=revocation, policy=policy)
     reports: list[VerificationReport] = []
     try:
         for f in files:
@@ -72,13 +74,18 @@ _WORKER: dict[str, object] = {}
 
 
 def _init_worker(
-    anchors: Sequence[bytes], at: datetime | None, revocation: str, timeout: float | None
+    anchors: Sequence[bytes],
+    at: datetime | None,
+    revocation: str,
+    timeout: float | None,
+    policy: ValidationPolicy | None,
 ) -> None:
     import logging
 
     logging.disable(logging.WARNING)
     trust = TrustStore.from_certificates(anchors)
-    _WORKER.update(trust=trust, cache=BatchCache(trust, at=at, revocation=revocation), at=at)
+    cache = BatchCache(trust, at=at, revocation=revocation, policy=policy)
+    _WORKER.update(trust=trust, cache=cache, at=at)
     _WORKER.update(revocation=revocation, timeout=timeout)
 
 
@@ -111,6 +118,7 @@ def _parallel(
     timeout: float | None,
     workers: int,
     on_result: OnResult | None,
+    policy: ValidationPolicy | None = None,
 ) -> list[VerificationReport]:
     """Spread ``files`` over worker processes.
 
@@ -129,7 +137,7 @@ def _parallel(
             on_result(report)
 
     if os.name == "posix":
-        cache = BatchCache(trust, at=at, revocation=revocation)
+        cache = BatchCache(trust, at=at, revocation=revocation, policy=policy)
         warm, rest = files[: 4 * workers], files[4 * workers :]
         try:
             for f in warm:
@@ -145,7 +153,7 @@ def _parallel(
     else:  # pragma: no cover - spawn platforms
         ctx = multiprocessing.get_context("spawn")
         anchors = [a.certificate.dump() for a in trust.anchors]
-        initializer, initargs = _init_worker, (anchors, at, revocation, timeout)
+        initializer, initargs = _init_worker, (anchors, at, revocation, timeout, policy)
         paths = files
     if paths:
         chunk = max(1, min(64, len(paths) // (workers * 4)))

@@ -198,3 +198,196 @@ def file_error_th(error: str) -> str:
         if needle in error:
             return thai
     return FILE_ERROR[1]
+
+
+# --- long-term validation (proof of existence, revocation with its time and reason) --------------
+# Templates take keyword arguments: {when} revocation time, {reason}, {signed} the proven or
+# claimed signing time, {why} a detail, {name} a certificate's common name.
+
+REVOKED_BEFORE_SIGNING: Sentence = (
+    "The signer's certificate was revoked on {when} ({reason}), before the letter was signed "
+    "({signed}, proven by a trusted time-stamp). Do not accept it.",
+    "ใบรับรองของผู้ลงนามถูกเพิกถอนเมื่อ {when} ({reason}) ก่อนการลงนาม "
+    "({signed} พิสูจน์ด้วยการประทับเวลาที่เชื่อถือได้) ห้ามรับเอกสารนี้",
+)
+REVOKED_BEFORE_CLAIMED: Sentence = (
+    "The signer's certificate was revoked on {when} ({reason}), before the signing time the "
+    "signature itself states ({signed}). Do not accept it.",
+    "ใบรับรองของผู้ลงนามถูกเพิกถอนเมื่อ {when} ({reason}) ก่อนเวลาลงนามที่ระบุไว้ในลายมือชื่อเอง ({signed}) ห้ามรับเอกสารนี้",
+)
+REVOKED_NO_POE_DETAIL: Sentence = (
+    "The signer's certificate was revoked on {when} ({reason}) and nothing trustworthy proves the "
+    "letter was signed before that ({why}). Ask the sender's agency to confirm.",
+    "ใบรับรองของผู้ลงนามถูกเพิกถอนเมื่อ {when} ({reason}) และไม่มีหลักฐานที่เชื่อถือได้ว่าลงนามก่อนหน้านั้น "
+    "({why}) โปรดสอบถามหน่วยงานผู้ส่ง",
+)
+NO_TIMESTAMP: Sentence = ("the letter has no time-stamp", "หนังสือไม่มีการประทับเวลา")
+TIMESTAMP_NOT_USABLE: Sentence = (
+    "its time-stamp could not be verified: {why}",
+    "ตรวจสอบการประทับเวลาของหนังสือไม่ผ่าน: {why}",
+)
+REVOKED_AFTER_SIGNING: Sentence = (
+    "The signer's certificate was revoked on {when} ({reason}), after the letter was signed "
+    "({signed}, proven by {proof}); the signature remains valid.",
+    "ใบรับรองของผู้ลงนามถูกเพิกถอนเมื่อ {when} ({reason}) ซึ่งเป็นเวลาหลังการลงนาม "
+    "({signed} พิสูจน์ด้วย{proof}) ลายมือชื่อจึงยังใช้ได้",
+)
+CA_REVOKED: Sentence = (
+    "The certification authority {name!r} in the signer's chain was revoked on {when} ({reason}), "
+    "and nothing proves the letter was signed before that. Ask the sender's agency.",
+    "ผู้ออกใบรับรอง {name!r} ในสายใบรับรองของผู้ลงนามถูกเพิกถอนเมื่อ {when} ({reason}) "
+    "และไม่มีหลักฐานว่าลงนามก่อนหน้านั้น โปรดสอบถามหน่วยงานผู้ส่ง",
+)
+ON_HOLD: Sentence = (
+    "The signer's certificate was suspended (on hold) on {when}. Check again later or ask the "
+    "sender's agency.",
+    "ใบรับรองของผู้ลงนามถูกระงับชั่วคราวเมื่อ {when} ตรวจซ้ำภายหลังหรือสอบถามหน่วยงานผู้ส่ง",
+)
+EXPIRED_BEFORE_SIGNING: Sentence = (
+    "The certificate {name!r} had expired on {when}, before the letter was signed ({signed}, "
+    "proven by a trusted time-stamp). Do not accept it.",
+    "ใบรับรอง {name!r} หมดอายุเมื่อ {when} ก่อนการลงนาม ({signed} พิสูจน์ด้วยการประทับเวลาที่เชื่อถือได้) ห้ามรับเอกสารนี้",
+)
+NOT_YET_VALID_AT_SIGNING: Sentence = (
+    "The certificate {name!r} only became valid on {when}, after the letter was signed ({signed}). "
+    "Do not accept it.",
+    "ใบรับรอง {name!r} เริ่มมีผลเมื่อ {when} หลังการลงนาม ({signed}) ห้ามรับเอกสารนี้",
+)
+OUT_OF_BOUNDS: Sentence = (
+    "The certificate {name!r} is expired (or not yet valid) at the validation time ({when}) and "
+    "nothing proves the letter was signed while it was valid ({why}). {advice}",
+    "ใบรับรอง {name!r} หมดอายุ (หรือยังไม่มีผล) ณ เวลาที่ตรวจ ({when}) "
+    "และไม่มีหลักฐานว่าลงนามขณะใบรับรองยังใช้ได้ ({why}) {advice}",
+)
+ASK_FOR_LT: Sentence = (
+    "Ask for a long-term (B-LT/B-LTA) copy.",
+    "ขอฉบับที่รับรองระยะยาว (B-LT/B-LTA)",
+)
+ASK_FOR_ARCHIVE: Sentence = (
+    "Ask the sending agency for a copy with a newer archive time-stamp (B-LTA).",
+    "ขอให้หน่วยงานผู้ส่งส่งฉบับที่มีการประทับเวลาเพื่อการเก็บรักษาที่ใหม่กว่า (B-LTA)",
+)
+TSA_EXPIRED: Sentence = (
+    "the certificate {name!r} of the time-stamping authority expired on {when} and no later "
+    "time-stamp proves the time-stamp existed before that",
+    "ใบรับรอง {name!r} ของผู้ให้บริการประทับเวลาหมดอายุเมื่อ {when} "
+    "และไม่มีการประทับเวลาที่ใหม่กว่าพิสูจน์ว่าการประทับเวลานั้นมีอยู่ก่อนหน้า",
+)
+TSA_UNTRUSTED: Sentence = (
+    "the time-stamping authority does not lead to a trusted root",
+    "ผู้ให้บริการประทับเวลาไม่เชื่อมโยงถึงใบรับรองหลักที่เชื่อถือ",
+)
+TSA_REVOKED: Sentence = (
+    "the time-stamping authority's certificate was revoked",
+    "ใบรับรองของผู้ให้บริการประทับเวลาถูกเพิกถอน",
+)
+TSA_ALGORITHM: Sentence = (
+    "the time-stamp's algorithm no longer holds ({why})",
+    "อัลกอริทึมของการประทับเวลาไม่ปลอดภัยแล้ว ({why})",
+)
+TSA_REVINFO: Sentence = (
+    "the time-stamping authority's revocation status could not be checked",
+    "ตรวจสอบสถานะการเพิกถอนของผู้ให้บริการประทับเวลาไม่ได้",
+)
+WRONG_PURPOSE: Sentence = (
+    "The signer's certificate may not sign documents: {why}. Do not accept the letter as signed; "
+    "ask the sender's agency.",
+    "ใบรับรองของผู้ลงนามใช้ลงนามเอกสารไม่ได้: {why} ห้ามถือว่าหนังสือนี้ลงนามแล้ว โปรดสอบถามหน่วยงานผู้ส่ง",
+)
+PURPOSE_KU: Sentence = (
+    "its key usage allows neither digitalSignature nor nonRepudiation",
+    "การใช้งานกุญแจไม่อนุญาตทั้ง digitalSignature และ nonRepudiation",
+)
+PURPOSE_EKU: Sentence = (
+    "it is a certificate for {kinds} only",
+    "เป็นใบรับรองสำหรับ {kinds} เท่านั้น",
+)
+PURPOSE_TSA: Sentence = (
+    "the time-stamping authority's certificate lacks the timeStamping extended key usage",
+    "ใบรับรองของผู้ให้บริการประทับเวลาไม่มีการใช้งาน timeStamping",
+)
+CHAIN_INVALID: Sentence = (
+    "The signer's certificate chain breaks the rules for certificates ({why}). Do not rely on it; "
+    "ask your IT officer.",
+    "สายใบรับรองของผู้ลงนามผิดกฎของใบรับรอง ({why}) อย่าใช้เอกสารนี้ โปรดสอบถามเจ้าหน้าที่ไอที",
+)
+CHAIN_MALFORMED: Sentence = (
+    "A certificate of the signature is malformed ({why}); it cannot be checked. Ask the sender to "
+    "sign again.",
+    "ใบรับรองในลายมือชื่อมีโครงสร้างผิดรูปแบบ ({why}) ตรวจสอบไม่ได้ ขอให้ผู้ส่งลงนามใหม่",
+)
+REVINFO_UNKNOWN: Sentence = (
+    "The revocation status of {name!r} at the time that matters ({when}) could not be checked "
+    "({why}); this is not the same as invalid. Check again when online, or ask for a B-LT copy.",
+    "ตรวจสอบสถานะการเพิกถอนของ {name!r} ณ เวลาที่ต้องใช้ ({when}) ไม่ได้ ({why}) "
+    "ไม่ได้แปลว่าลายมือชื่อไม่ถูกต้อง ตรวจซ้ำเมื่อเชื่อมต่ออินเทอร์เน็ตได้ หรือขอฉบับ B-LT",
+)
+ALGORITHM_INCONSISTENT: Sentence = (
+    "The signature's declared algorithms disagree ({why}): it does not verify as declared. "
+    "Do not rely on it; ask the sender to sign again.",
+    "อัลกอริทึมที่ลายมือชื่อประกาศไว้ขัดกันเอง ({why}) จึงตรวจสอบตามที่ประกาศไม่ได้ อย่าใช้เอกสารนี้ ขอให้ผู้ส่งลงนามใหม่",
+)
+ALGORITHM_NO_LONGER_HELD: Sentence = (
+    "The signature relies on an algorithm that is no longer secure ({why}) and nothing proves it "
+    "was made before that. Ask the sender to sign again.",
+    "ลายมือชื่อใช้อัลกอริทึมที่ไม่ปลอดภัยแล้ว ({why}) และไม่มีหลักฐานว่าลงนามก่อนหน้านั้น ขอให้ผู้ส่งลงนามใหม่",
+)
+ALGORITHM_UNSUPPORTED: Sentence = (
+    "The signature uses an algorithm thaisign cannot verify ({why}). Ask your IT officer.",
+    "ลายมือชื่อใช้อัลกอริทึมที่ thaisign ตรวจสอบไม่ได้ ({why}) โปรดสอบถามเจ้าหน้าที่ไอที",
+)
+PROVEN_BY_SIGNATURE_TS: Sentence = ("a trusted time-stamp", "การประทับเวลาที่เชื่อถือได้")
+PROVEN_BY_DOCUMENT_TS: Sentence = ("a document time-stamp", "การประทับเวลาเอกสาร")
+DOC_TS_PROVES: Sentence = (
+    "This document time-stamp proves that the document as it was then existed on {when}.",
+    "การประทับเวลาเอกสารนี้พิสูจน์ว่าเอกสารในสภาพขณะนั้นมีอยู่แล้วเมื่อ {when}",
+)
+DOC_TS_NOT_TSA: Sentence = (
+    "The document time-stamp was not made by a trusted time-stamping authority ({why}).",
+    "การประทับเวลาเอกสารไม่ได้มาจากผู้ให้บริการประทับเวลาที่เชื่อถือได้ ({why})",
+)
+DOC_TS_BROKEN: Sentence = (
+    "The document time-stamp does not match the document ({why}).",
+    "การประทับเวลาเอกสารไม่ตรงกับเอกสาร ({why})",
+)
+
+REVOCATION_NOT_DECLARED: Sentence = (
+    "The signer's certificate names no way to check whether it was revoked (no CRL or OCSP "
+    "address); its certification authority decided so.",
+    "ใบรับรองของผู้ลงนามไม่ได้ระบุช่องทางตรวจสอบการเพิกถอน (ไม่มีที่อยู่ CRL หรือ OCSP) ตามที่ผู้ออกใบรับรองกำหนด",
+)
+
+REASONS_TH: dict[str, str] = {
+    "unspecified": "ไม่ระบุเหตุผล",
+    "key compromise": "กุญแจส่วนตัวรั่วไหล",
+    "CA compromise": "กุญแจของผู้ออกใบรับรองรั่วไหล",
+    "affiliation changed": "เปลี่ยนสังกัด",
+    "superseded": "มีใบรับรองใหม่แทน",
+    "cessation of operation": "เลิกใช้งาน",
+    "certificate hold": "ระงับชั่วคราว",
+    "privilege withdrawn": "ถูกถอนสิทธิ์",
+    "AA compromise": "กุญแจของผู้ออกคุณลักษณะรั่วไหล",
+}
+
+
+def fill(sentence: Sentence, **values: object) -> Sentence:
+    """``sentence`` with its placeholders filled; a value may be a (english, thai) pair."""
+    en = {k: (v[0] if isinstance(v, tuple) else v) for k, v in values.items()}
+    th = {k: (v[1] if isinstance(v, tuple) else v) for k, v in values.items()}
+    return sentence[0].format(**en), sentence[1].format(**th)
+
+
+def when(moment: object) -> Sentence:
+    """A moment as both languages write it (Bangkok time; Buddhist Era in Thai)."""
+    import datetime as dt
+
+    from thaisign.thai_date import BANGKOK, format_thai_datetime
+
+    if not isinstance(moment, dt.datetime):
+        return ("an unknown time", "เวลาที่ไม่ทราบ")
+    local = moment.astimezone(BANGKOK)
+    return f"{local.day} {local:%B %Y %H:%M} UTC+7", format_thai_datetime(moment, digits="arabic")
+
+
+def reason(text: str) -> Sentence:
+    return text, REASONS_TH.get(text, text)

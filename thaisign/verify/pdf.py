@@ -26,6 +26,7 @@ from typing import Any
 from thaisign.errors import UsageError
 from thaisign.verify import messages as msg
 from thaisign.verify.cache import BatchCache
+from thaisign.verify.policy import ValidationPolicy
 from thaisign.verify.report import (
     Coverage,
     Indication,
@@ -37,6 +38,7 @@ from thaisign.verify.report import (
 )
 from thaisign.verify.revocation import MODES, EmbeddedRevinfo
 from thaisign.verify.trust import TrustStore
+from thaisign.verify.validation import prepare_document_timestamp
 from thaisign.verify.verdict import broken_report, coverage_facts, to_report
 
 logger = logging.getLogger(__name__)
@@ -99,12 +101,15 @@ def verify_pdf(
     timeout: float | None = DEFAULT_TIMEOUT,
     cache: BatchCache | None = None,
     name: str | None = None,
+    policy: ValidationPolicy | None = None,
 ) -> VerificationReport:
     """Verify every signature and document timestamp of one PDF.
 
     ``trust`` defaults to :meth:`TrustStore.default`; ``at`` is the validation time (default:
-    now); ``revocation`` is ``online`` (fetch OCSP, then CRL), ``offline`` (only data embedded in
-    the file) or ``off``. Never raises for a bad file: the report's verdict is then ``ERROR``.
+    now); ``revocation`` is ``online`` (data in the file plus OCSP/CRL fetched where the policy's
+    network setting allows), ``offline`` (only data embedded in the file) or ``off``; ``policy``
+    is the :class:`~thaisign.verify.policy.ValidationPolicy` (default: Thai government letters).
+    Never raises for a bad file: the report's verdict is then ``ERROR``.
     """
     _check_mode(revocation)
     if at is not None and at.tzinfo is None:
@@ -117,11 +122,15 @@ def verify_pdf(
             data = Path(source).read_bytes()
         except OSError as exc:
             return VerificationReport(label, error=f"cannot read file: {exc.strerror or exc}")
-    if cache is not None and (cache.mode != revocation or (at is not None and cache.moment != at)):
-        raise UsageError("the batch cache was made for another validation time or revocation mode")
+    if cache is not None and (
+        cache.mode != revocation
+        or (at is not None and cache.moment != at)
+        or (policy is not None and cache.policy != policy)
+    ):
+        raise UsageError("the batch cache was made for another validation time, revocation mode or policy")
     trust = trust if trust is not None else TrustStore.default()
     own_cache = cache is None
-    cache = cache or BatchCache(trust, at=at, revocation=revocation)
+    cache = cache or BatchCache(trust, at=at, revocation=revocation, policy=policy)
     try:
         with _time_budget(timeout):
             return VerificationReport(label, tuple(_verify_bytes(data, cache)))
@@ -180,15 +189,39 @@ def _verify_bytes(data: bytes, cache: BatchCache) -> list[SignatureReport]:
         except Exception as exc:
             reports.append(broken_report(fq_name, sig_obj_ref, exc))
             continue
-        embedded.add_archival(emb.signer_info)
+        with contextlib.suppress(Exception):
+            embedded.add_archival(emb.signer_info, revision=emb.signed_revision, owner=str(fq_name))
         sigs.append((emb.signed_revision, fq_name, emb))
     sigs.sort(key=lambda t: t[0])
     doc_ts_revisions = [rev for rev, _, emb in sigs if emb.sig_object_type == "/DocTimeStamp"]
     session = cache.session_for(embedded)
+    # document time-stamps first: the newest proves when everything before it existed
+    prepared: dict[str, Any] = {}
+    for _rev, fq_name, emb in sigs:
+        if emb.sig_object_type != "/DocTimeStamp":
+            continue
+        try:
+            ts = cache.run(prepare_document_timestamp(emb, session, data))
+        except _Timeout:
+            raise
+        except Exception:
+            logger.debug("document time-stamp %s unreadable", fq_name, exc_info=True)
+            continue
+        prepared[str(fq_name)] = ts
+        session.ltv.timestamps.append(ts)
+    if session.ltv.timestamps and cache.policy.use_document_timestamps:
+        cache.run(session.ltv.validate_document_timestamps())
+    elif session.ltv.timestamps:
+        for ts in session.ltv.timestamps:  # policy: no proof of existence from them
+            ts.poe = cache.moment
     for rev, fq_name, emb in sigs:
         later_doc_ts = any(r > rev for r in doc_ts_revisions)
         try:
-            reports.append(cache.run(_verify_signature(data, emb, session, embedded, later_doc_ts)))
+            reports.append(
+                cache.run(
+                    _verify_signature(data, emb, session, embedded, later_doc_ts, prepared.get(str(fq_name)))
+                )
+            )
         except _Timeout:
             raise
         except Exception as exc:
@@ -214,43 +247,30 @@ def _embedded_signature(reader: Any, sig_field: Any, fq_name: str) -> Any:
 
 
 def _embedded_revinfo(reader: Any) -> EmbeddedRevinfo:
-    from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
+    from thaisign.verify.dss import read_dss
 
-    out = EmbeddedRevinfo()
     try:
-        dss = DocumentSecurityStore.read_dss(reader)
-    except NoDSSFoundError:
-        return out
+        return read_dss(reader)
     except Exception:
         logger.debug("unreadable /DSS ignored", exc_info=True)
-        return out
-    from asn1crypto import crl as asn1_crl
-    from asn1crypto import ocsp as asn1_ocsp
-    from pyhanko.pdf_utils.generic import DecodePurpose
-
-    with contextlib.suppress(Exception):
-        out.certs.extend(dss.load_certs())
-    for ref in dss.ocsps:
-        with contextlib.suppress(Exception):
-            out.ocsps.append(
-                asn1_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
-            )
-    for ref in dss.crls:
-        with contextlib.suppress(Exception):
-            out.crls.append(asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)))
-    return out
+        return EmbeddedRevinfo()
 
 
 # --------------------------------------------------------------------------------------------
 
 
 async def _verify_signature(
-    data: bytes, emb: Any, session: Any, embedded: EmbeddedRevinfo, later_doc_ts: bool
+    data: bytes,
+    emb: Any,
+    session: Any,
+    embedded: EmbeddedRevinfo,
+    later_doc_ts: bool,
+    doc_ts: Any = None,
 ) -> SignatureReport:
     from pyhanko.sign.validation.errors import SignatureValidationError
 
     from thaisign.verify.attacks import check_byte_range
-    from thaisign.verify.validation import validate_document_timestamp, validate_signature
+    from thaisign.verify.validation import validate_signature
 
     subfilter = str(emb.sig_object.get("/SubFilter", ""))
     is_doc_ts = emb.sig_object_type == "/DocTimeStamp"
@@ -273,7 +293,7 @@ async def _verify_signature(
     br = check_byte_range(data, list(emb.byte_range), emb.pkcs7_content)
     try:
         if is_doc_ts:
-            status = await validate_document_timestamp(emb, session)
+            status = _document_timestamp_check(emb, session, doc_ts)
         else:
             status = await validate_signature(emb, session, sha1=subfilter == "/adbe.pkcs7.sha1")
     except SignatureValidationError as exc:
@@ -283,3 +303,20 @@ async def _verify_signature(
             return broken_report(emb.field_name, emb.sig_object, exc)
         return broken_report(emb.field_name, emb.sig_object, exc, coverage=coverage, modifications=mods)
     return await to_report(data, emb, status, session, embedded, br, kind, subfilter, later_doc_ts)
+
+
+def _document_timestamp_check(emb: Any, session: Any, doc_ts: Any) -> Any:
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.status import ModificationInfo
+
+    from thaisign.verify.assess import assess_document_timestamp
+    from thaisign.verify.validation import SignatureCheck
+
+    if doc_ts is None:
+        raise SignatureValidationError("the document time-stamp token cannot be read")
+    token = doc_ts.token
+    info = ModificationInfo(**emb.summarise_integrity_info())
+    if token.tsa is None:
+        raise SignatureValidationError(token.problem or "the document time-stamp token cannot be read")
+    assessment = assess_document_timestamp(session.ltv, doc_ts)
+    return SignatureCheck(info, token.intact, token.intact, token.tsa, token.gen_time, assessment=assessment)

@@ -98,8 +98,9 @@ def _signature_view(sig: SignatureReport, n: int) -> SignatureView:
         rows.append(FactRow(_label("reason"), sig.reason))
     if sig.location:
         rows.append(FactRow(_label("location"), sig.location))
-    rows.append(FactRow(_label("changes"), _pair(rt._MODS, sig.modifications.value)))
-    rows.append(FactRow(_label("coverage"), _pair(rt._COVERAGE, sig.coverage.value)))
+    if sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
+        rows.append(FactRow(_label("changes"), _pair(rt._MODS, sig.modifications.value)))
+        rows.append(FactRow(_label("coverage"), _pair(rt._COVERAGE, sig.coverage.value)))
     if sig.trusted and sig.chain:
         rows.append(FactRow(_label("chain"), " → ".join(c.common_name or c.subject for c in sig.chain)))
         anchor = sig.chain[-1]

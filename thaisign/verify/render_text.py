@@ -194,8 +194,9 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
         value = getattr(sig, key, None)
         if value:
             lines.append(f"    {L[key]}: {visible(value)}")
-    lines.append(f"    {L['changes']}: {_MODS[sig.modifications.value][i]}")
-    lines.append(f"    {L['coverage']}: {_COVERAGE[sig.coverage.value][i]}")
+    if sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
+        lines.append(f"    {L['changes']}: {_MODS[sig.modifications.value][i]}")
+        lines.append(f"    {L['coverage']}: {_COVERAGE[sig.coverage.value][i]}")
     if sig.trusted and sig.chain:
         lines.append(f"    {L['chain']}: {chain_names(sig)}")
         anchor = sig.chain[-1]

@@ -104,11 +104,43 @@ class TimestampFacts:
 
 @dataclass(frozen=True)
 class RevocationFacts:
-    """Revocation status of the signer certificate and where the answer came from."""
+    """Revocation status of the signer certificate and where the answer came from.
+
+    ``status`` is what the sources say about the certificate (``revoked`` whenever any source
+    says so, even when the revocation came after the proven signing time); ``status_then`` is
+    the status at ``judged_at``, the time that mattered (the proof of existence of the
+    signature). ``evidence``/``origin``/``location``/``issued`` describe the deciding answer.
+    """
 
     status: str  # good | revoked | unknown | not-checked
     source: str  # ocsp | crl | embedded | none
     revoked_at: datetime | None = None
+    reason: str | None = None  # e.g. "key compromise"
+    judged_at: datetime | None = None
+    evidence: str | None = None  # ocsp | crl
+    origin: str | None = None  # file | online
+    location: str | None = None  # /DSS, /VRI, signature attribute, time-stamp token, or the URL
+    issued: datetime | None = None  # thisUpdate of the deciding answer
+    status_then: str | None = None  # good | revoked | hold | unknown, at judged_at
+
+    def to_dict(self) -> dict[str, Any]:
+        deciding = None
+        if self.evidence is not None:
+            deciding = {
+                "kind": self.evidence,
+                "origin": self.origin,
+                "location": self.location,
+                "issued": _iso(self.issued),
+            }
+        return {
+            "status": self.status,
+            "source": self.source,
+            "revoked_at": _iso(self.revoked_at),
+            "reason": self.reason,
+            "judged_at": _iso(self.judged_at),
+            "status_then": self.status_then,
+            "deciding": deciding,
+        }
 
 
 @dataclass(frozen=True)
@@ -142,6 +174,11 @@ class SignatureReport:
     subfilter: str | None = None
     reason: str | None = None  # /Reason of the signature dictionary, as the signer wrote it
     location: str | None = None  # /Location, likewise
+    #: proof of existence: the time the signature is known to have existed, and what proves it
+    #: (signature-timestamp | document-timestamp | validation-time)
+    poe_time: datetime | None = None
+    poe_source: str | None = None
+    validation_time: datetime | None = None
 
     def __post_init__(self) -> None:
         # names read from a PDF arrive as pyHanko string objects that drag their parser along;
@@ -191,11 +228,15 @@ class SignatureReport:
                 "intact": self.timestamp.intact,
                 "trusted": self.timestamp.trusted,
             },
-            "revocation": {"status": self.revocation.status, "source": self.revocation.source},
+            "revocation": self.revocation.to_dict(),
             "level": self.level,
             "messages": {"en": list(self.messages.en), "th": list(self.messages.th)},
             "reason": self.reason,
             "location": self.location,
+            "proof_of_existence": None
+            if self.poe_time is None
+            else {"time": _iso(self.poe_time), "source": self.poe_source},
+            "validation_time": _iso(self.validation_time),
         }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -57,23 +58,119 @@ def _fingerprint(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest().upper()
 
 
+def _common_names(cert: asn1_x509.Certificate) -> list[str]:
+    """Every common name of the subject (a subject may repeat the attribute)."""
+    out: list[str] = []
+    for rdn in cert.subject.chosen:
+        for attr in rdn:
+            if attr["type"].native == "common_name":
+                out.append(str(attr["value"].native))
+    return out
+
+
 def _common_name(cert: asn1_x509.Certificate) -> str | None:
-    value = cert.subject.native.get("common_name")
-    if isinstance(value, list):
-        value = value[-1] if value else None
-    return str(value) if value is not None else None
+    """The subject's (last) common name, for a readable repr."""
+    names = _common_names(cert)
+    return names[-1] if names else None
+
+
+#: letters of other scripts (and digits) that look like Latin ones, lower-case (Unicode
+#: confusables, the part that matters for names written in Latin letters)
+_CONFUSABLE = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a",
+        "в": "b",
+        "е": "e",
+        "ё": "e",
+        "һ": "h",
+        "і": "l",
+        "ї": "l",
+        "ј": "j",
+        "к": "k",
+        "м": "m",
+        "н": "h",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "т": "t",
+        "у": "y",
+        "х": "x",
+        "ѕ": "s",
+        "ԁ": "d",
+        "ԛ": "q",
+        "ԝ": "w",
+        "ӏ": "l",
+        "ɡ": "g",
+        "ց": "g",
+        "ո": "n",
+        "օ": "o",
+        # Greek
+        "α": "a",
+        "β": "b",
+        "ε": "e",
+        "ι": "l",
+        "κ": "k",
+        "ν": "v",
+        "ο": "o",
+        "ρ": "p",
+        "τ": "t",
+        "υ": "u",
+        "χ": "x",
+        "η": "n",
+        "ϲ": "c",
+        "ϳ": "j",
+        # Latin look-alikes and digits (confusables.txt maps 1, I, l and i to one skeleton)
+        "ı": "l",
+        "ǀ": "l",
+        "i": "l",
+        "1": "l",
+        "|": "l",
+        "0": "o",
+        "ø": "o",
+    }
+)
+
+
+def name_skeleton(text: str) -> str:
+    """A comparison key under which look-alike names collide: NFKC, no format or combining
+    characters, case-folded, other scripts' look-alikes mapped to Latin, "rn" read as "m",
+    and only letters and digits kept (spaces, NBSP, dashes of any kind vanish)."""
+    folded = unicodedata.normalize("NFKC", text)
+    folded = "".join(ch for ch in folded if unicodedata.category(ch) not in ("Cf", "Mn", "Me", "Cc"))
+    folded = folded.casefold().translate(_CONFUSABLE).replace("rn", "m")
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
+_PINNED_SKELETONS = {name_skeleton(name): name for name in PINNED_NRCA}
+
+
+def _visible(text: str) -> str:
+    """``text`` with control, format and other invisible characters shown as escapes."""
+    return "".join(
+        ch
+        if (ch.isprintable() and unicodedata.category(ch) not in ("Cf", "Zs")) or ch == " "
+        else f"\\u{ord(ch):04x}"
+        for ch in text
+    )
 
 
 def _anchor(cert: asn1_x509.Certificate, source: str) -> TrustAnchor:
+    """A trust anchor, unless the certificate's name is (or looks like) a pinned national root's
+    while its fingerprint is not that root's: such an impostor is refused, whatever its source."""
     der = cert.dump()
     fp = _fingerprint(der)
-    cn = _common_name(cert)
-    pinned = PINNED_NRCA.get(cn or "")
-    if pinned is not None and fp != pinned:
-        raise TrustError(
-            f"{source}: certificate claims to be '{cn}' but its SHA-256 is {fp}, not the pinned {pinned}",
-            hint="obtain the genuine root certificate from ETDA (nrca.go.th) and check its fingerprint",
-        )
+    for cn in _common_names(cert):
+        genuine = _PINNED_SKELETONS.get(name_skeleton(cn))
+        if genuine is None:
+            continue
+        pinned = PINNED_NRCA[genuine]
+        if fp != pinned:
+            looks = "claims to be" if cn == genuine else f"has a name that looks like ('{_visible(cn)}')"
+            raise TrustError(
+                f"{source}: certificate {looks} '{genuine}' but its SHA-256 is {fp}, not the pinned {pinned}",
+                hint="obtain the genuine root certificate from ETDA (nrca.go.th) and check its fingerprint",
+            )
     return TrustAnchor(cert, fp, source)
 
 

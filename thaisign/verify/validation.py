@@ -1,166 +1,147 @@
-"""One signature through pyHanko's pieces: integrity, coverage, differences, timing, CMS and trust.
+"""One signature or document time-stamp: integrity, coverage, differences, CMS, then the long-term validation.
 
-This mirrors :func:`pyhanko.sign.validation.pdf_embedded.async_validate_pdf_signature`, with
-three differences: it also accepts ``adbe.pkcs7.sha1`` (the signed content is the SHA-1 of the
-byte ranges); it accepts signer certificates with digitalSignature *or* nonRepudiation, as
-Adobe Reader does; and the signer's path validation is answered by the batch cache. A later
-revision that pyHanko's difference analysis cannot parse counts as a suspicious change.
+Integrity, coverage and the difference analysis are pyHanko's (``integrity_then_differences``);
+the CMS signature value is verified by :mod:`thaisign.verify.tokens` (algorithms checked for
+consistency, SHA-3 and RSASSA-PSS verified as declared); ``adbe.pkcs7.sha1`` is accepted (the
+CMS encapsulates the SHA-1 of the byte ranges). Trust, time and revocation come from
+:mod:`thaisign.verify.assess` (ETSI EN 319 102-1 long-term validation), whose chain work the
+batch cache shares.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from thaisign.verify.assess import Assessment
     from thaisign.verify.cache import FileSession
 
 
-def key_usage() -> Any:
-    """Signer key usage accepted: digitalSignature or nonRepudiation (either is enough)."""
-    from pyhanko.sign.validation.settings import KeyUsageConstraints
+@dataclass
+class SignatureCheck:
+    """What the validation of one /Sig found (pyHanko's integrity facts plus thaisign's)."""
 
-    return KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False)
+    info: Any  # pyhanko ModificationInfo: coverage, diff_result, docmdp_ok
+    intact: bool  # the digest over the byte ranges matches
+    valid: bool  # the signature value verifies as declared
+    signing_cert: Any
+    claimed: datetime | None
+    assessment: Assessment | None = None
+    algorithm_problem: str | None = None
+    algorithm_unsupported: bool = False
+    seed_value_constraint_error: Any = None
+
+    # the names verdict.py's coverage functions read from a pyHanko status
+    @property
+    def coverage(self) -> Any:
+        return self.info.coverage
+
+    @property
+    def modification_level(self) -> Any:
+        return self.info.modification_level
+
+    @property
+    def docmdp_ok(self) -> Any:
+        return self.info.docmdp_ok
+
+    @property
+    def diff_result(self) -> Any:
+        return self.info.diff_result
 
 
-async def validate_signature(emb: Any, session: FileSession, *, sha1: bool = False) -> Any:
-    """A :class:`pyhanko.sign.validation.status.PdfSignatureStatus` for one ``/Sig``."""
-    from pyhanko.sign.validation import generic_cms
+async def validate_signature(emb: Any, session: FileSession, *, sha1: bool = False) -> SignatureCheck:
+    """Validate one ``/Sig``: integrity and differences, CMS, then the signer's long-term validation."""
+    from pyhanko.sign.ades.report import AdESFailure
+    from pyhanko.sign.general import extract_signer_info
     from pyhanko.sign.validation.errors import SignatureValidationError
-    from pyhanko.sign.validation.status import PdfSignatureStatus
+    from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
+    from pyhanko.sign.validation.status import ModificationInfo
+
+    from thaisign.verify.assess import assess_signature
+    from thaisign.verify.tokens import AlgorithmRefused, cms_integrity, digest
 
     if emb.sig_object_type != "/Sig":
         raise SignatureValidationError("signature object type must be /Sig")
-    vc = session.vc
     integrity_then_differences(emb, session)
-    status_kwargs = emb.summarise_integrity_info()
-    status_kwargs.update(
-        await generic_cms.collect_timing_info(emb.signer_info, vc, raw_digest=emb.compute_digest)
-    )
-    if "signer_reported_dt" not in status_kwargs:
-        claimed = emb.self_reported_timestamp
-        if claimed is not None:
-            status_kwargs["signer_reported_dt"] = claimed
+    info = ModificationInfo(**emb.summarise_integrity_info())
     signed_data = emb.signed_data
-    if sha1:
-        # adbe.pkcs7.sha1: the CMS encapsulates the SHA-1 digest of the byte ranges
-        econtent = signed_data["encap_content_info"]["content"]
-        status_kwargs = await cms_validation(signed_data, None, session, status_kwargs)
-        if econtent.native != emb.compute_digest("sha1"):
-            status_kwargs["intact"] = False
-    else:
-        status_kwargs = await cms_validation(signed_data, emb.compute_digest(), session, status_kwargs)
+    signer_info = extract_signer_info(signed_data)
+    claimed = extract_self_reported_ts(signer_info) or emb.self_reported_timestamp
+    eci = signed_data["encap_content_info"]
+    memo = session.cache.memo
+    try:
+        if sha1:
+            # adbe.pkcs7.sha1: the CMS encapsulates the SHA-1 digest of the byte ranges
+            econtent = bytes(eci["content"])
+            md = str(signer_info["digest_algorithm"]["algorithm"].native)
+            integrity = cms_integrity(
+                signed_data, digest(md, econtent), str(eci["content_type"].native), memo
+            )
+            intact = integrity.intact and econtent == emb.compute_digest("sha1")
+        else:
+            if eci["content"].native is not None:
+                raise SignatureValidationError(
+                    "CMS structural error: detached signatures should not have encapsulated data",
+                    ades_subindication=AdESFailure.FORMAT_FAILURE,
+                )
+            md = str(signer_info["digest_algorithm"]["algorithm"].native)
+            integrity = cms_integrity(
+                signed_data, emb.compute_digest(md), str(eci["content_type"].native), memo
+            )
+            intact = integrity.intact
+    except AlgorithmRefused as exc:
+        text = str(exc)
+        cert = _signer_cert_or_none(signed_data, memo)
+        return SignatureCheck(
+            info, True, False, cert, claimed, algorithm_problem=text, algorithm_unsupported="support" in text
+        )
+    check = SignatureCheck(info, intact, integrity.valid, integrity.cert, claimed)
+    if not (intact and integrity.valid):
+        return check
+    revision = int(emb.signed_revision)
+    file_ltv = session.ltv
+    check.assessment = await assess_signature(
+        file_ltv, integrity, signer_info, str(emb.field_name), revision, claimed, memo
+    )
     # the signature field's seed-value constraints (/SV), as pyHanko checks them
     from pyhanko.sign.validation.pdf_embedded import report_seed_value_validation
 
-    tst = status_kwargs.get("timestamp_validity")
-    status_kwargs.update(
-        report_seed_value_validation(
-            emb, status_kwargs["validation_path"], tst is not None and tst.valid and tst.trusted
-        )
-    )
-    return PdfSignatureStatus(**status_kwargs)
+    assessment = check.assessment
+    path = None
+    if assessment.use is not None and assessment.use.chain is not None and assessment.use.chain.ok:
+        from thaisign.verify.chain import validation_path
+
+        assert assessment.use.chain.path is not None
+        path = validation_path(assessment.use.chain.path, session.cache.ltv.chains.anchors)
+    ts_ok = assessment.timestamp is not None and assessment.timestamp.intact and assessment.timestamp.trusted
+    sv = report_seed_value_validation(emb, path, ts_ok)  # type: ignore[arg-type]  # None: no path
+    check.seed_value_constraint_error = sv.get("seed_value_constraint_error")
+    return check
 
 
-async def cms_validation(
-    signed_data: Any, raw_digest: bytes | None, session: FileSession, status_kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    """pyHanko's ``cms_basic_validation``, with the trust step answered by the batch cache.
+def _signer_cert_or_none(signed_data: Any, memo: dict[Any, Any]) -> Any:
+    from pyhanko.sign.validation import generic_cms
 
-    Integrity, algorithm policy and the signature value are checked for every file; the path
-    validation of the signer certificate (the expensive part) once per certificate, set of
-    embedded certificates and revocation data, per batch.
-    """
-    from asn1crypto import core
-    from cryptography.hazmat.primitives import hashes
-    from pyhanko.sign.ades.report import AdESFailure
-    from pyhanko.sign.general import CMSStructuralError, extract_signer_info
-    from pyhanko.sign.validation import errors, generic_cms
-    from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
-    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
-
-    from thaisign.verify.cache import remember
-
-    vc = session.vc
-    signer_info = extract_signer_info(signed_data)
-    memo = session.cache.memo
-    # which embedded certificate is the signer's: the same answer for the same certificates and
-    # signer identifier (the signing-certificate attribute is still checked for every file below)
-    certs_key = ("certs", signed_data["certificates"].dump(), signer_info["sid"].dump())
-    cert_info = memo.get(certs_key)
-    if cert_info is None:
-        cert_info = remember(memo, certs_key, generic_cms.extract_certs_for_validation(signed_data))
-    cert, other_certs = cert_info.signer_cert, cert_info.other_certs
-    algorithm_policy = CMSAlgorithmUsagePolicy.lift_policy(vc.algorithm_policy)
-    mechanism = signer_info["signature_algorithm"]["algorithm"].native
-    md_algorithm = signer_info["digest_algorithm"]["algorithm"].native
-    eci = signed_data["encap_content_info"]
-    expected_content_type = eci["content_type"].native
-    if raw_digest is None:
-        md = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
-        md.update(bytes(eci["content"]))
-        raw_digest = md.finalize()
-    elif eci["content"] is not core.VOID:
-        raise errors.SignatureValidationError(
-            "CMS structural error: detached signatures should not have encapsulated data",
-            ades_subindication=AdESFailure.FORMAT_FAILURE,
-        )
-    ades_status = error_time_horizon = None
-    # the algorithm policy's answer depends only on the algorithms, the key and the time:
-    # a pass is remembered for the batch, a refusal is always re-derived
-    alg_key = (
-        "algorithms",
-        signer_info["signature_algorithm"].dump(),
-        signer_info["digest_algorithm"].dump(),
-        cert.public_key.dump(),
-        vc.best_signature_time,
-    )
-    if alg_key not in memo:
-        try:
-            generic_cms._enforce_algorithm_usage(
-                signer_info, cert, algorithm_usage_policy=algorithm_policy, time_indic=vc.best_signature_time
-            )
-            remember(memo, alg_key, True)
-        except errors.DisallowedAlgorithmError as exc:
-            ades_status, error_time_horizon = exc.ades_subindication, exc.time_horizon
     try:
-        intact, valid = generic_cms.validate_sig_integrity(
-            signer_info,
-            cert,
-            expected_content_type=expected_content_type,
-            actual_digest=raw_digest,
-            sig_validator=vc.sig_validator,
-        )
-    except CMSStructuralError as exc:
-        raise errors.SignatureValidationError(
-            "CMS structural error: " + exc.failure_message, ades_subindication=AdESFailure.FORMAT_FAILURE
-        ) from exc
-    path = revo_details = None
-    if valid and ades_status is None:
-        trust = await session.cache.signer_trust(cert, other_certs, session)
-        ades_status, revo_details, path = trust.error_subindic, trust.revo_details, trust.path
-        error_time_horizon = trust.error_time_horizon
-    status_kwargs.update(
-        qualification_result=None,
-        validation_time=vc.moment,
-        intact=intact,
-        valid=valid,
-        signing_cert=cert,
-        md_algorithm=md_algorithm,
-        pkcs7_signature_mechanism=mechanism,
-        trust_problem_indic=ades_status,
-        validation_path=path,
-        revocation_details=revo_details,
-        error_time_horizon=error_time_horizon,
-    )
-    return status_kwargs
+        return generic_cms.extract_certs_for_validation(signed_data).signer_cert
+    except Exception:
+        return None
 
 
-async def validate_document_timestamp(emb: Any, session: FileSession) -> Any:
-    """A :class:`pyhanko.sign.validation.status.DocumentTimestampStatus` for one ``/DocTimeStamp``."""
-    from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_timestamp
+async def prepare_document_timestamp(emb: Any, session: FileSession, data: bytes) -> Any:
+    """Integrity and differences of one ``/DocTimeStamp``, and its token checked against the document."""
+    from thaisign.verify.ltv import DocTimestamp
+    from thaisign.verify.tokens import check_token, digest
 
     integrity_then_differences(emb, session)
-    return await async_validate_pdf_timestamp(emb, validation_context=session.vc, skip_diff=True)
+    byte_range = [int(x) for x in emb.byte_range]
+    chunks = [
+        data[byte_range[i] : byte_range[i] + byte_range[i + 1]] for i in range(0, len(byte_range) - 1, 2)
+    ]
+    token = check_token(emb.signed_data, lambda algo: digest(algo, *chunks), session.cache.memo)
+    return DocTimestamp(str(emb.field_name), int(emb.signed_revision), token)
 
 
 def integrity_then_differences(emb: Any, session: FileSession) -> None:

@@ -8,7 +8,6 @@ revocation status could be established at all ("could not be checked" is never "
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 from typing import Any
 
@@ -24,7 +23,6 @@ from thaisign.verify.report import (
     SignatureReport,
     SignerFacts,
     SubIndication,
-    TimestampFacts,
 )
 from thaisign.verify.revocation import EmbeddedRevinfo
 
@@ -166,38 +164,25 @@ def _sha256(cert: Any) -> str:
     return hashlib.sha256(cert.dump()).hexdigest()
 
 
-@dataclasses.dataclass(frozen=True)
-class _PathHolder:
-    validation_path: Any
-    signing_cert: Any
-
-
-def _chain(status: Any, memo: dict[Any, Any] | None = None) -> tuple[ChainEntry, ...]:
-    """Signer first, anchor last; remembered per path in ``memo`` (the batch's)."""
-    path = status.validation_path
-    key = ("chain", id(path), status.signing_cert.dump())
-    if memo is not None and path is not None:
-        hit = memo.get(key)
-        if hit is not None and hit[0] is path:
-            return hit[1]
-    entries = _chain_uncached(status)
-    if memo is not None and path is not None:
-        remember(memo, key, (path, entries))
-    return entries
-
-
-def _chain_uncached(status: Any) -> tuple[ChainEntry, ...]:
-    path = status.validation_path
-    if path is not None:
-        certs = list(path.iter_certs(include_root=True))
-        leaf = path.leaf
-        if leaf is not None and all(c.dump() != leaf.dump() for c in certs):
-            certs.append(leaf)
-        certs.reverse()  # signer first, anchor last
-        return tuple(
-            ChainEntry(str(c.subject.human_friendly), _sha256(c), _name_attr(c, "common_name")) for c in certs
+def _chain(certs: tuple[Any, ...], memo: dict[Any, Any]) -> tuple[ChainEntry, ...]:
+    """Signer first, anchor last: the certificates of the path actually validated (memoised)."""
+    key = ("chain", tuple(c.sha256 for c in certs))
+    hit = memo.get(key)
+    if hit is None:
+        hit = remember(
+            memo,
+            key,
+            tuple(
+                ChainEntry(str(c.asn1.subject.human_friendly), c.sha256, _name_attr(c.asn1, "common_name"))
+                for c in certs
+            ),
         )
-    cert = status.signing_cert
+    return hit
+
+
+def _signer_only(cert: Any) -> tuple[ChainEntry, ...]:
+    if cert is None:
+        return ()
     return (ChainEntry(str(cert.subject.human_friendly), _sha256(cert), _name_attr(cert, "common_name")),)
 
 
@@ -209,10 +194,6 @@ def _signature_field_names(emb: Any) -> set[str]:
         return {str(name) for name, _, _ in enumerate_sig_fields(emb.reader)}
     except Exception:
         return set()
-
-
-def _self_signed_untrusted(cert: Any, session: Any) -> bool:
-    return cert.self_signed != "no" and session.cache.trust.find(_sha256(cert)) is None
 
 
 def _level(subfilter: str, has_sig_ts: bool, embedded: EmbeddedRevinfo, later_doc_ts: bool) -> str | None:
@@ -236,66 +217,24 @@ async def to_report(
     subfilter: str,
     later_doc_ts: bool,
 ) -> SignatureReport:
-    from pyhanko.sign.ades.report import AdESIndeterminate
-
-    from thaisign.verify.revocation import revoked_facts
-
+    """The report for one signature (``status``: a :class:`~thaisign.verify.validation.SignatureCheck`)."""
     coverage = _coverage(status, br.ok, br.covers_file, _tail_junk(data, emb))
     mods = _modifications(status, coverage, _later_revisions(emb))
     if coverage is Coverage.ENTIRE_REVISION and _file_tail_junk(data):
         mods = Modifications.DISALLOWED
     cert = status.signing_cert
     is_doc_ts = kind == "document-timestamp"
+    assessment = status.assessment
 
-    # --- time: a trusted, intact signature time-stamp beats the signer's own clock -----------
-    ts_facts: TimestampFacts | None = None
-    ts_status = None if is_doc_ts else getattr(status, "timestamp_validity", None)
-    if ts_status is not None:
-        ts_facts = TimestampFacts(
-            ts_status.timestamp,
-            _name_attr(ts_status.signing_cert, "common_name"),
-            bool(ts_status.intact and ts_status.valid),
-            bool(ts_status.trusted),
-        )
-    time_source: str | None
-    if is_doc_ts:
-        signing_time, time_source = status.timestamp, "timestamp"
-    elif ts_facts is not None and ts_facts.intact and ts_facts.trusted:
-        signing_time, time_source = ts_facts.time, "timestamp"
+    # --- time and trust come from the long-term validation -----------------------------------
+    ts_facts = assessment.timestamp if assessment is not None else None
+    if assessment is not None:
+        signing_time, time_source = assessment.signing_time, assessment.signing_time_source
     else:
-        claimed = getattr(status, "signer_reported_dt", None)
-        signing_time, time_source = claimed, ("claimed" if claimed else None)
-
-    # --- trust and revocation ----------------------------------------------------------------
-    trust_problem = status.trust_problem_indic
-    trusted = bool(status.trusted)
-    revocation = RevocationFacts("not-checked", "none")
-    revocation_unknown = False
-    if status.revocation_details is not None and not status.revocation_details.ca_revoked:
-        revocation = revoked_facts(
-            cert, status.revocation_details.revocation_date, embedded, session.fetchers
-        )
-    elif trusted and status.validation_path is not None:
-        answer = await session.cache.revocation(cert, status.validation_path, session, embedded)
-        revocation = answer.facts
-        revocation_unknown = answer.facts.status == "unknown"
-    chain_source = status
-    expired_since = False
-    if (
-        trust_problem == AdESIndeterminate.OUT_OF_BOUNDS_NO_POE
-        and time_source == "timestamp"
-        and signing_time is not None
-        and not is_doc_ts
-    ):
-        # long-term validation: the certificate has expired since, but a trusted time-stamp
-        # proves when the letter was signed; validate the chain and revocation at that time
-        past = await session.cache.past_validation(cert, emb.other_embedded_certs, signing_time, embedded)
-        if past is not None:
-            path, past_revocation = past
-            trust_problem, trusted, expired_since = None, True, True
-            revocation = past_revocation.facts
-            revocation_unknown = revocation.status == "unknown"
-            chain_source = _PathHolder(path, cert)
+        signing_time = status.claimed
+        time_source = ("timestamp" if is_doc_ts else "claimed") if signing_time is not None else None
+    trusted = bool(assessment is not None and assessment.trusted)
+    revocation = assessment.revocation if assessment is not None else RevocationFacts("not-checked", "none")
 
     # --- indication -----------------------------------------------------------------------------
     en: list[str] = []
@@ -311,6 +250,13 @@ async def to_report(
     if not br.ok:
         indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
         say((f"{msg.PARTIAL_COVERAGE[0]} ({br.problem})", msg.PARTIAL_COVERAGE[1]))
+    elif status.algorithm_problem is not None:
+        if status.algorithm_unsupported:
+            indication, sub = Indication.INDETERMINATE, SubIndication.GENERIC
+            say(msg.fill(msg.ALGORITHM_UNSUPPORTED, why=status.algorithm_problem))
+        else:
+            indication, sub = Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE
+            say(msg.fill(msg.ALGORITHM_INCONSISTENT, why=status.algorithm_problem))
     elif not status.intact:
         indication, sub = Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE
         say(msg.for_sub_indication(sub))
@@ -323,30 +269,10 @@ async def to_report(
     elif mods is Modifications.DISALLOWED:
         indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
         say(msg.MODIFIED_DISALLOWED)
-    elif revocation.status == "revoked":
-        # ETSI: revoked at or before the signing time -> FAILED/REVOKED; otherwise nothing proves
-        # the signature predates the revocation -> INDETERMINATE/REVOKED_NO_POE. A claimed time
-        # after the revocation is the signer's own admission, so it counts too.
-        when = revocation.revoked_at
-        after = when is not None and signing_time is not None and when <= signing_time
-        indication = Indication.TOTAL_FAILED if after else Indication.INDETERMINATE
-        sub = SubIndication.REVOKED if after else SubIndication.REVOKED_NO_POE
-        say(msg.for_sub_indication(sub))
-    elif trust_problem is not None:
-        indication, sub = _from_ades(trust_problem)
-        if trust_problem == AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE and _self_signed_untrusted(
-            cert, session
-        ):
-            sub = SubIndication.NO_CERTIFICATE_CHAIN_FOUND
-        if trust_problem == AdESIndeterminate.TRY_LATER:
-            revocation = RevocationFacts("unknown", revocation.source)
-        say(_try_later_sentence(cert) if sub is SubIndication.TRY_LATER else msg.for_sub_indication(sub))
-    elif not trusted:
-        indication, sub = Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND
-        say(msg.for_sub_indication(sub))
-    elif revocation_unknown:
-        indication, sub = Indication.INDETERMINATE, SubIndication.TRY_LATER
-        say(_try_later_sentence(cert))
+    elif assessment is not None and assessment.indication is not None:
+        indication, sub = assessment.indication, assessment.sub
+        for sentence in assessment.sentences:
+            say(sentence)
     elif getattr(status, "seed_value_constraint_error", None) is not None:
         indication, sub = Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE
         detail = str(status.seed_value_constraint_error).splitlines()[0][:160]
@@ -356,8 +282,11 @@ async def to_report(
         say(msg.TIMESTAMP_BROKEN)
     if indication is Indication.TOTAL_PASSED:
         say(msg.PASSED if mods is Modifications.NONE else msg.PASSED_ALLOWED)
-    if expired_since:
-        say(msg.EXPIRED_SINCE)
+    if intact and assessment is not None:
+        for note in assessment.notes:
+            say(note)
+        if assessment.expired_since and indication is Indication.TOTAL_PASSED:
+            say(msg.EXPIRED_SINCE)
     changed_fields = sorted(getattr(getattr(status, "diff_result", None), "changed_form_fields", None) or ())
     if mods is Modifications.ALLOWED and changed_fields:
         changed_fields = [f for f in changed_fields if f not in _signature_field_names(emb)]
@@ -365,12 +294,17 @@ async def to_report(
         # permitted, but a clerk should look: values can be placed over the page content
         names = ", ".join(str(n) for n in changed_fields[:5])
         say((f"{msg.FIELDS_CHANGED[0]} ({names})", f"{msg.FIELDS_CHANGED[1]} ({names})"))
-    if ts_facts is not None and ts_facts.intact and not ts_facts.trusted:
+    if ts_facts is not None and ts_facts.intact and not ts_facts.trusted and intact:
         say(msg.TIMESTAMP_UNTRUSTED)
-    if revocation.status == "not-checked" and session.mode == "off":
+    if revocation.status == "not-checked" and session.mode == "off" and intact:
         say(msg.REVOCATION_OFF)
 
-    signer = _signer_facts(cert, session.cache.memo)
+    memo = session.cache.memo
+    chain = (
+        _chain(assessment.chain, memo)
+        if (assessment is not None and assessment.chain)
+        else _signer_only(cert)
+    )
     return SignatureReport(
         field=emb.field_name,
         kind=kind,
@@ -380,8 +314,8 @@ async def to_report(
         coverage=coverage,
         modifications=mods,
         trusted=trusted,
-        chain=_chain(chain_source, session.cache.memo),
-        signer=signer,
+        chain=chain,
+        signer=None if cert is None else _signer_facts(cert, memo),
         signing_time=signing_time,
         signing_time_source=time_source,
         timestamp=ts_facts,
@@ -391,6 +325,9 @@ async def to_report(
         subfilter=subfilter,
         reason=_text_entry(emb.sig_object, "/Reason"),
         location=_text_entry(emb.sig_object, "/Location"),
+        poe_time=assessment.poe_time if assessment is not None else None,
+        poe_source=assessment.poe_source if assessment is not None else None,
+        validation_time=session.cache.moment,
     )
 
 
@@ -401,15 +338,3 @@ def _text_entry(sig_obj: Any, key: str) -> str | None:
     except Exception:
         return None
     return None if value is None else str(value)[:1000]
-
-
-def _try_later_sentence(cert: Any) -> tuple[str, str]:
-    """Say "check again later" — unless the certificate names no revocation service at all."""
-    try:
-        has_crl = bool(cert.crl_distribution_points)
-        has_ocsp = bool(cert.ocsp_urls)
-    except Exception:
-        has_crl = has_ocsp = True
-    if not (has_crl or has_ocsp):
-        return msg.NO_REVOCATION_SERVICE
-    return msg.for_sub_indication(SubIndication.TRY_LATER.value)
