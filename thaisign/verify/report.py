@@ -179,6 +179,8 @@ class SignatureReport:
     poe_time: datetime | None = None
     poe_source: str | None = None
     validation_time: datetime | None = None
+    #: the data objects a CAdES/ASiC signature covers (file names); empty for a PDF signature
+    covers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # names read from a PDF arrive as pyHanko string objects that drag their parser along;
@@ -237,6 +239,7 @@ class SignatureReport:
             if self.poe_time is None
             else {"time": _iso(self.poe_time), "source": self.poe_source},
             "validation_time": _iso(self.validation_time),
+            "covers": list(self.covers),
         }
 
 
@@ -255,6 +258,12 @@ class VerificationReport:
     signatures: tuple[SignatureReport, ...] = ()
     error: str | None = None
     error_th: str | None = None
+    #: what the file is: pdf, cades (a .p7s/.p7m), asic-e or asic-s (a container)
+    format: str = "pdf"
+    #: the signed data a CAdES signature was checked against, or a container's data files
+    data: tuple[str, ...] = ()
+    #: data files of a container that no signature covers (never TOTAL_PASSED while there are any)
+    unsigned: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -265,6 +274,8 @@ class VerificationReport:
         if not self.signatures:
             return Verdict.NO_SIGNATURE
         worst = max((Verdict(s.indication.value) for s in self.signatures), key=_ORDER.__getitem__)
+        if self.unsigned and worst is Verdict.TOTAL_PASSED:
+            return Verdict.INDETERMINATE  # what no signature covers is not signed
         return worst
 
     @property
@@ -283,6 +294,9 @@ class VerificationReport:
             "verdict": self.verdict.value,
             "error": self.error,
             "signatures": [s.to_dict() for s in self.signatures],
+            "format": self.format,
+            "data": list(self.data),
+            "unsigned": list(self.unsigned),
         }
 
 
