@@ -152,9 +152,19 @@ def _check_v3(
         check = _failed(check_token(token, lambda _a: b""), "the archive time-stamp has no hash index")
         return ArchiveStamp(0, check)
     covered = ats.check_hash_index(index, signed_data, signer_info)
+    wanted = _imprint_in(token)
+    variants = [ats.signed_fields(signer_info)]
+    if not isinstance(signer_info["signed_attrs"], core.Void):
+        der = _der_signer_info(signer_info)
+        variants.append(ats.signed_fields(der))
 
     def imprint(algorithm: str) -> bytes:
-        return ats.imprint_v3(signed_data, signer_info, digester(algorithm), index.der, algorithm)
+        # the signed attributes as encoded, else (as EU DSS computes it) in DER
+        values = [
+            ats.imprint_v3(signed_data, signer_info, digester(algorithm), index.der, algorithm, fields=f)
+            for f in variants
+        ]
+        return next((v for v in values if v == wanted), values[0])
 
     check = check_token(token, imprint, memo)
     if check.intact and covered.missing:
@@ -165,6 +175,25 @@ def _check_v3(
         for o in ats.attribute_octets(a, index.version)
     ) & frozenset(index.unsigned_attrs)
     return ArchiveStamp(0, check, covered.certificates, covered.crls, values, index.algorithm)
+
+
+def _imprint_in(token: cms.SignedData) -> bytes | None:
+    try:
+        return bytes(
+            token["encap_content_info"]["content"].parsed["message_imprint"]["hashed_message"].native
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _der_signer_info(signer_info: cms.SignerInfo) -> cms.SignerInfo:
+    """``signer_info`` with its signed attributes in DER (for the archive time-stamp's imprint)."""
+    fields = {
+        name: signer_info[name]
+        for name in ("version", "sid", "digest_algorithm", "signature_algorithm", "signature")
+    }
+    fields["signed_attrs"] = cms.CMSAttributes.load(der_signed_attributes(signer_info))
+    return cms.SignerInfo(fields)
 
 
 def embedded_evidence(
@@ -316,6 +345,10 @@ async def check_signer_info(
             claimed=claimed,
             content=content,
         )
+    if not integrity.valid and valid_as_encoded_elsewhere(signer_info, integrity.cert):
+        import dataclasses
+
+        integrity = dataclasses.replace(integrity, valid=True)
     if not integrity.valid:
         return _report(
             base,
@@ -332,6 +365,54 @@ async def check_signer_info(
         session.ltv, integrity, signer_info, field, SIGNATURE_REVISION, claimed, memo
     )
     return _from_assessment(base, assessment, integrity.cert, session, content, list(stamps))
+
+
+def der_signed_attributes(signer_info: cms.SignerInfo) -> bytes:
+    """The signed attributes re-encoded in DER (sorted SET OF, definite lengths) with the SET tag."""
+    attrs = cms.CMSAttributes.load(signer_info["signed_attrs"].untag().dump())
+    return bytes(attrs.dump(force=True))
+
+
+def valid_as_encoded_elsewhere(signer_info: cms.SignerInfo, cert: Any) -> bool:
+    """A signature value that does not verify over the signed attributes as they are encoded,
+    checked as other verifiers (EU DSS, BouncyCastle) do: over the attributes' DER encoding
+    (RFC 5652 5.4 defines the signature over DER; some signers store them re-ordered or in BER),
+    and with an RSA PKCS#1 v1.5 DigestInfo whose SHA-2 parameters are absent instead of NULL
+    (RFC 8017 9.2, note 2). The key, the algorithms and the digest are the declared ones."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from thaisign.verify.algorithms import verify_signature_value
+
+    if isinstance(signer_info["signed_attrs"], core.Void) or cert is None:
+        return False
+    spki = cert.public_key.dump()
+    algorithm = signer_info["signature_algorithm"]
+    md = str(signer_info["digest_algorithm"]["algorithm"].native)
+    signature = bytes(signer_info["signature"].native)
+    as_encoded = signer_info["signed_attrs"].untag().dump()
+    der = der_signed_attributes(signer_info)
+    if der != as_encoded and verify_signature_value(spki, algorithm, signature, der, digest_algorithm=md):
+        return True
+    if algorithm["algorithm"].native not in ("rsassa_pkcs1v15", f"{md}_rsa"):
+        return False
+    key = serialization.load_der_public_key(spki)
+    if not isinstance(key, rsa.RSAPublicKey):
+        return False
+    try:
+        recovered = key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+    except (InvalidSignature, ValueError):
+        return False
+    from asn1crypto import algos
+
+    oid = algos.DigestAlgorithmId(md).dump()
+    for tbs in {as_encoded, der}:
+        digest = ats.digest_of(md, tbs)
+        no_null = core.Sequence(contents=core.Sequence(contents=oid).dump() + core.OctetString(digest).dump())
+        if recovered == no_null.dump():
+            return True
+    return False
 
 
 def _signer_cert(signed_data: cms.SignedData, signer_info: cms.SignerInfo) -> Any:
