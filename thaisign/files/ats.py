@@ -88,6 +88,10 @@ def build_hash_index(
     return bytes(core.Sequence(contents=b"".join(parts)).dump())
 
 
+class _AnySequence(core.SequenceOf):
+    _child_spec = core.Any
+
+
 class _OctetStrings(core.SequenceOf):
     _child_spec = core.OctetString
 
@@ -151,7 +155,7 @@ def read_hash_index(token_signer_info: cms.SignerInfo) -> HashIndex | None:
             continue
         try:
             der = attr["values"][0].dump()
-            items = list(core.Sequence.load(der, strict=False))
+            items = list(_AnySequence.load(der, strict=False))
         except (ValueError, TypeError, IndexError):
             return None
         algorithm = "sha256"

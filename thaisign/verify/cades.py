@@ -18,7 +18,7 @@ import binascii
 import io
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -289,13 +289,27 @@ def check_one(
     cache: BatchCache,
     field: str,
     covers: tuple[str, ...] = (),
+    *,
+    extra_stamps: Sequence[Any] = (),
 ) -> SignatureReport:
-    """The report on one SignerInfo: its evidence and archive time-stamps, then the signature."""
-    from thaisign.verify.cms import SignedContent, check_archive_stamps, check_signer_info, embedded_evidence
+    """The report on one SignerInfo: its evidence and archive time-stamps, then the signature.
+
+    ``extra_stamps``: time-stamp tokens (:class:`~thaisign.verify.tokens.TokenCheck`) over the
+    whole signature from outside it (an ASiC archive manifest's).
+    """
+    from thaisign.verify.cms import (
+        ArchiveStamp,
+        SignedContent,
+        check_archive_stamps,
+        check_signer_info,
+        embedded_evidence,
+    )
     from thaisign.verify.ltv import DocTimestamp
 
     content = SignedContent(digester, covers)
     stamps = check_archive_stamps(signed_data, signer_info, content, cache.memo)
+    outside = sorted(extra_stamps, key=lambda t: (t.gen_time is None, t.gen_time or datetime.min))
+    stamps += [ArchiveStamp(len(stamps) + n, token, whole=True) for n, token in enumerate(outside, 1)]
     embedded = embedded_evidence(signed_data, signer_info, stamps, field)
     session = cache.session_for(embedded)
     for stamp in stamps:

@@ -21,6 +21,7 @@ existence as a PDF letter's (:func:`~thaisign.verify.assess.assess_signature`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
@@ -102,6 +103,7 @@ class ArchiveStamp:
     crls: frozenset[bytes] = frozenset()
     attribute_values: frozenset[bytes] = frozenset()  # hashes (index algorithm) of attrType||value
     index_algorithm: str = "sha256"
+    whole: bool = False  # over the whole signature file (an ASiC archive manifest's time-stamp)
 
 
 def check_archive_stamps(
@@ -155,8 +157,8 @@ def _check_v3(
     wanted = _imprint_in(token)
     variants = [ats.signed_fields(signer_info)]
     if not isinstance(signer_info["signed_attrs"], core.Void):
-        der = _der_signer_info(signer_info)
-        variants.append(ats.signed_fields(der))
+        with contextlib.suppress(ValueError, TypeError):
+            variants.append(ats.signed_fields(_der_signer_info(signer_info)))
 
     def imprint(algorithm: str) -> bytes:
         # the signed attributes as encoded, else (as EU DSS computes it) in DER
@@ -218,7 +220,7 @@ def embedded_evidence(
                 embedded.certs.extend(_certificates(value))
     for choice in ats.present(signed_data["crls"]):
         der = choice.dump()
-        revision = first(lambda s, d=der: d in s.crls)  # type: ignore[misc]
+        revision = first(lambda s, d=der: s.whole or d in s.crls)  # type: ignore[misc]
         if choice.name == "crl":
             embedded.add("crl", choice.chosen, location, revision=revision)
         elif choice.name == "other" and choice.chosen["other_rev_info_format"].dotted == _OCSP_REVINFO:
@@ -235,7 +237,9 @@ def embedded_evidence(
         type_der = attr["type"].dump()
         for value in attr["values"]:
             octets = type_der + value.dump()
-            revision = first(lambda s, o=octets: ats.digest_of(s.index_algorithm, o) in s.attribute_values)  # type: ignore[misc]
+            revision = first(
+                lambda s, o=octets: s.whole or ats.digest_of(s.index_algorithm, o) in s.attribute_values  # type: ignore[misc]
+            )
             crls, ocsps = revocation_values([_one_value_attr(attr, value)])
             for c in crls:
                 embedded.add("crl", c, "revocation-values attribute", revision=revision)
@@ -296,7 +300,7 @@ async def check_signer_info(
     memo = session.cache.memo
     claimed = extract_self_reported_ts(signer_info)
     level = level_of(signed_data, signer_info, bool(signature_tokens(signer_info)))
-    base = {"field": field, "kind": "signature", "level": level, "subfilter": None}
+    base: dict[str, Any] = {"field": field, "kind": "signature", "level": level, "subfilter": None}
     if content.digest is None:
         return _report(
             base,
@@ -368,9 +372,23 @@ async def check_signer_info(
 
 
 def der_signed_attributes(signer_info: cms.SignerInfo) -> bytes:
-    """The signed attributes re-encoded in DER (sorted SET OF, definite lengths) with the SET tag."""
-    attrs = cms.CMSAttributes.load(signer_info["signed_attrs"].untag().dump())
-    return bytes(attrs.dump(force=True))
+    """The signed attributes re-encoded in DER (each SET OF sorted, definite lengths), SET tag."""
+    from thaisign.files._envelope import header
+
+    def der_set(elements: list[bytes]) -> bytes:
+        body = b"".join(sorted(elements))
+        return header(0x31, len(body)) + body
+
+    items = []
+    for attr in signer_info["signed_attrs"]:
+        values = []
+        for value in attr["values"]:
+            try:
+                values.append(bytes(value.dump(force=True)))
+            except (ValueError, TypeError):  # a value asn1crypto cannot rebuild: as it is
+                values.append(bytes(value.dump()))
+        items.append(bytes(core.Sequence(contents=attr["type"].dump() + der_set(values)).dump()))
+    return der_set(items)
 
 
 def valid_as_encoded_elsewhere(signer_info: cms.SignerInfo, cert: Any) -> bool:
@@ -392,7 +410,10 @@ def valid_as_encoded_elsewhere(signer_info: cms.SignerInfo, cert: Any) -> bool:
     md = str(signer_info["digest_algorithm"]["algorithm"].native)
     signature = bytes(signer_info["signature"].native)
     as_encoded = signer_info["signed_attrs"].untag().dump()
-    der = der_signed_attributes(signer_info)
+    try:
+        der = der_signed_attributes(signer_info)
+    except (ValueError, TypeError):
+        der = as_encoded
     if der != as_encoded and verify_signature_value(spki, algorithm, signature, der, digest_algorithm=md):
         return True
     if algorithm["algorithm"].native not in ("rsassa_pkcs1v15", f"{md}_rsa"):
@@ -553,5 +574,65 @@ def _from_assessment(
         poe_source=assessment.poe_source,
         validation_time=session.cache.moment,
         covers=content.covers,
+        **base,
+    )
+
+
+async def check_timestamp(
+    session: Any, token: cms.SignedData, imprint: Digester, *, field: str, covers: tuple[str, ...] = ()
+) -> SignatureReport:
+    """The report on a time-stamp token standing on its own over some data (an ASiC time
+    assertion): its imprint, then its TSA validated as a PDF document time-stamp's is."""
+    from thaisign.verify.assess import assess_document_timestamp
+    from thaisign.verify.ltv import DocTimestamp
+    from thaisign.verify.tokens import check_token
+    from thaisign.verify.verdict import _chain, _signer_facts, _signer_only
+
+    memo = session.cache.memo
+    check = check_token(token, imprint, memo)
+    base: dict[str, Any] = {"field": field, "kind": "document-timestamp", "level": None, "subfilter": None}
+    if check.tsa is None or check.gen_time is None or not check.intact:
+        why = check.problem or "unreadable"
+        return _report(
+            base,
+            Indication.TOTAL_FAILED,
+            SubIndication.HASH_FAILURE if check.tsa is not None else SubIndication.FORMAT_FAILURE,
+            intact=False,
+            sentences=[msg.fill(msg.DOC_TS_BROKEN, why=why)],
+            cert=check.tsa,
+            memo=memo,
+            claimed=check.gen_time,
+            content=SignedContent(None, covers),
+        )
+    stamp = DocTimestamp(field, 1, check)
+    session.ltv.timestamps.append(stamp)
+    await session.ltv.validate_document_timestamps()
+    assessment = assess_document_timestamp(session.ltv, stamp)
+    sentences = list(assessment.sentences)
+    if assessment.indication is None:
+        names = ", ".join(covers[:5]) + (" …" if len(covers) > 5 else "")
+        when = msg.when(check.gen_time)
+        sentences.append(msg.fill(fmsg.TIMESTAMP_COVERS, names=names, when=when))
+    sentences.extend(
+        n for n in assessment.notes if n[0] != msg.fill(msg.DOC_TS_PROVES, when=msg.when(check.gen_time))[0]
+    )
+    chain = _chain(assessment.chain, memo) if assessment.chain else _signer_only(check.tsa)
+    return SignatureReport(
+        indication=assessment.indication or Indication.TOTAL_PASSED,
+        sub_indication=assessment.sub,
+        intact=True,
+        coverage=Coverage.ENTIRE_FILE,
+        modifications=Modifications.NONE,
+        trusted=bool(assessment.trusted),
+        chain=chain,
+        signer=_signer_facts(check.tsa, memo),
+        signing_time=check.gen_time,
+        signing_time_source="timestamp",
+        revocation=assessment.revocation,
+        messages=Messages(tuple(s[0] for s in sentences), tuple(s[1] for s in sentences)),
+        poe_time=assessment.poe_time,
+        poe_source=assessment.poe_source,
+        validation_time=session.cache.moment,
+        covers=covers,
         **base,
     )

@@ -60,3 +60,24 @@ TIMESTAMP_COVERS: Sentence = (
     "This time-stamp proves that {names} existed on {when}.",
     "การประทับเวลานี้พิสูจน์ว่า {names} มีอยู่แล้วเมื่อ {when}",
 )
+MIMETYPE_ODD: Sentence = (
+    "The container's mimetype entry is missing, not first or compressed (ETSI EN 319 162-1); the "
+    "signature is checked all the same, but some tools may not open the container.",
+    "รายการ mimetype ของไฟล์รวมไม่มี ไม่อยู่ลำดับแรก หรือถูกบีบอัด (ผิดข้อกำหนด ETSI EN 319 162-1) "
+    "ลายมือชื่อยังตรวจได้ แต่บางโปรแกรมอาจเปิดไฟล์รวมนี้ไม่ได้",
+)
+SIGNATURE_MISSING: Sentence = (
+    "The signed list of files {manifest} names the signature {name}, which the container does not "
+    "hold: nothing in it is signed by that list.",
+    "รายการไฟล์ที่ลงนาม {manifest} ระบุลายมือชื่อ {name} ซึ่งไม่มีในไฟล์รวม จึงไม่มีไฟล์ใดลงนามตามรายการนั้น",
+)
+ORPHAN_SIGNATURE: Sentence = (
+    "No signed list of files (ASiCManifest) names this signature, so what it covers is unknown.",
+    "ไม่มีรายการไฟล์ที่ลงนาม (ASiCManifest) ใดระบุลายมือชื่อนี้ จึงไม่ทราบว่าลายมือชื่อครอบคลุมไฟล์ใด",
+)
+
+
+def says_passed(english: str) -> bool:
+    """Whether an English sentence is one that only a passing signature or time-stamp gets."""
+    covers = TIMESTAMP_COVERS[0].split("{", 1)[0]
+    return english == PASSED[0] or english.startswith(covers)
