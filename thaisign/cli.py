@@ -27,6 +27,7 @@ _COMMANDS: dict[str, str] = {
     "fields": "thaisign._cli.sign:fields",
     "ltv": "thaisign._cli.sign:ltv",
     "verify": "thaisign._cli.verify:verify",
+    "sign-file": "thaisign._cli.files:sign_file",
     "hsm": "thaisign._cli.hsm:hsm",
     "desk": "thaisign._cli.desk:desk",
 }

@@ -49,6 +49,10 @@ ERRORS_TH = {
 }
 
 
+#: the detached data as a function: digest algorithm names -> {name: digest}
+DataDigests = Callable[[list[str]], dict[str, bytes]]
+
+
 class CmsFileError(Exception):
     """The signature file cannot be verified at all (``kind`` picks the Thai sentence)."""
 
@@ -122,10 +126,14 @@ def verify_cades(
     cache: BatchCache | None = None,
     name: str | None = None,
     policy: ValidationPolicy | None = None,
+    data_digests: DataDigests | None = None,
+    data_name: str | None = None,
 ) -> VerificationReport:
     """Verify every signature of one CAdES file (detached: against ``data`` or the file beside it).
 
     Parameters as :func:`~thaisign.verify.verify_pdf`; ``source`` may be the signature's bytes.
+    ``data_digests`` (with ``data_name``) gives the detached data as a function from digest
+    algorithms to digests instead (data that is not a file of its own, e.g. inside a ZIP).
     """
     from thaisign.verify.pdf import _check_mode, _time_budget, _Timeout
 
@@ -139,11 +147,10 @@ def verify_cades(
     data_path = Path(data) if data is not None else None
     try:
         with _time_budget(timeout):
-            signed_data, content_digest, data_name = _open(source, data_path)
-            signatures = _check_all(signed_data, content_digest, cache, _field_name(label))
-            return VerificationReport(
-                label, tuple(signatures), format="cades", data=(data_name,) if data_name else ()
-            )
+            signed_data, content_digest, found = _open(source, data_path, data_digests, data_name)
+            covers = (found,) if found else ()
+            signatures = _check_all(signed_data, content_digest, cache, _field_name(label), covers)
+            return VerificationReport(label, tuple(signatures), format="cades", data=covers)
     except CmsFileError as exc:
         return VerificationReport(label, error=str(exc), error_th=ERRORS_TH.get(exc.kind), format="cades")
     except _Timeout:
@@ -177,7 +184,10 @@ def _field_name(label: str) -> str:
 
 
 def _open(
-    source: str | os.PathLike[str] | bytes, data: Path | None
+    source: str | os.PathLike[str] | bytes,
+    data: Path | None,
+    data_digests: DataDigests | None = None,
+    data_name: str | None = None,
 ) -> tuple[cms.SignedData, Callable[[str], bytes] | None, str | None]:
     """(SignedData, the content's digester or None, the data's name)."""
     from thaisign.files._envelope import locate_content
@@ -218,6 +228,12 @@ def _open(
         digests = _safe_digests(lambda algos: digest_stream(io.BytesIO(content), algos).digests, algorithms)
         label = f"{path.name} (enveloped)" if path is not None else "(enveloped)"
         return signed_data, _digester(digests), label
+    if data_digests is not None:
+        try:
+            digests = _safe_digests(lambda algos: data_digests(algos), algorithms)
+        except Exception as exc:
+            raise CmsFileError(f"cannot read the signed data {data_name}: {exc}", "data") from None
+        return signed_data, _digester(digests), data_name or "(data)"
     target = data if data is not None else (data_beside(path) if path is not None else None)
     if target is None:
         return signed_data, None, None
