@@ -234,23 +234,26 @@ def _token_signed_datas(signer_info: cms.SignerInfo) -> list[cms.SignedData]:
     return [*signature_tokens(signer_info), *(sd for _oid, sd in ats.archive_tokens(signer_info))]
 
 
-async def add_validation_data(content_info: cms.ContentInfo, context: Any) -> cms.ContentInfo:
+async def add_validation_data(
+    content_info: cms.ContentInfo, context: Any, only: list[cms.SignedData] | None = None
+) -> cms.ContentInfo:
     """``content_info`` with the certificates and OCSP/CRL data that validate its signer and every
-    time-stamp in it (fetched through ``context``) in ``SignedData.certificates`` / ``.crls``."""
+    time-stamp in it — or only the ``only`` ones (a new archive time-stamp) — fetched through
+    ``context``, in ``SignedData.certificates`` / ``.crls``."""
     from pyhanko.sign.validation.generic_cms import extract_certs_for_validation
     from pyhanko_certvalidator import CertificateValidator
 
     signed_data, signer_info = _signer_info(content_info)
     certs: list[asn1_x509.Certificate] = []
-    for sd in [signed_data, *_token_signed_datas(signer_info)]:
+    for sd in only if only is not None else [signed_data, *_token_signed_datas(signer_info)]:
         info = extract_certs_for_validation(sd)
         validator = CertificateValidator(
             info.signer_cert, intermediate_certs=info.other_certs, validation_context=context
         )
         path = await validator.async_validate_usage(key_usage=set())
         certs.extend(path)
-        for response in context.ocsps:
-            certs.extend(_ocsp_certs(response))
+    for response in context.ocsps:
+        certs.extend(_ocsp_certs(response))
     return with_validation_data(content_info, certs, context.crls, context.ocsps)
 
 
@@ -381,7 +384,7 @@ async def add_archive_timestamp(
     attrs = unsigned_attributes(signer_info)
     stamped = rebuild(content_info, unsigned_attrs=[*attrs, ats.archive_attribute(token)])
     if context is not None:
-        stamped = await add_validation_data(stamped, context)
+        stamped = await add_validation_data(stamped, context, only=[token["content"]])
     return stamped
 
 
@@ -391,3 +394,98 @@ def _with_index(token: cms.ContentInfo, index_der: bytes) -> cms.ContentInfo:
     return rebuild(
         cms.ContentInfo.load(token.dump()), unsigned_attrs=[*attrs, ats.index_attribute(index_der)]
     )
+
+
+# --- extending a signature later (B-T/B-LT -> B-LTA, and archive renewal) ----------------------
+
+
+def extend_signature(
+    signature: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    tsa: str,
+    data: str | os.PathLike[str] | None = None,
+    at: dt.datetime | None = None,
+    trust_roots: tuple[x509.Certificate, ...] = (),
+) -> FileSignResult:
+    """Bring a CAdES signature to B-LTA, or renew its archive time-stamp before that TSA's
+    certificate expires: the validation data of the newest time-stamp (of the signer and its
+    time-stamps when there is no archive time-stamp yet) is added, then a new
+    archive-time-stamp-v3 over everything from ``tsa``. ``data`` is the detached file (default:
+    beside the signature); the result is written atomically to ``output``, never over the input.
+    """
+    from thaisign._fs import atomic_open, same_file
+    from thaisign.verify.cades import data_beside, encapsulated_content, load_signed_data
+
+    src, dst = Path(signature), Path(output)
+    if same_file(src, dst) or src.resolve() == dst.resolve():
+        raise OutputError(f"output {dst} is the input file", hint="choose another output")
+    from thaisign._fs import read_input
+
+    raw = read_input(src, "signature")
+    try:
+        signed_data = load_signed_data(raw)
+    except Exception as exc:
+        raise InputError(f"{src} is not a CAdES signature: {exc}") from None
+    content_info = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+    content_info = cms.ContentInfo.load(content_info.dump())
+    signer_info = signed_data["signer_infos"][0]
+    hash_name = str(signer_info["digest_algorithm"]["algorithm"].native)
+    content = encapsulated_content(signed_data)
+    if content is not None:
+        digest = ats.digest_of(hash_name, content)
+        covered = (f"{src.name} (enveloped)",)
+    else:
+        target = Path(data) if data is not None else data_beside(src)
+        if target is None:
+            raise InputError(
+                f"the data signed by {src.name} was not found beside it", hint="give it with --data FILE"
+            )
+        digest = digest_file(target, [hash_name])[hash_name]
+        covered = (target.name,)
+    moment = at or dt.datetime.now(dt.UTC)
+    roots = [_to_asn1(c) for c in trust_roots] or _self_signed(signed_data, signer_info)
+    if not roots:
+        raise UsageError("no root certificate in the signature", hint="give --trust ROOT.pem")
+    from thaisign.pades._pyhanko import collecting_context, run_releasing
+
+    others = [c.chosen for c in ats.present(signed_data["certificates"]) if c.name == "certificate"]
+    context = collecting_context(roots, others, moment)
+
+    async def run() -> cms.ContentInfo:
+        from pyhanko.sign import timestamps
+
+        ci = content_info
+        stamps = ats.archive_tokens(signer_info)
+        ci = await add_validation_data(ci, context, only=[stamps[-1][1]] if stamps else None)
+        return await add_archive_timestamp(
+            ci, digest, hash_name, timestamps.HTTPTimeStamper(tsa, timeout=20), context
+        )
+
+    try:
+        extended = asyncio.run(run_releasing(run(), context))
+    except Exception as exc:
+        raise _explain(exc, FileSigningOptions(tsa=tsa), "B-LTA") from None
+    with atomic_open(dst) as out:
+        out.write(extended.dump())
+        out.flush()
+        size = os.fstat(out.fileno()).st_size
+    kind = "cades-enveloping" if content is not None else "cades-detached"
+    return FileSignResult(dst, kind, "B-LTA", moment, covered, size)
+
+
+def _to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    from thaisign.pades._pyhanko import to_asn1
+
+    return to_asn1(cert)
+
+
+def _self_signed(signed_data: cms.SignedData, signer_info: cms.SignerInfo) -> list[asn1_x509.Certificate]:
+    """Root certificates carried by the signature and its time-stamps."""
+    found: dict[bytes, asn1_x509.Certificate] = {}
+    for sd in [signed_data, *_token_signed_datas(signer_info)]:
+        for choice in ats.present(sd["certificates"]):
+            cert = choice.chosen if choice.name == "certificate" else None
+            if cert is not None and cert.self_signed in ("maybe", "yes"):
+                found[cert.dump()] = cert
+    return list(found.values())
