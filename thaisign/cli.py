@@ -28,6 +28,7 @@ _COMMANDS: dict[str, str] = {
     "ltv": "thaisign._cli.sign:ltv",
     "verify": "thaisign._cli.verify:verify",
     "sign-file": "thaisign._cli.files:sign_file",
+    "extend-file": "thaisign._cli.files:extend_file",
     "hsm": "thaisign._cli.hsm:hsm",
     "desk": "thaisign._cli.desk:desk",
 }

@@ -164,3 +164,61 @@ def _sign(
         return [sign_file(p, out_dir / (p.name + suffix), signer, options) for p in inputs]
     (source,) = inputs
     return [sign_file(source, output or source.with_name(source.name + suffix), signer, options)]
+
+
+@click.command("extend-file")
+@click.argument("signature", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The result."
+)
+@click.option(
+    "--tsa", required=True, metavar="URL", help="RFC 3161 time-stamping authority for the archive time-stamp."
+)
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The signed file (default: beside the signature).",
+)
+@click.option(
+    "--trust",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Root certificate(s) of the chains (default: those in it).",
+)
+@click.option(
+    "--at", "validation_time", metavar="ISO", help="Validate the chains and their OCSP/CRL as of this time."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def extend_file(
+    signature: Path,
+    output: Path,
+    tsa: str,
+    data: Path | None,
+    trust: tuple[Path, ...],
+    validation_time: str | None,
+    as_json: bool,
+) -> None:
+    """Keep a signed file provable for decades: B-T/B-LT → B-LTA, or a new archive time-stamp
+    before the last one's TSA certificate expires (ต่ออายุการพิสูจน์ลายมือชื่อ).
+
+    \b
+    Examples:
+      thaisign extend-file evidence.mp4.p7s -o evidence.mp4.lta.p7s --tsa http://tsa.example.go.th/tsa
+      thaisign extend-file photo.sig --data photo.jpg -o photo.lta.sig --tsa http://tsa.example.go.th/tsa
+    """
+    _quiet_libraries()
+    from thaisign.files.cades import extend_signature
+
+    result = extend_signature(
+        signature, output, tsa=tsa, data=data, at=_time(validation_time, "--at"), trust_roots=_trust(trust)
+    )
+    if as_json:
+        entry = {
+            "output": str(result.output),
+            "format": result.format,
+            "level": result.level,
+            "covers": list(result.files),
+        }
+        click.echo(json.dumps({"files": [entry]}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"extended {signature} -> {result.output} ({result.level})")
