@@ -202,3 +202,41 @@ def test_cli_usage_errors_are_one_line(tmp_path: Path, evidence: dict[str, Path]
     assert not list(tmp_path.glob("*.p7s")) and not (tmp_path / "x.zip").exists()
     helped = _cli("sign-file", "--help")
     assert helped.returncode == 0 and "Examples:" in helped.stdout and "--asic" in helped.stdout
+
+
+def test_cli_extend_file_to_b_lta(
+    tmp_path: Path, evidence: dict[str, Path], pki: TestPKI, pki_services: object
+) -> None:
+    src = evidence["บันทึกเสียง.m4a"]
+    bt = tmp_path / "clip.p7s"
+    tsa = pki_services.tsa_url  # type: ignore[attr-defined]
+    made = _cli(
+        "sign-file", str(src), "-o", str(bt), "--p12", str(pki.officer_ec.p12), "--tsa", tsa,
+        "--signing-time", FIXED_TIME.isoformat(),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    lta = tmp_path / "clip.lta.p7s"
+    ext = _cli(
+        "extend-file",
+        str(bt),
+        "-o",
+        str(lta),
+        "--data",
+        str(src),
+        "--tsa",
+        tsa,
+        "--json",
+        "--at",
+        AT.isoformat(),
+    )
+    assert ext.returncode == 0, ext.stderr
+    assert json.loads(ext.stdout)["files"][0]["level"] == "B-LTA"
+    assert openssl_cms_verify(pki, lta, src).returncode == 0
+    checked = _cli(
+        "verify", str(lta), "--data", str(src), "--trust", str(pki.root_pem), "--offline", "--json",
+        "--at", AT.isoformat(),
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout
+    assert json.loads(checked.stdout)["files"][0]["signatures"][0]["level"] == "B-LTA"
+    again = _cli("extend-file", str(bt), "-o", str(bt), "--tsa", tsa)
+    assert again.returncode == 1 and "is the input file" in again.stderr

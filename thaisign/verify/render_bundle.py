@@ -6,6 +6,8 @@ what covers it and the verdict, then what is not signed at all.
 
 from __future__ import annotations
 
+import unicodedata
+
 from thaisign.inert import visible, visible_lines
 from thaisign.verify.bundle import BundleResult
 from thaisign.verify.register import RegisterRow
@@ -24,6 +26,17 @@ _TEXT = {
     "all_signed": ("Every file is covered by a signature.", "ทุกไฟล์มีลายมือชื่อครอบคลุม"),
     "files": ("files", "ไฟล์"),
 }
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: Thai vowel and tone marks above or below a
+    consonant take none, wide (CJK) characters two."""
+    width = 0
+    for ch in text:
+        if unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
 
 
 def covered_text(row: RegisterRow, lang: str) -> str:
@@ -48,10 +61,11 @@ def bundle_text(bundle: BundleResult, lang: str = "th") -> str:
         ]
         for r in bundle.rows
     ]
-    widths = [max(len(c[n]) for c in [head, *table]) for n in range(len(head))]
+    widths = [max(_width(c[n]) for c in [head, *table]) for n in range(len(head))]
     lines = [f"{_TEXT['title'][i]}: {visible(bundle.source)} ({len(bundle.rows)} {_TEXT['files'][i]})"]
     for cells in [head, *table]:
-        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+        padded = [c + " " * (w - _width(c)) for c, w in zip(cells, widths, strict=True)]
+        lines.append(("  " + "  ".join(padded)).rstrip())
     if bundle.unsigned:
         names = ", ".join(visible(n, limit=80) for n in bundle.unsigned[:20])
         more = f" … (+{len(bundle.unsigned) - 20})" if len(bundle.unsigned) > 20 else ""
