@@ -130,49 +130,36 @@ def build_timeline_pki(dir: Path, base_url: str) -> TimelinePKI:
         extra=[(x509.OCSPNoCheck(), False)],
     )
     ocsp = _write(dir, "ocsp", ocsp_key, ocsp_cert, [ca_cert, root_cert])
-    tsa_key = ec.generate_private_key(ec.SECP256R1())
-    tsa_cert = _cert(
-        _name("กรมทดสอบเวลา TSA"),
-        tsa_key.public_key(),
-        ca_cert.subject,
-        ca_key,
-        ca=False,
-        base_url=base_url,
-        eku=[ExtendedKeyUsageOID.TIME_STAMPING],
-        eku_critical=True,
-        key_usage={"content_commitment": False},
-        not_after=_at(2038),
+
+    def tsa_cert(label: str, name: x509.Name, issuer: Issued, chain: list, **validity: dt.datetime) -> Issued:
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _cert(
+            name,
+            key.public_key(),
+            issuer.cert.subject,
+            issuer.key,
+            ca=False,
+            base_url=base_url,
+            eku=[ExtendedKeyUsageOID.TIME_STAMPING],
+            eku_critical=True,
+            key_usage={"content_commitment": False},
+            **validity,  # type: ignore[arg-type]
+        )
+        return _write(dir, label, key, cert, chain)
+
+    archive = "สำนักงานทดสอบเวลา"
+    tsa = tsa_cert("tsa", _name("กรมทดสอบเวลา TSA"), ca, [ca_cert, root_cert], not_after=_at(2038))
+    tsa_lta = tsa_cert(
+        "tsa-lta", _name("Timeline Archive TSA", org=archive), root, [root_cert], not_after=_at(2066)
     )
-    tsa = _write(dir, "tsa", tsa_key, tsa_cert, [ca_cert, root_cert])
-    lta_key = ec.generate_private_key(ec.SECP256R1())
-    lta_cert = _cert(
-        _name("Timeline Archive TSA", org="สำนักงานทดสอบเวลา"),
-        lta_key.public_key(),
-        root_name,
-        root_key,
-        ca=False,
-        base_url=base_url,
-        eku=[ExtendedKeyUsageOID.TIME_STAMPING],
-        eku_critical=True,
-        key_usage={"content_commitment": False},
-        not_after=_at(2066),
-    )
-    tsa_lta = _write(dir, "tsa-lta", lta_key, lta_cert, [root_cert])
-    lta2_key = ec.generate_private_key(ec.SECP256R1())
-    lta2_cert = _cert(
-        _name("Timeline Archive TSA 2", org="สำนักงานทดสอบเวลา"),
-        lta2_key.public_key(),
-        root_name,
-        root_key,
-        ca=False,
-        base_url=base_url,
-        eku=[ExtendedKeyUsageOID.TIME_STAMPING],
-        eku_critical=True,
-        key_usage={"content_commitment": False},
+    tsa_lta2 = tsa_cert(
+        "tsa-lta2",
+        _name("Timeline Archive TSA 2", org=archive),
+        root,
+        [root_cert],
         not_before=_at(2055),
         not_after=_at(2095),
     )
-    tsa_lta2 = _write(dir, "tsa-lta2", lta2_key, lta2_cert, [root_cert])
     pki = TimelinePKI(dir, base_url, root, ca, ocsp, ca, tsa, tsa_lta, tsa_lta2, root.cert_pem)
     pki.officer = pki.issue_officer("officer", cn="นายสมชาย ใจดี")
     return pki

@@ -77,12 +77,28 @@ def letters(timeline: tuple[TimelinePKI, TimelineServices]) -> dict[str, bytes]:
     }
 
 
+#: technical names a Thai sentence may carry (everything else in Latin letters is a leak of English)
+_TECHNICAL = re.compile(
+    r"'[^']*'|OCSP|CRL|TSA|\bCA\b|B-LTA?|B-[BT]|RFC \d+|SHA3?-\d+|MGF1|RSASSA-PSS|TLS|PDF|TSTInfo|"
+    r"name constraints|basic constraints|critical extension|trailer field|salt|Ed25519|timeStamping|"
+    r"digitalSignature|nonRepudiation"
+)
+
+
+def _assert_thai_only(sig: SignatureReport) -> None:
+    for sentence in sig.messages.th:
+        leftover = _TECHNICAL.sub("", sentence)
+        assert not re.search(r"[A-Za-z]{3,}", leftover), sentence
+
+
 def _verify(
     data: bytes, trust: TrustStore, services: TimelineServices, at: dt.datetime, mode: str
 ) -> SignatureReport:
     with services.at(at):
         report = verify_pdf(data, trust, at=at, revocation=mode)
     assert report.error is None, report.error
+    for sig in report.signatures:
+        _assert_thai_only(sig)
     return report.signatures[0]
 
 
@@ -157,6 +173,29 @@ def test_ten_years_ahead_gives_the_same_verdict_as_today(
         assert today["proof_of_existence"] == later["proof_of_existence"]
         extra = [m for m in later["messages"]["en"] if m not in today["messages"]["en"]]
         assert len(extra) == 1 and "expired since" in extra[0]  # the only new fact
+
+
+def test_the_report_says_until_when_the_proof_holds(
+    letters: dict[str, bytes], trust: TrustStore, timeline: tuple[TimelinePKI, TimelineServices]
+) -> None:
+    """When it stops being provable: the first expiry the newest time-stamp relies on."""
+    _, services = timeline
+    expected = {
+        "B-LT": (dt.datetime(2038, 1, 1, tzinfo=dt.UTC), "กรมทดสอบเวลา TSA"),  # the signature TSA
+        "B-LTA": (dt.datetime(2066, 1, 1, tzinfo=dt.UTC), "Timeline Archive TSA"),  # the archive TSA
+        "B-LTA renewed": (dt.datetime(2076, 1, 1, tzinfo=dt.UTC), "Timeline Agency Root CA"),  # the root
+    }
+    for name, (until, whose) in expected.items():
+        sig = _verify(letters[name], trust, services, T + years(31 if "renewed" in name else 1), "offline")
+        assert sig.indication is Indication.TOTAL_PASSED and sig.provable_until == until, name
+        note = next(m for m in sig.messages.en if "can be checked until" in m)
+        assert whose in note and str(until.year) in note
+        from thaisign.thai_date import thai_digits
+
+        buddhist_year = thai_digits(str(until.year + 543))
+        assert any("หลักฐานเวลาที่ลงนาม" in m and buddhist_year in m for m in sig.messages.th)
+    bb = _verify(letters["B-B"], trust, services, T + DAY, "online")
+    assert bb.provable_until is None and not any("can be checked until" in m for m in bb.messages.en)
 
 
 def test_each_document_timestamp_protects_only_the_data_before_it(
@@ -638,3 +677,33 @@ def test_the_verdict_holds_while_the_algorithms_hold(letters: dict[str, bytes], 
         assert sig.indication is Indication.INDETERMINATE
         assert sig.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, sig.messages.en
         assert "SHA-256" in sig.messages.en[0]
+
+
+def test_a_revocation_cannot_be_hidden_by_dropping_its_crl_from_the_dss(
+    timeline: tuple[TimelinePKI, TimelineServices], trust: TrustStore, fresh_officer
+) -> None:
+    """A later revision rewrites the /DSS without the revoking CRL: the CRL is still in the file
+    (an earlier revision) and still counts."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    pki, services = timeline
+    signed = sign_letter(minimal_pdf("Hidden revocation"), pki, services, fresh_officer, T, tsa=False)
+    services.revoke(fresh_officer, T + dt.timedelta(days=30), "key_compromise")
+    with_crl = add_validation_data(
+        signed, services, T + dt.timedelta(days=60), certs=[pki.ca], crls=("agency",)
+    )
+    w = IncrementalPdfFileWriter(io.BytesIO(with_crl))
+    dss = w.root["/DSS"]
+    dss["/CRLs"] = generic.ArrayObject()
+    w.update_container(dss)
+    out = io.BytesIO()
+    w.write(out)
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    latest = DocumentSecurityStore.read_dss(PdfFileReader(io.BytesIO(out.getvalue()), strict=False))
+    assert not latest.crls  # the latest /DSS no longer lists it
+    sig = _verify(out.getvalue(), trust, services, T + dt.timedelta(days=61), "offline")
+    assert sig.sub_indication is SubIndication.REVOKED_NO_POE, sig.messages.en
+    assert sig.revocation.status == "revoked" and sig.revocation.location == "/DSS"

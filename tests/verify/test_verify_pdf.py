@@ -74,7 +74,14 @@ def test_json_document_keeps_the_design_fields_and_adds_beside_them(
     assert entry["file"] == "letter.pdf" and entry["verdict"] == "TOTAL_PASSED" and entry["error"] is None
     sig = entry["signatures"][0]
     assert set(sig) >= JSON_KEYS  # DESIGN.md's fields, all there; new ones only beside them
-    assert set(sig) - JSON_KEYS <= {"reason", "location", "proof_of_existence", "validation_time", "covers"}
+    assert set(sig) - JSON_KEYS <= {
+        "reason",
+        "location",
+        "proof_of_existence",
+        "validation_time",
+        "provable_until",
+        "covers",
+    }
     assert set(sig["signer"]) == {"name", "position", "organization", "certificate_sha256"}
     assert sig["revocation"]["status"] == "not-checked" and sig["revocation"]["source"] == "none"
     assert set(sig["revocation"]) == {

@@ -31,6 +31,8 @@ _EXPORTS: dict[str, str] = {
     "Modifications": "thaisign.verify.report",
     "validate_certificate": "thaisign.verify.paths",
     "PathResult": "thaisign.verify.paths",
+    "ValidationPolicy": "thaisign.verify.policy",
+    "NetworkPolicy": "thaisign.verify.policy",
 }
 
 __all__ = list(_EXPORTS)

@@ -79,8 +79,15 @@ _NAMES = {
 }
 
 
+Sentence = tuple[str, str]  # (English, Thai), as thaisign.verify.messages writes them
+
+
 class AlgorithmProblem(ValueError):
-    """The declared algorithms are inconsistent or not supported."""
+    """The declared algorithms are inconsistent or not supported (``.sentence``: both languages)."""
+
+    def __init__(self, sentence: Sentence) -> None:
+        super().__init__(sentence[0])
+        self.sentence = sentence
 
 
 def hash_name(name: str) -> str:
@@ -91,6 +98,11 @@ def _algorithm_name(sig_alg: algos.SignedDigestAlgorithm) -> str:
     return str(sig_alg["algorithm"].native)
 
 
+def _unsupported(what: str, oid: str) -> Sentence:
+    thai = {"signature": "ลายมือชื่อ", "digest": "ย่อยข้อมูล", "mask": "สร้างหน้ากากของ RSASSA-PSS"}[what]
+    return f"the {what} algorithm {oid} is not supported", f"ไม่รองรับอัลกอริทึม{thai} {oid}"
+
+
 def pss_parameters(sig_alg: algos.SignedDigestAlgorithm) -> tuple[str, str, int]:
     """(hash, MGF1 hash, salt length) of an RSASSA-PSS AlgorithmIdentifier (RFC 4055 defaults)."""
     params = sig_alg["parameters"]
@@ -99,10 +111,12 @@ def pss_parameters(sig_alg: algos.SignedDigestAlgorithm) -> tuple[str, str, int]
     hash_alg = params["hash_algorithm"]["algorithm"].native
     mgf = params["mask_gen_algorithm"]
     if mgf["algorithm"].native != "mgf1":
-        raise AlgorithmProblem(f"RSASSA-PSS with mask generation {mgf['algorithm'].dotted} is not supported")
+        raise AlgorithmProblem(_unsupported("mask", mgf["algorithm"].dotted))
     mgf_hash = mgf["parameters"]["algorithm"].native
     if params["trailer_field"].native not in (1, "trailer_field_bc"):
-        raise AlgorithmProblem("RSASSA-PSS with a trailer field other than 1")
+        raise AlgorithmProblem(
+            ("RSASSA-PSS with a trailer field other than 1", "RSASSA-PSS มีค่า trailer field ที่ไม่ใช่ 1")
+        )
     return str(hash_alg), str(mgf_hash), int(params["salt_length"].native)
 
 
@@ -113,54 +127,58 @@ def signature_hash(sig_alg: algos.SignedDigestAlgorithm, digest_algorithm: str |
         return pss_parameters(sig_alg)[0]
     family = _COMBINED.get(name)
     if family is None:
-        raise AlgorithmProblem(f"signature algorithm {sig_alg['algorithm'].dotted} is not supported")
+        raise AlgorithmProblem(_unsupported("signature", sig_alg["algorithm"].dotted))
     return family[1] or (None if family[0] in ("ed25519", "ed448") else digest_algorithm)
 
 
-def cms_algorithm_problem(signer_info: Any) -> str | None:
+def cms_algorithm_problem(signer_info: Any) -> Sentence | None:
     """Why a CMS SignerInfo's digest and signature algorithms disagree, or None when they agree.
 
     The hash of a combined algorithm (sha256WithRSAEncryption, ecdsa-with-SHA3-256, ...) and the
     RSASSA-PSS hash and MGF1 hash must equal the digest algorithm; Ed25519 needs SHA-512
-    (RFC 8419); the digest algorithm's parameters must be absent or NULL.
+    (RFC 8419). The answer is a sentence part in English and Thai.
     """
     try:
         digest = str(signer_info["digest_algorithm"]["algorithm"].native)
         sig_alg = signer_info["signature_algorithm"]
         name = _algorithm_name(sig_alg)
+        d = hash_name(digest)
         if name == "rsassa_pss":
             pss_hash, mgf_hash, salt = pss_parameters(sig_alg)
+            p, m = hash_name(pss_hash), hash_name(mgf_hash)
             if pss_hash != digest:
                 return (
-                    f"the RSASSA-PSS hash ({hash_name(pss_hash)}) differs from the digest algorithm "
-                    f"({hash_name(digest)})"
+                    f"the RSASSA-PSS hash ({p}) differs from the digest algorithm ({d})",
+                    f"แฮชของ RSASSA-PSS ({p}) ไม่ตรงกับอัลกอริทึมย่อยข้อมูลที่ประกาศ ({d})",
                 )
             if mgf_hash != pss_hash:
                 return (
-                    f"the MGF1 hash ({hash_name(mgf_hash)}) differs from the message hash "
-                    f"({hash_name(pss_hash)})"
+                    f"the MGF1 hash ({m}) differs from the message hash ({p})",
+                    f"แฮชของ MGF1 ({m}) ไม่ตรงกับแฮชของข้อความ ({p})",
                 )
             if salt < 0:
-                return "RSASSA-PSS with a negative salt length"
+                return "RSASSA-PSS with a negative salt length", "ความยาว salt ของ RSASSA-PSS ติดลบ"
             return None
         family = _COMBINED.get(name)
         if family is None:
-            return f"the signature algorithm {sig_alg['algorithm'].dotted} is not supported"
+            return _unsupported("signature", sig_alg["algorithm"].dotted)
         if name == "ed25519" and digest != "sha512":
-            return f"Ed25519 in CMS needs SHA-512 as digest algorithm (RFC 8419), not {hash_name(digest)}"
-        if family[1] is not None and family[1] != digest:
             return (
-                f"the signature algorithm uses {hash_name(family[1])} but the declared digest "
-                f"algorithm is {hash_name(digest)}"
+                f"Ed25519 in CMS needs SHA-512 as digest algorithm (RFC 8419), not {d}",
+                f"Ed25519 ใน CMS ต้องใช้ SHA-512 เป็นอัลกอริทึมย่อยข้อมูล (RFC 8419) ไม่ใช่ {d}",
+            )
+        if family[1] is not None and family[1] != digest:
+            used = hash_name(family[1])
+            return (
+                f"the signature algorithm uses {used} but the declared digest algorithm is {d}",
+                f"อัลกอริทึมลายมือชื่อใช้ {used} แต่ประกาศอัลกอริทึมย่อยข้อมูลเป็น {d}",
             )
         if digest not in _HASHES and name not in ("ed448",):
-            return (
-                f"the digest algorithm {signer_info['digest_algorithm']['algorithm'].dotted} is not supported"
-            )
+            return _unsupported("digest", signer_info["digest_algorithm"]["algorithm"].dotted)
     except AlgorithmProblem as exc:
-        return str(exc)
-    except (ValueError, TypeError, KeyError) as exc:
-        return f"the algorithm identifiers cannot be read ({exc})"
+        return exc.sentence
+    except (ValueError, TypeError, KeyError):
+        return "the algorithm identifiers cannot be read", "อ่านรหัสอัลกอริทึมไม่ได้"
     return None
 
 
@@ -275,23 +293,30 @@ def algorithm_policy(sunsets: Mapping[str, datetime], rsa_min_bits: int = 2048) 
     )
 
 
-def cms_algorithm_refusal(signer_info: Any, public_key: Any, moment: datetime, policy: Any) -> str | None:
+def cms_algorithm_refusal(
+    signer_info: Any, public_key: Any, moment: datetime, policy: Any, sunsets: Mapping[str, datetime]
+) -> Sentence | None:
     """Why the policy refuses a CMS signature's algorithms for a signature existing at ``moment``."""
-    digest = algos.DigestAlgorithm({"algorithm": signer_info["digest_algorithm"]["algorithm"].native})
-    allowed = policy.digest_algorithm_allowed(digest, moment)
-    if not allowed:
-        return str(allowed.failure_reason)
+    from thaisign.thai_date import format_thai_date
+
+    digest = str(signer_info["digest_algorithm"]["algorithm"].native)
     sig_alg = signer_info["signature_algorithm"]
     try:
-        used = signature_hash(sig_alg, str(digest["algorithm"].native))
+        used = signature_hash(sig_alg, digest)
     except AlgorithmProblem as exc:
-        return str(exc)
-    if used is not None:
-        allowed = policy.digest_algorithm_allowed(algos.DigestAlgorithm({"algorithm": used}), moment)
-        if not allowed:
-            return str(allowed.failure_reason)
+        return exc.sentence
+    for name in dict.fromkeys(n for n in (digest, used) if n is not None):
+        sunset = sunsets.get(name)
+        if sunset is not None and moment >= sunset:
+            return (
+                f"{hash_name(name)} is not accepted for signatures made after {sunset:%Y-%m-%d}",
+                f"ไม่ยอมรับ {hash_name(name)} สำหรับลายมือชื่อที่ทำหลังวันที่ {format_thai_date(sunset)}",
+            )
     try:
         allowed = policy.signature_algorithm_allowed(sig_alg, moment, public_key)
     except (ValueError, KeyError):
         return None
-    return None if allowed else str(allowed.failure_reason)
+    if allowed:
+        return None
+    reason = str(allowed.failure_reason)
+    return reason, "ขนาดกุญแจหรืออัลกอริทึมไม่เป็นไปตามนโยบายการตรวจสอบ"

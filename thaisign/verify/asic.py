@@ -148,7 +148,10 @@ def _bytes_digester(data: bytes) -> Callable[[str], bytes]:
         try:
             return digest_of(algorithm, data)
         except ValueError:
-            raise AlgorithmRefused(f"the digest algorithm {algorithm} is not supported") from None
+            from thaisign.verify.file_messages import UNSUPPORTED_DIGEST
+            from thaisign.verify.messages import fill
+
+            raise AlgorithmRefused(fill(UNSUPPORTED_DIGEST, name=algorithm), unsupported=True) from None
 
     return digest
 
@@ -400,7 +403,7 @@ def _archive_stamps(box: Container, cache: BatchCache) -> dict[str, list[Any]]:
         check = check_token(token, _bytes_digester(raw), cache.memo)
         missing, changed = _check_references(box, manifest)
         if missing or changed:
-            check = dc.replace(check, intact=False, problem="its archive manifest lists files that changed")
+            check = dc.replace(check, intact=False, problem=fmsg.MANIFEST_FILES_CHANGED)
         for ref in manifest.references:
             if ref.name.lower().endswith(".p7s") and ref.name not in changed:
                 out.setdefault(ref.name, []).append(check)

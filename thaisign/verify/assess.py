@@ -49,6 +49,9 @@ class Assessment:
     poe_source: str
     expired_since: bool = False
     use: ltv.UseCheck | None = None
+    #: until when the proof of existence can be checked: the first expiry among the certificates
+    #: the newest time-stamp and the validation data it does not cover rely on (None: no proof)
+    provable_until: datetime | None = None
 
 
 def revocation_facts(status: CertStatus | None, control: datetime, mode: str) -> RevocationFacts:
@@ -88,6 +91,8 @@ def revocation_facts(status: CertStatus | None, control: datetime, mode: str) ->
 
 def _why_use_failed(use: ltv.UseCheck) -> Sentence:
     """Why a time-stamping authority's certificate could not vouch for a time (both languages)."""
+    if use.failure == chain_mod.ALGORITHM and use.detail:
+        return msg.fill(msg.TSA_ALGORITHM, why=use.detail)
     if use.detail is not None:
         return use.detail
     result = use.chain
@@ -100,10 +105,30 @@ def _why_use_failed(use: ltv.UseCheck) -> Sentence:
         return msg.TSA_REVOKED
     if use.failure == ltv.REVINFO:
         return msg.TSA_REVINFO
-    if use.failure == chain_mod.ALGORITHM and use.message:
-        return msg.fill(msg.TSA_ALGORITHM, why=use.message)
     text = (use.message or use.failure or "not trusted").strip().splitlines()[0][:160]
-    return text, text
+    return text, "ใบรับรองของผู้ให้บริการประทับเวลาใช้ไม่ได้"
+
+
+#: (words in the RFC 5280 failure message, what a Thai clerk reads)
+_CHAIN_REASONS_TH = (
+    ("name constraint", "ชื่อในใบรับรองอยู่นอกขอบเขตที่ผู้ออกใบรับรองกำหนด (name constraints)"),
+    ("critical extension", "ใบรับรองมีส่วนขยายสำคัญ (critical extension) ที่ไม่รู้จัก"),
+    ("signature", "ลายมือชื่อบนใบรับรองในสายตรวจไม่ผ่าน"),
+    ("path length", "สายใบรับรองยาวเกินกว่าที่ผู้ออกใบรับรองอนุญาต"),
+    ("basic constraints", "ผู้ออกใบรับรองไม่ได้รับอนุญาตให้ออกใบรับรองต่อ (basic constraints)"),
+    ("not a ca", "ผู้ออกใบรับรองไม่ได้รับอนุญาตให้ออกใบรับรองต่อ (basic constraints)"),
+    ("polic", "นโยบายใบรับรองไม่เป็นไปตามที่กำหนด"),
+    ("key usage", "การใช้งานกุญแจของผู้ออกใบรับรองไม่ถูกต้อง"),
+    ("trust anchor", "ใบรับรองหลักที่เชื่อถือมีข้อจำกัดที่ไม่อนุญาตสายนี้"),
+)
+
+
+def _chain_reason(message: str | None) -> Sentence:
+    """The RFC 5280 failure in English as found, and in Thai as a clerk can read it."""
+    text = (message or "invalid").strip().splitlines()[0][:200]
+    lowered = text.lower()
+    thai = next((th for words, th in _CHAIN_REASONS_TH if words in lowered), "สายใบรับรองผิดกฎของใบรับรอง")
+    return text, thai
 
 
 async def assess_signature(
@@ -121,12 +146,12 @@ async def assess_signature(
     ts_facts: TimestampFacts | None = None
     best: datetime | None = None
     ts_problem: Sentence | None = None
+    anchoring: ltv.UseCheck | None = None  # the time-stamp that proves the signing time now
     for token_data in signature_tokens(signer_info):
         check = check_token(token_data, lambda algo: digest(algo, signature_value), memo)
         trusted = False
         if not check.intact or check.tsa is None or check.gen_time is None:
-            text = check.problem or "unreadable time-stamp"
-            ts_problem = (text, text)
+            ts_problem = check.problem or msg.TOKEN_UNREADABLE
         elif check.gen_time > sig_poe:
             ts_problem = (
                 "it is later than the document time-stamp covering it",
@@ -149,6 +174,8 @@ async def assess_signature(
         if ts_facts is None or (trusted and not ts_facts.trusted):
             ts_facts = facts
         if trusted and check.gen_time is not None:
+            if best is None or check.gen_time < best:
+                anchoring = use
             best = check.gen_time if best is None else min(best, check.gen_time)
     poe = min(sig_poe, best) if best is not None else sig_poe
     if best is not None and best <= sig_poe:
@@ -163,7 +190,10 @@ async def assess_signature(
     use = await file.check_use(
         integrity.cert, integrity.other_certs, control=poe, usage=poe, purpose=ltv.SIGNER
     )
-    refusal = cms_algorithm_refusal(signer_info, integrity.cert.public_key, poe, file.engine.algorithms)
+    engine = file.engine
+    refusal = cms_algorithm_refusal(
+        signer_info, integrity.cert.public_key, poe, engine.algorithms, engine.sunsets
+    )
     if refusal is not None:
         # the algorithm no longer held when the signature is proven to exist
         sub = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
@@ -179,9 +209,40 @@ async def assess_signature(
             sentences=(msg.fill(msg.ALGORITHM_NO_LONGER_HELD, why=refusal),),
             notes=(),
         )
-    return _map_signer(
+    mapped = _map_signer(
         file, use, poe, poe_source, ts_facts, ts_problem, signing_time, time_source, claimed, mode
     )
+    if mapped.indication is not None or poe_source == VALIDATION_TIME:
+        return mapped
+    newest = file.newest_valid_timestamp()
+    until = provable_until(file, newest.use if newest is not None else anchoring, use)
+    if until is None:
+        return mapped
+    when, name = until
+    note = msg.fill(msg.PROVABLE_UNTIL, when=msg.when(when), name=name)
+    return dataclasses.replace(mapped, notes=(*mapped.notes, note), provable_until=when)
+
+
+def provable_until(
+    file: ltv.FileLtv, anchoring: ltv.UseCheck | None, *uses: ltv.UseCheck
+) -> tuple[datetime, str] | None:
+    """When the proof of existence stops being checkable, and whose certificate expires then.
+
+    The time-stamp that proves the signing time today (the newest valid document time-stamp, else
+    the signature time-stamp) is checked at the validation time: its certificates must still be
+    valid; so must the signers of any validation data that no time-stamp covers.
+    """
+    if anchoring is None or anchoring.chain is None or not anchoring.chain.ok:
+        return None
+    limits: list[tuple[datetime, str]] = [(c.not_after, c.label) for c in anchoring.chain.certs]
+    for use in (anchoring, *uses):
+        for _cert, status in use.statuses:
+            statement = status.deciding
+            if statement is None or statement.signer_valid_until is None:
+                continue
+            if file.poe(statement.evidence) >= file.moment:
+                limits.append((statement.signer_valid_until, statement.signer_name or "?"))
+    return min(limits, key=lambda item: item[0]) if limits else None
 
 
 def _map_signer(
@@ -233,8 +294,6 @@ def _map_signer(
             )
         if leaf is not None and leaf.not_after < file.moment and proven:
             expired_since = True
-        if leaf_status is not None and leaf_status.status == "not-declared":
-            notes.append(msg.REVOCATION_NOT_DECLARED)
     elif failure == chain_mod.NO_PATH:
         fail(
             Indication.INDETERMINATE,
@@ -275,7 +334,7 @@ def _map_signer(
         fail(
             Indication.INDETERMINATE,
             SubIndication.FORMAT_FAILURE,
-            msg.fill(msg.CHAIN_MALFORMED, why=use.message or "malformed"),
+            msg.fill(msg.CHAIN_MALFORMED, why=(use.message or "malformed", "โครงสร้างใบรับรองผิดรูปแบบ")),
         )
     elif failure == ltv.PURPOSE:
         fail(
@@ -325,6 +384,15 @@ def _map_signer(
                 reason=msg.reason(reason_text(ca_statement.reason if ca_statement else None)),
             ),
         )
+    elif (
+        failure == ltv.REVINFO
+        and use.problem_cert == leaf
+        and leaf is not None
+        and not ltv.revocation_pointers(leaf)
+    ):
+        # nothing to look up, nothing in the file: only the sending agency can say
+        fail(Indication.INDETERMINATE, SubIndication.TRY_LATER, msg.NO_REVOCATION_SERVICE)
+        revocation = RevocationFacts("unknown", "none", judged_at=poe)
     elif failure == ltv.REVINFO:
         cert = use.problem_cert
         fail(
@@ -334,13 +402,13 @@ def _map_signer(
                 msg.REVINFO_UNKNOWN,
                 name=cert.label if cert is not None else "?",
                 when=msg.when(poe),
-                why=use.message or "no revocation data",
+                why=use.detail or (use.message or "no revocation data", "ไม่มีข้อมูลการเพิกถอน"),
             ),
         )
         if leaf is not None and cert == leaf:
             revocation = RevocationFacts("unknown", revocation.source, judged_at=poe)
     else:
-        why = (use.message or "invalid").splitlines()[0][:200]
+        why = _chain_reason(use.message)
         fail(
             Indication.INDETERMINATE,
             SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
@@ -371,7 +439,7 @@ def assess_document_timestamp(file: ltv.FileLtv, ts: ltv.DocTimestamp) -> Assess
     poe = ts.poe or file.moment
     poe_source = VALIDATION_TIME if poe >= file.moment else DOCUMENT_TS
     if not token.intact or ts.use is None:
-        why = token.problem or "unreadable"
+        why = token.problem or msg.TOKEN_UNREADABLE
         return Assessment(
             False,
             (),
@@ -389,37 +457,11 @@ def assess_document_timestamp(file: ltv.FileLtv, ts: ltv.DocTimestamp) -> Assess
     mapped = _map_signer(
         file, ts.use, poe, poe_source, None, None, token.gen_time, "timestamp", None, file.engine.mode
     )
-    notes = mapped.notes
     if mapped.indication is None:
-        notes = (*notes, msg.fill(msg.DOC_TS_PROVES, when=msg.when(token.gen_time)))
-    elif ts.use.failure == ltv.PURPOSE:
-        return Assessment(
-            mapped.trusted,
-            mapped.chain,
-            Indication.INDETERMINATE,
-            SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-            (msg.fill(msg.DOC_TS_NOT_TSA, why=ts.use.detail or ("", "")),),
-            (),
-            mapped.revocation,
-            None,
-            token.gen_time,
-            "timestamp",
-            poe,
-            poe_source,
+        return dataclasses.replace(
+            mapped, notes=(*mapped.notes, msg.fill(msg.DOC_TS_PROVES, when=msg.when(token.gen_time)))
         )
-    return Assessment(
-        mapped.trusted,
-        mapped.chain,
-        mapped.indication,
-        mapped.sub,
-        mapped.sentences,
-        notes,
-        mapped.revocation,
-        None,
-        token.gen_time,
-        "timestamp",
-        poe,
-        poe_source,
-        mapped.expired_since,
-        ts.use,
-    )
+    if ts.use.failure == ltv.PURPOSE:
+        why = ts.use.detail or ("", "")
+        return dataclasses.replace(mapped, sentences=(msg.fill(msg.DOC_TS_NOT_TSA, why=why),))
+    return mapped

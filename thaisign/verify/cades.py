@@ -277,7 +277,10 @@ def _digester(digests: dict[str, bytes]) -> Callable[[str], bytes]:
         try:
             return digests[algorithm]
         except KeyError:
-            raise AlgorithmRefused(f"the digest algorithm {algorithm} is not supported") from None
+            from thaisign.verify.file_messages import UNSUPPORTED_DIGEST
+            from thaisign.verify.messages import fill
+
+            raise AlgorithmRefused(fill(UNSUPPORTED_DIGEST, name=algorithm), unsupported=True) from None
 
     return digest
 

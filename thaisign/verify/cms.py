@@ -118,12 +118,12 @@ def check_archive_stamps(
     out: list[ArchiveStamp] = []
     for oid, token in ats.archive_tokens(signer_info):
         sha = hashlib.sha256(token.dump()).hexdigest()
-        stamp = ArchiveStamp(0, TokenCheck(None, False, None, problem="unchecked", sha256=sha))
+        stamp = ArchiveStamp(0, TokenCheck(None, False, None, problem=fmsg.ATS_V2_UNCHECKED, sha256=sha))
         if oid != ats.ARCHIVE_TIMESTAMP_V3:
             problem = fmsg.ATS_V2_UNCHECKED
             stamp.token = _failed(check_token(token, lambda _a: b""), problem)
         elif content.digest is None:
-            stamp.token = _failed(check_token(token, lambda _a: b""), "the signed data is missing")
+            stamp.token = _failed(check_token(token, lambda _a: b""), fmsg.DATA_MISSING)
         else:
             stamp = _check_v3(signed_data, signer_info, token, content.digest, memo)
         out.append(stamp)
@@ -133,7 +133,7 @@ def check_archive_stamps(
     return out
 
 
-def _failed(check: Any, problem: str) -> Any:
+def _failed(check: Any, problem: tuple[str, str]) -> Any:
     import dataclasses
 
     return dataclasses.replace(check, intact=False, problem=problem)
@@ -151,7 +151,7 @@ def _check_v3(
     token_si = token["signer_infos"][0] if len(token["signer_infos"]) else None
     index = ats.read_hash_index(token_si) if token_si is not None else None
     if index is None:
-        check = _failed(check_token(token, lambda _a: b""), "the archive time-stamp has no hash index")
+        check = _failed(check_token(token, lambda _a: b""), fmsg.ATS_NO_INDEX)
         return ArchiveStamp(0, check)
     covered = ats.check_hash_index(index, signed_data, signer_info)
     wanted = _imprint_in(token)
@@ -319,7 +319,7 @@ async def check_signer_info(
     try:
         integrity = cms_integrity(single, content.digest(md), content_type, memo)
     except AlgorithmRefused as exc:
-        unsupported = "support" in str(exc)
+        unsupported = exc.unsupported
         return _report(
             base,
             Indication.INDETERMINATE if unsupported else Indication.TOTAL_FAILED,
@@ -327,7 +327,7 @@ async def check_signer_info(
             intact=False,
             sentences=[
                 msg.fill(
-                    msg.ALGORITHM_UNSUPPORTED if unsupported else msg.ALGORITHM_INCONSISTENT, why=str(exc)
+                    msg.ALGORITHM_UNSUPPORTED if unsupported else msg.ALGORITHM_INCONSISTENT, why=exc.sentence
                 )
             ],
             cert=_signer_cert(signed_data, signer_info),
@@ -573,6 +573,7 @@ def _from_assessment(
         poe_time=assessment.poe_time,
         poe_source=assessment.poe_source,
         validation_time=session.cache.moment,
+        provable_until=assessment.provable_until,
         covers=content.covers,
         **base,
     )

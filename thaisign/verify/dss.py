@@ -3,9 +3,9 @@
 Long-term validation needs to know *when* a certificate, OCSP response or CRL became part of
 the document: a document time-stamp proves the existence of everything in the revisions it
 covers. The /DSS is cumulative, so each item is looked for in earlier revisions' /DSS too; the
-first revision that holds the same bytes is the item's revision. The work is bounded (a file
-with very many revisions or items gets the latest revision for the rest: less proof, never
-more).
+first revision that holds the same bytes is the item's revision. Items an earlier revision had
+and a later one dropped are kept. The work is bounded (past the bound, items keep the latest
+revision they were seen in: less proof, never more).
 """
 
 from __future__ import annotations
@@ -69,43 +69,45 @@ def _items(root: Any) -> Iterator[tuple[str, str, Any]]:
 
 
 def read_dss(reader: Any) -> EmbeddedRevinfo:
-    """All /DSS items of the latest revision, each dated by the first revision holding it."""
+    """Every item any revision's /DSS ever held, each dated by the first revision holding it.
+
+    An item a later revision dropped from the /DSS is still part of the file, signed by whoever
+    issued it: it stays evidence (a revocation cannot be hidden by deleting its CRL from the
+    /DSS).
+    """
     from asn1crypto import x509 as asn1_x509
 
     out = EmbeddedRevinfo()
     total = reader.xrefs.total_revisions
-    latest: dict[str, tuple[str, str, bytes]] = {}
-    for kind, location, ref in _items(reader.root):
-        data = _stream_bytes(ref)
-        if data is None:
-            out.problems.append(f"unreadable {kind} in the document security store")
-            continue
-        sha = hashlib.sha256(data).hexdigest()
-        if sha not in latest or (latest[sha][1] == "/VRI" and location == "/DSS"):
-            latest[sha] = (kind, location, data)
-    if not latest:
-        return out
-    first_seen = {sha: total - 1 for sha in latest}
+    found: dict[str, tuple[str, str, bytes, int]] = {}  # sha -> kind, location, bytes, revision
     reads = 0
-    for revision in range(total - 1):
-        if reads > MAX_READS:
-            break
+    # the latest revision first (all of it), then the earlier ones, to date items and to find
+    # those a later revision dropped; past the read bound, items keep their later revision
+    for revision in (total - 1, *range(total - 1)):
         try:
-            root = reader.get_historical_root(revision)
-        except Exception:
+            root = reader.root if revision == total - 1 else reader.get_historical_root(revision)
+        except Exception:  # a revision that cannot be read proves nothing
             continue
-        for _kind, _location, ref in _items(root):
+        for kind, location, ref in _items(root):
             reads += 1
             if reads > MAX_READS:
                 break
             data = _stream_bytes(ref)
             if data is None:
+                out.problems.append(f"unreadable {kind} in the document security store")
                 continue
             sha = hashlib.sha256(data).hexdigest()
-            if sha in first_seen and revision < first_seen[sha]:
-                first_seen[sha] = revision
-    for sha, (kind, location, data) in latest.items():
-        revision = first_seen[sha]
+            known = found.get(sha)
+            earlier = known is None or revision < known[3]
+            better_place = (
+                known is not None and known[3] == revision and (known[1], location) == ("/VRI", "/DSS")
+            )
+            if earlier or better_place:
+                found[sha] = (kind, location, data, revision)
+        if reads > MAX_READS:
+            out.problems.append("the document security store is very large; part of it was not dated")
+            break
+    for kind, location, data, revision in found.values():
         if kind == "cert":
             try:
                 cert = asn1_x509.Certificate.load(data)

@@ -26,8 +26,24 @@ ATS_NOT_USABLE: Sentence = (
     "การประทับเวลาเพื่อการเก็บรักษาลำดับที่ {n} ของลายมือชื่อใช้ไม่ได้: {why}",
 )
 #: problems of an archive time-stamp (a detail, shown inside ATS_NOT_USABLE)
-ATS_V2_UNCHECKED = "an archive time-stamp v2 (CAdES-A of TS 101 733) is not checked by thaisign"
-ATS_INDEX_BROKEN = "its hash index lists data the signature no longer holds"
+ATS_V2_UNCHECKED: Sentence = (
+    "an archive time-stamp v2 (CAdES-A of TS 101 733) is not checked by thaisign",
+    "thaisign ไม่ตรวจการประทับเวลาเพื่อการเก็บรักษารุ่น v2 (CAdES-A ตาม TS 101 733)",
+)
+ATS_INDEX_BROKEN: Sentence = (
+    "its hash index lists data the signature no longer holds",
+    "ดัชนีค่าแฮชของการประทับเวลาระบุข้อมูลที่ไม่มีในลายมือชื่อแล้ว",
+)
+ATS_NO_INDEX: Sentence = ("the archive time-stamp has no hash index", "การประทับเวลาเพื่อการเก็บรักษาไม่มีดัชนีค่าแฮช")
+DATA_MISSING: Sentence = ("the signed data is missing", "ไม่พบข้อมูลที่ลงนาม")
+MANIFEST_FILES_CHANGED: Sentence = (
+    "its archive manifest lists files that changed",
+    "รายการไฟล์เพื่อการเก็บรักษาระบุไฟล์ที่ถูกแก้ไข",
+)
+UNSUPPORTED_DIGEST: Sentence = (
+    "the digest algorithm {name} is not supported",
+    "ไม่รองรับอัลกอริทึมแฮช {name}",
+)
 
 # --- containers -------------------------------------------------------------------------------
 

@@ -33,7 +33,6 @@ from asn1crypto import x509 as asn1_x509
 from thaisign.verify import chain as chain_mod
 from thaisign.verify.certs import Cert, CertPool, MalformedCertificate, SignatureCache, parse
 from thaisign.verify.chain import ChainResult, ChainValidator
-from thaisign.verify.fetch import Fetcher, FetchError
 from thaisign.verify.messages import Sentence
 from thaisign.verify.policy import SIGNING_KEY_USAGES, ValidationPolicy
 from thaisign.verify.revocation import CertStatus, EmbeddedRevinfo, Evidence, RevocationChecker
@@ -48,13 +47,13 @@ REVOKED_CA = "revoked-ca"
 HOLD = "hold"
 REVINFO = "revinfo"
 
-_EKU_NAMES = {
-    "time_stamping": "time-stamping",
-    "ocsp_signing": "OCSP signing",
-    "server_auth": "TLS server",
-    "client_auth": "TLS client",
-    "code_signing": "code signing",
-    "email_protection": "e-mail protection",
+_EKU_NAMES: dict[str, tuple[str, str]] = {
+    "time_stamping": ("time-stamping", "การประทับเวลา"),
+    "ocsp_signing": ("OCSP signing", "การลงนามคำตอบ OCSP"),
+    "server_auth": ("TLS server", "เว็บเซิร์ฟเวอร์ (TLS)"),
+    "client_auth": ("TLS client", "การยืนยันตัวตนเครื่องลูกข่าย (TLS)"),
+    "code_signing": ("code signing", "การลงนามโปรแกรม"),
+    "email_protection": ("e-mail protection", "การป้องกันอีเมล"),
 }
 
 
@@ -87,7 +86,8 @@ def purpose_problem(cert: Cert, purpose: str, policy: ValidationPolicy) -> Sente
         if ku is not None and not (set(ku.native) & SIGNING_KEY_USAGES):
             return msg.PURPOSE_KU
         if eku_value is not None and ekus is not None and not (ekus & policy.signer_ekus):
-            kinds = ", ".join(_EKU_NAMES.get(str(p.native), str(p.native)) for p in eku_value) or "none"
+            names = [_EKU_NAMES.get(str(p.native), (str(p.dotted), str(p.dotted))) for p in eku_value]
+            kinds = (", ".join(n[0] for n in names), ", ".join(n[1] for n in names))
             return msg.fill(msg.PURPOSE_EKU, kinds=kinds)
         return None
     if purpose == TSA and (ekus is None or "1.3.6.1.5.5.7.3.8" not in ekus):
@@ -104,10 +104,13 @@ class LtvEngine:
         self.signatures = SignatureCache()
         self.chains = ChainValidator(anchors, signatures=self.signatures)
         self.algorithms = policy.algorithms()
+        self.sunsets = dict(policy.algorithm_sunsets)
         self.checker = RevocationChecker(policy, self.signatures)
-        self.fetcher: Fetcher | None = (
-            Fetcher(policy.network) if mode == "online" and policy.network.enabled else None
-        )
+        self.fetcher: Any = None  # a thaisign.verify.fetch.Fetcher when online (imported only then)
+        if mode == "online" and policy.network.enabled:
+            from thaisign.verify.fetch import Fetcher
+
+            self.fetcher = Fetcher(policy.network)
         self._chain_memo: dict[tuple[str, str, datetime], ChainResult] = {}
         self._fetched: dict[tuple[str, str], list[Evidence]] = {}
         self._parsed: dict[bytes, Cert | None] = {}
@@ -123,6 +126,8 @@ class LtvEngine:
     def after_fork(self) -> None:
         """In a forked worker: a fetcher of its own (no shared connections or locks)."""
         if self.fetcher is not None:
+            from thaisign.verify.fetch import Fetcher
+
             self.fetcher = Fetcher(self.policy.network)
 
     def cert(self, data: asn1_x509.Certificate | bytes) -> Cert | None:
@@ -158,6 +163,8 @@ class LtvEngine:
         """OCSP responses and CRLs fetched for ``cert`` (once per batch; failures give none)."""
         if self.fetcher is None:
             return []
+        from thaisign.verify.fetch import FetchError
+
         key = (cert.sha256, issuer.sha256)
         hit = self._fetched.get(key)
         if hit is not None:
@@ -259,6 +266,10 @@ class FileLtv:
                 best = ts.token.gen_time
         return best
 
+    def newest_valid_timestamp(self) -> DocTimestamp | None:
+        valid = [ts for ts in self.timestamps if ts.valid]
+        return max(valid, key=lambda ts: ts.revision) if valid else None
+
     def poe(self, ev: Evidence) -> datetime:
         if ev.origin != "file":
             return self.moment
@@ -296,11 +307,13 @@ class FileLtv:
         if not use.ok or token.signer_info is None or token.tsa is None:
             return use
         refusal = cms_algorithm_refusal(
-            token.signer_info, token.tsa.public_key, control, self.engine.algorithms
+            token.signer_info, token.tsa.public_key, control, self.engine.algorithms, self.engine.sunsets
         )
         if refusal is None:
             return use
-        return UseCheck(False, control, use.chain, chain_mod.ALGORITHM, refusal, use.statuses)
+        return UseCheck(
+            False, control, use.chain, chain_mod.ALGORITHM, refusal[0], use.statuses, detail=refusal
+        )
 
     def _token_evidence(self, token: Any, owner: str, revision: int | None) -> list[Evidence]:
         out = []
@@ -393,12 +406,10 @@ class FileLtv:
             issuer = certs[index + 1]
             items = [*evidence, *engine.fetched(cert, issuer)]
             statements, _problems = engine.checker.statements(cert, issuer, items, pool)
-            if (
-                not statements
-                and not _revocation_pointers(cert)
-                and engine.policy.accept_undeclared_revocation
-            ):
-                statuses.append((cert, CertStatus("not-declared", note="it names no CRL or OCSP address")))
+            undeclared_ok = engine.policy.accept_undeclared_revocation and (index > 0 or purpose != SIGNER)
+            if not statements and undeclared_ok and not revocation_pointers(cert):
+                note = ("it names no CRL or OCSP address", "ไม่ได้ระบุที่อยู่ CRL หรือ OCSP")
+                statuses.append((cert, CertStatus("not-declared", note=note)))
                 continue
             status = engine.checker.judge(cert, statements, control=control, usage=usage, poe=self.poe)
             statuses.append((cert, status))
@@ -419,7 +430,7 @@ def _exempt_from_revocation(cert: Cert) -> bool:
         return False
 
 
-def _revocation_pointers(cert: Cert) -> bool:
+def revocation_pointers(cert: Cert) -> bool:
     """Whether the certificate names any OCSP responder or CRL distribution point."""
     return bool(list(cert.asn1.ocsp_urls) or _crl_urls(cert))
 
@@ -437,5 +448,6 @@ def _decide(
             return UseCheck(False, control, result, REVOKED_CA, None, statuses, cert)
     for cert, status in statuses:
         if status.status == "unknown":
-            return UseCheck(False, control, result, REVINFO, status.note, statuses, cert)
+            note = status.note or ("no revocation data", "ไม่มีข้อมูลการเพิกถอน")
+            return UseCheck(False, control, result, REVINFO, note[0], statuses, cert, detail=note)
     return UseCheck(True, control, result, statuses=statuses)

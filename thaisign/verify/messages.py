@@ -172,34 +172,6 @@ def for_sub_indication(sub: str | None) -> Sentence:
     return _BY_SUB.get(sub or "GENERIC", _BY_SUB["GENERIC"])
 
 
-NO_REVOCATION_SERVICE: Sentence = (
-    "The signer's certificate names no revocation service (no OCSP or CRL address), so there is "
-    "nothing to check online. Ask the sending agency whether the certificate is still valid, or "
-    "ask for a B-LT copy that carries its revocation data.",
-    "ใบรับรองของผู้ลงนามไม่ได้ระบุบริการตรวจสอบการเพิกถอน (ไม่มีที่อยู่ OCSP หรือ CRL) "
-    "จึงไม่มีสิ่งใดให้ตรวจทางออนไลน์ โปรดสอบถามหน่วยงานผู้ส่งว่าใบรับรองยังใช้ได้หรือไม่ "
-    "หรือขอฉบับ B-LT ที่แนบข้อมูลการเพิกถอนมาด้วย",
-)
-
-#: English error prefix (as verify_pdf writes it) -> the Thai sentence for a clerk
-_FILE_ERRORS_TH: tuple[tuple[str, str], ...] = (
-    ("cannot read file", "อ่านไฟล์ไม่ได้ ตรวจดูว่าไฟล์ยังอยู่และมีสิทธิ์เปิดอ่าน"),
-    ("verification took longer than", "ตรวจสอบนานเกินกำหนด ไฟล์น่าจะเสียหายหรือถูกดัดแปลง ขอให้ผู้ส่งส่งมาใหม่"),
-    ("the PDF structure is cyclic", "โครงสร้างภายในไฟล์ PDF วนซ้ำหรือซ้อนกันลึกผิดปกติ ขอให้ผู้ส่งส่งมาใหม่"),
-    ("the PDF is encrypted", "ไฟล์ PDF ถูกเข้ารหัสด้วยรหัสผ่าน ขอฉบับที่ไม่เข้ารหัสจากผู้ส่ง"),
-    ("does not start with a PDF header", "ไฟล์นี้ไม่ได้ขึ้นต้นแบบไฟล์ PDF (อาจไม่ใช่ไฟล์ PDF) ขอให้ผู้ส่งส่งมาใหม่"),
-    ("not a readable PDF", "ไฟล์ PDF เสียหาย อ่านโครงสร้างไม่ได้ ขอให้ผู้ส่งส่งมาใหม่"),
-)
-
-
-def file_error_th(error: str) -> str:
-    """The Thai sentence for a file-level error of :func:`~thaisign.verify.verify_pdf`."""
-    for needle, thai in _FILE_ERRORS_TH:
-        if needle in error:
-            return thai
-    return FILE_ERROR[1]
-
-
 # --- long-term validation (proof of existence, revocation with its time and reason) --------------
 # Templates take keyword arguments: {when} revocation time, {reason}, {signed} the proven or
 # claimed signing time, {why} a detail, {name} a certificate's common name.
@@ -281,6 +253,13 @@ TSA_REVOKED: Sentence = (
     "the time-stamping authority's certificate was revoked",
     "ใบรับรองของผู้ให้บริการประทับเวลาถูกเพิกถอน",
 )
+PROVABLE_UNTIL: Sentence = (
+    "The proof of when it was signed can be checked until {when}, when the certificate {name!r} "
+    "expires; an archive time-stamp (B-LTA) added before then extends it.",
+    "หลักฐานเวลาที่ลงนามตรวจสอบได้ถึง {when} ซึ่งเป็นวันที่ใบรับรอง {name!r} หมดอายุ "
+    "การประทับเวลาเพื่อการเก็บรักษา (B-LTA) ก่อนวันนั้นจะยืดอายุหลักฐานออกไป",
+)
+TOKEN_UNREADABLE: Sentence = ("the time-stamp cannot be read", "อ่านการประทับเวลาไม่ได้")
 TSA_ALGORITHM: Sentence = (
     "the time-stamp's algorithm no longer holds ({why})",
     "อัลกอริทึมของการประทับเวลาไม่ปลอดภัยแล้ว ({why})",
@@ -351,11 +330,6 @@ DOC_TS_BROKEN: Sentence = (
     "การประทับเวลาเอกสารไม่ตรงกับเอกสาร ({why})",
 )
 
-REVOCATION_NOT_DECLARED: Sentence = (
-    "The signer's certificate names no way to check whether it was revoked (no CRL or OCSP "
-    "address); its certification authority decided so.",
-    "ใบรับรองของผู้ลงนามไม่ได้ระบุช่องทางตรวจสอบการเพิกถอน (ไม่มีที่อยู่ CRL หรือ OCSP) ตามที่ผู้ออกใบรับรองกำหนด",
-)
 
 REASONS_TH: dict[str, str] = {
     "unspecified": "ไม่ระบุเหตุผล",
@@ -381,13 +355,44 @@ def when(moment: object) -> Sentence:
     """A moment as both languages write it (Bangkok time; Buddhist Era in Thai)."""
     import datetime as dt
 
-    from thaisign.thai_date import BANGKOK, format_thai_datetime
+    from thaisign.thai_date import BANGKOK, format_thai_date, format_thai_time
 
     if not isinstance(moment, dt.datetime):
         return ("an unknown time", "เวลาที่ไม่ทราบ")
     local = moment.astimezone(BANGKOK)
-    return f"{local.day} {local:%B %Y %H:%M} UTC+7", format_thai_datetime(moment, digits="arabic")
+    return (
+        f"{local.day} {local:%B %Y %H:%M} UTC+7",
+        f"{format_thai_date(moment)} เวลา {format_thai_time(moment)}",
+    )
 
 
 def reason(text: str) -> Sentence:
     return text, REASONS_TH.get(text, text)
+
+
+NO_REVOCATION_SERVICE: Sentence = (
+    "The signer's certificate names no revocation service (no OCSP or CRL address), so there is "
+    "nothing to check online. Ask the sending agency whether the certificate is still valid, or "
+    "ask for a B-LT copy that carries its revocation data.",
+    "ใบรับรองของผู้ลงนามไม่ได้ระบุบริการตรวจสอบการเพิกถอน (ไม่มีที่อยู่ OCSP หรือ CRL) "
+    "จึงไม่มีสิ่งใดให้ตรวจทางออนไลน์ โปรดสอบถามหน่วยงานผู้ส่งว่าใบรับรองยังใช้ได้หรือไม่ "
+    "หรือขอฉบับ B-LT ที่แนบข้อมูลการเพิกถอนมาด้วย",
+)
+
+#: English error prefix (as verify_pdf writes it) -> the Thai sentence for a clerk
+_FILE_ERRORS_TH: tuple[tuple[str, str], ...] = (
+    ("cannot read file", "อ่านไฟล์ไม่ได้ ตรวจดูว่าไฟล์ยังอยู่และมีสิทธิ์เปิดอ่าน"),
+    ("verification took longer than", "ตรวจสอบนานเกินกำหนด ไฟล์น่าจะเสียหายหรือถูกดัดแปลง ขอให้ผู้ส่งส่งมาใหม่"),
+    ("the PDF structure is cyclic", "โครงสร้างภายในไฟล์ PDF วนซ้ำหรือซ้อนกันลึกผิดปกติ ขอให้ผู้ส่งส่งมาใหม่"),
+    ("the PDF is encrypted", "ไฟล์ PDF ถูกเข้ารหัสด้วยรหัสผ่าน ขอฉบับที่ไม่เข้ารหัสจากผู้ส่ง"),
+    ("does not start with a PDF header", "ไฟล์นี้ไม่ได้ขึ้นต้นแบบไฟล์ PDF (อาจไม่ใช่ไฟล์ PDF) ขอให้ผู้ส่งส่งมาใหม่"),
+    ("not a readable PDF", "ไฟล์ PDF เสียหาย อ่านโครงสร้างไม่ได้ ขอให้ผู้ส่งส่งมาใหม่"),
+)
+
+
+def file_error_th(error: str) -> str:
+    """The Thai sentence for a file-level error of :func:`~thaisign.verify.verify_pdf`."""
+    for needle, thai in _FILE_ERRORS_TH:
+        if needle in error:
+            return thai
+    return FILE_ERROR[1]

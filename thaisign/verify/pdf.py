@@ -317,6 +317,8 @@ def _document_timestamp_check(emb: Any, session: Any, doc_ts: Any) -> Any:
     token = doc_ts.token
     info = ModificationInfo(**emb.summarise_integrity_info())
     if token.tsa is None:
-        raise SignatureValidationError(token.problem or "the document time-stamp token cannot be read")
+        raise SignatureValidationError(
+            (token.problem or ("the document time-stamp token cannot be read",))[0]
+        )
     assessment = assess_document_timestamp(session.ltv, doc_ts)
     return SignatureCheck(info, token.intact, token.intact, token.tsa, token.gen_time, assessment=assessment)

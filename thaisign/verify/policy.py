@@ -16,9 +16,9 @@ Defaults are for Thai government letters (docs/validation-policy.md explains eac
   :data:`DOCUMENT_SIGNING_EKUS`;
 * document time-stamps give proof of existence to everything they cover (ETSI EN 319 102-1
   long-term validation); certification authorities' revocation is checked like the signer's;
-  a certificate that names no way to check its revocation (no CRL, no OCSP address) and about
-  which there is no revocation data counts as not revocable (its CA decided so; the report
-  says so for a signer);
+  a TSA or CA certificate that names no way to check its revocation (no CRL, no OCSP address)
+  and about which there is no revocation data counts as not revocable (its CA decided so); a
+  signer's certificate like that is INDETERMINATE/TRY_LATER ("ask the sending agency");
 * online checks may reach public, private (intranet) and loopback addresses over http(s),
   5 s and 10 MiB per answer at most, never link-local or multicast (:class:`NetworkPolicy`);
 * MD5 and SHA-1 count only for signatures proven to exist before 2005 / 2010 (the algorithm
@@ -138,8 +138,9 @@ class ValidationPolicy:
     check_ca_revocation: bool = True
     #: take proof of existence from document time-stamps (PAdES B-LTA)
     use_document_timestamps: bool = True
-    #: a certificate that names no OCSP responder and no CRL distribution point, and about which
-    #: no revocation data exists, counts as not revocable (its CA chose so) instead of unknown
+    #: a time-stamping authority's or CA's certificate that names no OCSP responder and no CRL
+    #: distribution point, and about which no revocation data exists, counts as not revocable
+    #: (its CA chose so) instead of unknown; a signer's never does (INDETERMINATE/TRY_LATER)
     accept_undeclared_revocation: bool = True
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
     #: digest algorithms acceptable only for signatures proven to exist before a date (EU DSS's

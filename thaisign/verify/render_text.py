@@ -81,7 +81,6 @@ _LABELS = {
     "covers": ("Covers", "ครอบคลุมไฟล์"),
     "cades_level": ("CAdES level", "ระดับ CAdES"),
     "data": ("Signed data", "ข้อมูลที่ลงนาม"),
-    "covered_by": ("Covered by", "ลงนามโดย"),
 }
 
 #: values of LANG / LC_* that mean "no language chosen"

@@ -172,13 +172,15 @@ class SignatureReport:
     level: str | None = None
     messages: Messages = dataclasses.field(default_factory=Messages)
     subfilter: str | None = None
-    reason: str | None = None  # /Reason of the signature dictionary, as the signer wrote it
-    location: str | None = None  # /Location, likewise
     #: proof of existence: the time the signature is known to have existed, and what proves it
     #: (signature-timestamp | document-timestamp | validation-time)
     poe_time: datetime | None = None
     poe_source: str | None = None
     validation_time: datetime | None = None
+    #: until when that proof can be checked (the first expiry it relies on; re-time-stamp before)
+    provable_until: datetime | None = None
+    reason: str | None = None  # /Reason of the signature dictionary, as the signer wrote it
+    location: str | None = None  # /Location, likewise
     #: the data objects a CAdES/ASiC signature covers (file names); empty for a PDF signature
     covers: tuple[str, ...] = ()
 
@@ -233,12 +235,13 @@ class SignatureReport:
             "revocation": self.revocation.to_dict(),
             "level": self.level,
             "messages": {"en": list(self.messages.en), "th": list(self.messages.th)},
-            "reason": self.reason,
-            "location": self.location,
             "proof_of_existence": None
             if self.poe_time is None
             else {"time": _iso(self.poe_time), "source": self.poe_source},
             "validation_time": _iso(self.validation_time),
+            "provable_until": _iso(self.provable_until),
+            "reason": self.reason,
+            "location": self.location,
             "covers": list(self.covers),
         }
 

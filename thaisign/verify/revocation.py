@@ -19,6 +19,7 @@ use minus the freshness window says so, else unknown.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -178,6 +179,7 @@ class Statement:
     #: a "good" issued after the certificate expired proves nothing (CRLs drop expired entries)
     covers_expired: bool = False
     complete: bool = True  # a CRL limited to some reasons can say "revoked", never "good"
+    signer_name: str | None = None  # the responder's or CA's name, for messages
 
     def good_at(self, control: datetime) -> bool:
         """Says the certificate was not revoked at ``control``."""
@@ -197,7 +199,7 @@ class CertStatus:
     status: str  # good | revoked | hold | unknown
     deciding: Statement | None = None
     later: Statement | None = None  # a revocation after the control time
-    note: str | None = None  # why "unknown"
+    note: tuple[str, str] | None = None  # why "unknown", in English and Thai
 
     @property
     def revoked_at(self) -> datetime | None:
@@ -311,16 +313,13 @@ class RevocationChecker:
         covers_expired = this_update <= cert.not_after or (
             archive_cutoff is not None and archive_cutoff <= cert.not_after
         )
+        statement = Statement(ev, status, this_update, next_update, revoked_at, reason)
         return (
-            Statement(
-                ev,
-                status,
-                this_update,
-                next_update,
-                revoked_at,
-                reason,
+            dataclasses.replace(
+                statement,
                 signer_valid_until=responder.not_after,
                 covers_expired=covers_expired,
+                signer_name=responder.label,
             ),
             None,
         )
@@ -410,17 +409,13 @@ class RevocationChecker:
         covers_expired = this_update <= cert.not_after or (
             isinstance(expired_on_crl, datetime) and expired_on_crl <= cert.not_after
         )
+        statement = Statement(ev, status, this_update, next_update, revoked_at, reason, complete=complete)
         return (
-            Statement(
-                ev,
-                status,
-                this_update,
-                next_update,
-                revoked_at,
-                reason,
+            dataclasses.replace(
+                statement,
                 signer_valid_until=issuer.not_after,
                 covers_expired=covers_expired,
-                complete=complete,
+                signer_name=issuer.label,
             ),
             None,
         )
@@ -478,14 +473,26 @@ class RevocationChecker:
             best = min(fresh, key=lambda s: (s.evidence.origin != "file", -s.issued.timestamp()))
             return CertStatus("good", best, later)
         if not statements:
-            note = "no revocation data"
+            note = ("no revocation data", "ไม่มีข้อมูลการเพิกถอน")
         elif not usable:
-            note = "the revocation data's signer expired before any proof that the data existed"
+            note = (
+                "the revocation data's signer expired before any proof that the data existed",
+                "ผู้ลงนามข้อมูลการเพิกถอนหมดอายุก่อนมีหลักฐานว่าข้อมูลนั้นมีอยู่",
+            )
         else:
             newest = max(usable, key=lambda s: s.issued)
-            note = f"the newest revocation data was issued {newest.issued.isoformat()}, too early"
+            from thaisign.thai_date import format_thai_date, format_thai_time
+
+            note = (
+                f"the newest revocation data was issued {newest.issued:%Y-%m-%d %H:%M} UTC, too early",
+                f"ข้อมูลการเพิกถอนล่าสุดออกเมื่อ {format_thai_date(newest.issued)} เวลา "
+                f"{format_thai_time(newest.issued)} ซึ่งเก่าเกินไป",
+            )
         if dropped and usable:
-            note += "; some data is unusable without proof of existence"
+            note = (
+                note[0] + "; some data is unusable without proof of existence",
+                note[1] + " และข้อมูลบางส่วนใช้ไม่ได้เพราะไม่มีหลักฐานว่ามีอยู่ในเวลาที่ต้องการ",
+            )
         return CertStatus("unknown", None, later, note)
 
 
@@ -493,8 +500,6 @@ def dataclasses_replace_evidence(statement: Statement, ev: Evidence) -> Statemen
     """The statement re-attached to this instance of the evidence (same bytes, other location)."""
     if statement.evidence is ev:
         return statement
-    import dataclasses
-
     return dataclasses.replace(statement, evidence=ev)
 
 

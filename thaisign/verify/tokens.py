@@ -36,7 +36,12 @@ from thaisign.verify.algorithms import (
 
 
 class AlgorithmRefused(Exception):
-    """The signature's algorithms are inconsistent or unsupported (the message says which)."""
+    """The signature's algorithms are inconsistent or unsupported (``.sentence`` says which)."""
+
+    def __init__(self, sentence: tuple[str, str], *, unsupported: bool = False) -> None:
+        super().__init__(sentence[0])
+        self.sentence = sentence
+        self.unsupported = unsupported
 
 
 class _Validator(SignatureValidator):
@@ -59,8 +64,10 @@ class _Validator(SignatureValidator):
                 spki, signature_algorithm, signature, signed_data, digest_algorithm=md
             )
         if ok is None:
+            oid = signature_algorithm["algorithm"].dotted
             raise AlgorithmRefused(
-                f"the signature algorithm {signature_algorithm['algorithm'].dotted} cannot be verified here"
+                (f"the signature algorithm {oid} cannot be verified here", f"ตรวจอัลกอริทึมลายมือชื่อ {oid} ไม่ได้"),
+                unsupported=True,
             )
         if not ok:
             raise InvalidSignature()
@@ -102,7 +109,7 @@ def cms_integrity(
             memo[key] = cert_info
     problem = cms_algorithm_problem(signer_info)
     if problem:
-        raise AlgorithmRefused(problem)
+        raise AlgorithmRefused(problem, unsupported="not supported" in problem[0])
     try:
         intact, valid = generic_cms.validate_sig_integrity(
             signer_info,
@@ -134,13 +141,26 @@ def _raw(value: Any) -> bytes:
     return b"" if isinstance(value, core.Void) else bytes(value.contents or b"")
 
 
+_NO_TSTINFO = ("the token does not contain a TSTInfo", "ข้อมูลการประทับเวลาไม่มีส่วน TSTInfo")
+_IMPRINT = (
+    "the time-stamp does not match the data it claims to time-stamp",
+    "การประทับเวลาไม่ตรงกับข้อมูลที่อ้างว่าประทับ",
+)
+_TOKEN_DIGEST = ("the time-stamp token's own digest does not match", "ค่าแฮชภายในการประทับเวลาไม่ตรงกัน")
+_TOKEN_SIGNATURE = ("the time-stamp token's signature does not verify", "ลายมือชื่อของการประทับเวลาตรวจไม่ผ่าน")
+_UNREADABLE = ("the time-stamp token is unreadable or malformed", "อ่านการประทับเวลาไม่ได้หรือผิดรูปแบบ")
+
+
 def digest(algorithm: str, *chunks: bytes) -> bytes:
     """Hash ``chunks`` with a CMS digest algorithm name (SHA-2 and SHA-3)."""
     from cryptography.hazmat.primitives import hashes
 
     cls = _HASHES.get(algorithm)
     if cls is None:
-        raise AlgorithmRefused(f"the digest algorithm {algorithm} is not supported")
+        raise AlgorithmRefused(
+            (f"the digest algorithm {algorithm} is not supported", f"ไม่รองรับอัลกอริทึมย่อยข้อมูล {algorithm}"),
+            unsupported=True,
+        )
     h = hashes.Hash(cls())
     for chunk in chunks:
         h.update(chunk)
@@ -157,7 +177,7 @@ class TokenCheck:
     other_certs: tuple[asn1_x509.Certificate, ...] = ()
     crls: tuple[Any, ...] = ()
     ocsps: tuple[Any, ...] = ()
-    problem: str | None = None
+    problem: tuple[str, str] | None = None  # why it is not intact, in English and Thai
     sha256: str = ""
     signer_info: Any = None
 
@@ -183,7 +203,7 @@ def check_token(
         content = signed_data["encap_content_info"]["content"]
         tst_info = content.parsed if isinstance(content, core.ParsableOctetString) else None
         if not isinstance(tst_info, tsp.TSTInfo):
-            return TokenCheck(None, False, None, problem="the token does not contain a TSTInfo", sha256=sha)
+            return TokenCheck(None, False, None, problem=_NO_TSTINFO, sha256=sha)
         gen_time = tst_info["gen_time"].native
         econtent = bytes(content)
         signer_info = signed_data["signer_infos"][0]
@@ -195,11 +215,11 @@ def check_token(
         crls, ocsps = _token_revinfo(signed_data)
         problem = None
         if not imprint_ok:
-            problem = "the time-stamp does not match the data it claims to time-stamp"
+            problem = _IMPRINT
         elif not integrity.intact:
-            problem = "the time-stamp token's own digest does not match"
+            problem = _TOKEN_DIGEST
         elif not integrity.valid:
-            problem = "the time-stamp token's signature does not verify"
+            problem = _TOKEN_SIGNATURE
         return TokenCheck(
             gen_time,
             problem is None,
@@ -212,13 +232,20 @@ def check_token(
             signer_info,
         )
     except AlgorithmRefused as exc:
-        return TokenCheck(gen_time, False, None, problem=f"time-stamp token: {exc}", sha256=sha)
-    except SignatureValidationError as exc:
-        text = str(exc).splitlines()[0][:160] if str(exc) else "unreadable"
-        return TokenCheck(gen_time, False, None, problem=f"time-stamp token: {text}", sha256=sha)
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, NotImplementedError) as exc:
-        text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        return TokenCheck(gen_time, False, None, problem=f"unreadable time-stamp token ({text})", sha256=sha)
+        en, th = exc.sentence
+        return TokenCheck(
+            gen_time, False, None, problem=(f"time-stamp token: {en}", f"การประทับเวลา: {th}"), sha256=sha
+        )
+    except (
+        SignatureValidationError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        IndexError,
+        NotImplementedError,
+    ):
+        return TokenCheck(gen_time, False, None, problem=_UNREADABLE, sha256=sha)
 
 
 class _CrlVals(core.SequenceOf):

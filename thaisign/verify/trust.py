@@ -58,6 +58,12 @@ def _fingerprint(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest().upper()
 
 
+def _common_name(cert: asn1_x509.Certificate) -> str | None:
+    """The subject's (last) common name, for short displays."""
+    names = _common_names(cert)
+    return names[-1] if names else None
+
+
 def _common_names(cert: asn1_x509.Certificate) -> list[str]:
     """Every common name of the subject (a subject may repeat the attribute)."""
     out: list[str] = []
@@ -66,12 +72,6 @@ def _common_names(cert: asn1_x509.Certificate) -> list[str]:
             if attr["type"].native == "common_name":
                 out.append(str(attr["value"].native))
     return out
-
-
-def _common_name(cert: asn1_x509.Certificate) -> str | None:
-    """The subject's (last) common name, for a readable repr."""
-    names = _common_names(cert)
-    return names[-1] if names else None
 
 
 #: letters of other scripts (and digits) that look like Latin ones, lower-case (Unicode

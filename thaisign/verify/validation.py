@@ -29,7 +29,7 @@ class SignatureCheck:
     signing_cert: Any
     claimed: datetime | None
     assessment: Assessment | None = None
-    algorithm_problem: str | None = None
+    algorithm_problem: tuple[str, str] | None = None  # why the algorithms are refused (en, th)
     algorithm_unsupported: bool = False
     seed_value_constraint_error: Any = None
 
@@ -92,10 +92,15 @@ async def validate_signature(emb: Any, session: FileSession, *, sha1: bool = Fal
             )
             intact = integrity.intact
     except AlgorithmRefused as exc:
-        text = str(exc)
         cert = _signer_cert_or_none(signed_data, memo)
         return SignatureCheck(
-            info, True, False, cert, claimed, algorithm_problem=text, algorithm_unsupported="support" in text
+            info,
+            True,
+            False,
+            cert,
+            claimed,
+            algorithm_problem=exc.sentence,
+            algorithm_unsupported=exc.unsupported,
         )
     check = SignatureCheck(info, intact, integrity.valid, integrity.cert, claimed)
     if not (intact and integrity.valid):

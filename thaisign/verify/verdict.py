@@ -323,11 +323,12 @@ async def to_report(
         level=None if is_doc_ts else _level(subfilter, ts_facts is not None, embedded, later_doc_ts),
         messages=Messages(tuple(en), tuple(th)),
         subfilter=subfilter,
-        reason=_text_entry(emb.sig_object, "/Reason"),
-        location=_text_entry(emb.sig_object, "/Location"),
         poe_time=assessment.poe_time if assessment is not None else None,
         poe_source=assessment.poe_source if assessment is not None else None,
         validation_time=session.cache.moment,
+        provable_until=assessment.provable_until if assessment is not None else None,
+        reason=_text_entry(emb.sig_object, "/Reason"),
+        location=_text_entry(emb.sig_object, "/Location"),
     )
 
 
