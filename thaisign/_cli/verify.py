@@ -169,10 +169,28 @@ def verify(
     if html_out is not None:
         from thaisign.verify.render_html import reports_html
 
-        atomic_write(html_out, reports_html(reports, lang).encode("utf-8"))
+        atomic_write(
+            html_out, reports_html([*reports, *_unsigned_entries(reports, bundles)], lang).encode("utf-8")
+        )
     passed = all(r.passed for r in reports) and all(b.passed for b in bundles)
     # sys.exit, not ctx.exit: the exit code must survive click's standalone_mode=False
     sys.exit(0 if passed else 1)
+
+
+def _unsigned_entries(reports: list[Any], bundles: list[Any]) -> list[Any]:
+    """A NOT SIGNED entry for each bundle file that has no report of its own (a note, a photo
+    without its .p7s), so that the printed page names what is not signed at all."""
+    from thaisign.verify.report import VerificationReport
+
+    known = {r.file for r in reports}
+    out = []
+    for b in bundles:
+        for name in b.unsigned:
+            label = f"{b.source.rstrip('/')}/{name}"
+            container = next((r for r in reports if label.startswith(r.file + "/")), None)
+            if label not in known and container is None:
+                out.append(VerificationReport(label, format="other"))
+    return out
 
 
 def _sort_inputs(inputs: tuple[Path, ...]) -> tuple[list[tuple[Path, str]], list[Path]]:

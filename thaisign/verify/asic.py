@@ -313,13 +313,9 @@ def _with_references(report: SignatureReport, missing: list[str], changed: list[
 def _fail(
     report: SignatureReport, indication: Indication, sub: SubIndication, why: tuple[str, str]
 ) -> SignatureReport:
-    """``report`` turned to ``indication``/``sub``: ``why`` first, its passed sentence dropped."""
-    kept = [
-        (en, th)
-        for en, th in zip(report.messages.en, report.messages.th, strict=False)
-        if not fmsg.says_passed(en)
-    ]
-    sentences = [why, *kept]
+    """``report`` turned to ``indication``/``sub`` for ``why`` alone: the sentences about the
+    signature's former verdict (valid, or "check again later") no longer apply."""
+    sentences = [why]
     return dataclasses.replace(
         report,
         indication=indication,

@@ -91,9 +91,3 @@ ORPHAN_SIGNATURE: Sentence = (
     "No signed list of files (ASiCManifest) names this signature, so what it covers is unknown.",
     "ไม่มีรายการไฟล์ที่ลงนาม (ASiCManifest) ใดระบุลายมือชื่อนี้ จึงไม่ทราบว่าลายมือชื่อครอบคลุมไฟล์ใด",
 )
-
-
-def says_passed(english: str) -> bool:
-    """Whether an English sentence is one that only a passing signature or time-stamp gets."""
-    covers = TIMESTAMP_COVERS[0].split("{", 1)[0]
-    return english == PASSED[0] or english.startswith(covers)
