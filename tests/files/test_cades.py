@@ -234,3 +234,66 @@ def test_sha384_and_rsa_signers(
     assert signer_info["digest_algorithm"]["algorithm"].native == "sha384"
     assert openssl_cms_verify(pki, out, src).returncode == 0
     assert verify_cades(out, trust, data=src, at=AT, revocation="off").verdict is Verdict.TOTAL_PASSED
+
+
+def _counter_sign(
+    content_info: cms.ContentInfo, signer: SoftwareSigner, *, digest_of_parent: bytes | None = None
+):  # type: ignore[no-untyped-def]
+    """A counter-signature (RFC 5652 11.4) over the first SignerInfo's signature value, built
+    with asn1crypto and signed by ``signer``: message-digest and signing-time, no content-type."""
+    from asn1crypto import algos
+
+    from thaisign.files.cades import rebuild, unsigned_attributes, with_validation_data
+
+    cert = asn1_x509.Certificate.load(signer.certificate.public_bytes(_der()))  # type: ignore[union-attr]
+    content_info = with_validation_data(content_info, [cert], [], [])  # the counter-signer's certificate
+    si = content_info["content"]["signer_infos"][0]
+    parent = bytes(si["signature"].native)
+    attrs = cms.CMSAttributes(
+        [
+            cms.CMSAttribute(
+                {"type": "message_digest", "values": [digest_of_parent or hashlib.sha256(parent).digest()]}
+            ),
+            cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": FIXED_TIME})]}),
+        ]
+    )
+    counter = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                {"issuer_and_serial_number": {"issuer": cert.issuer, "serial_number": cert.serial_number}}
+            ),
+            "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+            "signed_attrs": attrs,
+            "signature_algorithm": signer.signature_algorithm("sha256"),
+            "signature": signer.sign(attrs.dump(), hash_algorithm="sha256"),
+        }
+    )
+    value = cms.CMSAttribute({"type": "counter_signature", "values": [counter]})
+    return rebuild(content_info, unsigned_attrs=[*unsigned_attributes(si), value])
+
+
+def test_counter_signatures_are_checked(
+    tmp_path: Path, evidence: dict[str, Path], ec_signer: SoftwareSigner, rsa_signer: SoftwareSigner,
+    trust: TrustStore,
+) -> None:  # fmt: skip
+    """A second officer counter-signs the first one's signature: reported as a signature of its
+    own that covers the first; a counter-signature over other bytes fails as HASH_FAILURE."""
+    src = evidence["คำสั่งศาล.pdf"]
+    out = tmp_path / "order.p7s"
+    sign_file(src, out, ec_signer, signing_time=FIXED_TIME)
+    ci = cms.ContentInfo.load(out.read_bytes())
+    countered = tmp_path / "order-countered.pdf.p7s"
+    countered.write_bytes(_counter_sign(ci, rsa_signer).dump())
+    report = verify_cades(countered, trust, data=src, at=AT, revocation="off")
+    main, counter = report.signatures
+    assert main.indication is Indication.TOTAL_PASSED and counter.indication is Indication.TOTAL_PASSED
+    assert counter.signer.name == "นางสาวสมหญิง รักไทย" and counter.covers == (countered.name,)  # type: ignore[union-attr]
+    assert counter.field == f"{countered.name} / counter-signature 1"
+    bad = tmp_path / "bad.p7s"
+    bad.write_bytes(_counter_sign(ci, rsa_signer, digest_of_parent=b"\x00" * 32).dump())
+    counter = verify_cades(bad, trust, data=src, at=AT, revocation="off").signatures[1]
+    assert (counter.indication, counter.sub_indication) == (
+        Indication.TOTAL_FAILED,
+        SubIndication.HASH_FAILURE,
+    )

@@ -338,7 +338,12 @@ def rebuild(
     revs = crls if crls is not None else _entries(signed_data["crls"])
     if revs:
         sd_fields["crls"] = cms.RevocationInfoChoices(revs)
-    new = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(sd_fields)})
+    try:
+        signed = cms.SignedData(sd_fields)
+    except TypeError:  # asn1crypto wants ContentInfo here for v1 SignedData, EncapsulatedContentInfo after
+        sd_fields["encap_content_info"] = cms.ContentInfo.load(sd_fields["encap_content_info"].dump())
+        signed = cms.SignedData(sd_fields)
+    new = cms.ContentInfo({"content_type": "signed_data", "content": signed})
     return cms.ContentInfo.load(new.dump())
 
 

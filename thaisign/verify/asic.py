@@ -171,7 +171,10 @@ def _asic_s(box: Container, data: list[Entry], cache: BatchCache) -> tuple[list[
         signed_data = load_signed_data(box.read(sig_entry))
         digester = _digester(box, target, digest_algorithms(signed_data)) if target is not None else None
         for si in signed_data["signer_infos"]:
-            report = check_one(signed_data, si, digester, cache, sig_entry.name, covers)
+            counters: list[SignatureReport] = []
+            report = check_one(
+                signed_data, si, digester, cache, sig_entry.name, covers, counters_out=counters
+            )
             if len(data) > 1:
                 report = _fail(
                     report,
@@ -180,6 +183,7 @@ def _asic_s(box: Container, data: list[Entry], cache: BatchCache) -> tuple[list[
                     msg.fill(fmsg.ASICS_EXTRA, count=str(len(data))),
                 )
             reports.append(report)
+            reports.extend(counters)
         if target is not None:
             covered.add(target.name)
     for ts_entry in box.meta_files(r"META-INF/timestamp[^/]*\.tst"):
@@ -253,6 +257,7 @@ def _signatures(
     signed_data = load_signed_data(box.read(sig_entry))
     out = []
     for si in signed_data["signer_infos"]:
+        counters: list[SignatureReport] = []
         report = check_one(
             signed_data,
             si,
@@ -261,8 +266,10 @@ def _signatures(
             sig_entry.name,
             covers,
             extra_stamps=archive.get(sig_entry.name, []),
+            counters_out=counters,
         )
         out.append(_with_references(report, missing, changed))
+        out.extend(counters)
     return out
 
 

@@ -297,7 +297,11 @@ def _check_all(
     reports = []
     for n, signer_info in enumerate(infos, 1):
         field = label if len(infos) == 1 else f"{label} #{n}"
-        reports.append(check_one(signed_data, signer_info, digester, cache, field, covers))
+        counters: list[SignatureReport] = []
+        reports.append(
+            check_one(signed_data, signer_info, digester, cache, field, covers, counters_out=counters)
+        )
+        reports.extend(counters)
     return reports
 
 
@@ -310,11 +314,13 @@ def check_one(
     covers: tuple[str, ...] = (),
     *,
     extra_stamps: Sequence[Any] = (),
+    counters_out: list[SignatureReport] | None = None,
 ) -> SignatureReport:
     """The report on one SignerInfo: its evidence and archive time-stamps, then the signature.
 
     ``extra_stamps``: time-stamp tokens (:class:`~thaisign.verify.tokens.TokenCheck`) over the
-    whole signature from outside it (an ASiC archive manifest's).
+    whole signature from outside it (an ASiC archive manifest's). ``counters_out``: a list that
+    receives the reports on the signature's counter-signatures.
     """
     from thaisign.verify.cms import (
         ArchiveStamp,
@@ -337,6 +343,13 @@ def check_one(
         )
     if session.ltv.timestamps and cache.policy.use_document_timestamps:
         cache.run(session.ltv.validate_document_timestamps())
-    return cache.run(
+    report = cache.run(
         check_signer_info(session, signed_data, signer_info, content, field=field, stamps=stamps)
     )
+    if counters_out is not None:
+        from thaisign.verify.cms import check_counter_signatures
+
+        counters_out.extend(
+            cache.run(check_counter_signatures(session, signed_data, signer_info, field=field, stamps=stamps))
+        )
+    return report

@@ -637,3 +637,132 @@ async def check_timestamp(
         covers=covers,
         **base,
     )
+
+
+# --- counter-signatures (RFC 5652 11.4) ----------------------------------------------------------
+
+_COUNTER_SIGNATURE = "1.2.840.113549.1.9.6"
+
+
+def counter_signatures(signer_info: cms.SignerInfo) -> list[tuple[cms.SignerInfo, bytes]]:
+    """The counter-signatures of ``signer_info``: (SignerInfo, the attribute's type+value octets)."""
+    out = []
+    for attr in ats.present(signer_info["unsigned_attrs"]):
+        if attr["type"].dotted != _COUNTER_SIGNATURE:
+            continue
+        for value in attr["values"]:
+            try:
+                out.append((cms.SignerInfo.load(value.dump()), attr["type"].dump() + value.dump()))
+            except (ValueError, TypeError):
+                continue
+    return out
+
+
+def _counter_integrity(signed_data: cms.SignedData, counter: cms.SignerInfo, parent_signature: bytes) -> Any:
+    """The integrity of a counter-signature: its message-digest attribute against the hash of the
+    parent's signature value, its signature over its signed attributes (as encoded, else DER),
+    its signer's certificate found by its identifier. A ``CmsIntegrity``, or a sentence why not."""
+    from pyhanko.sign.general import find_unique_cms_attribute
+
+    from thaisign.verify.algorithms import cms_algorithm_problem, verify_signature_value
+    from thaisign.verify.tokens import CmsIntegrity
+
+    problem = cms_algorithm_problem(counter)
+    if problem is not None:
+        return SubIndication.SIG_CRYPTO_FAILURE, msg.fill(msg.ALGORITHM_INCONSISTENT, why=problem)
+    certs = [c.chosen for c in ats.present(signed_data["certificates"]) if c.name == "certificate"]
+    sid = counter["sid"]
+    if sid.name == "issuer_and_serial_number":
+        wanted = sid.chosen
+        cert = next(
+            (
+                c
+                for c in certs
+                if c.serial_number == wanted["serial_number"].native and c.issuer == wanted["issuer"]
+            ),
+            None,
+        )
+    else:
+        cert = next((c for c in certs if c.key_identifier == sid.chosen.native), None)
+    if cert is None:
+        sub = SubIndication.NO_SIGNING_CERTIFICATE_FOUND
+        return sub, msg.for_sub_indication(sub.value)
+    md = str(counter["digest_algorithm"]["algorithm"].native)
+    try:
+        claimed_digest = bytes(find_unique_cms_attribute(counter["signed_attrs"], "message_digest").native)
+        intact = claimed_digest == ats.digest_of(md, parent_signature)
+    except Exception:
+        intact = False
+    tbs = counter["signed_attrs"].untag().dump()
+    signature = bytes(counter["signature"].native)
+    valid = bool(
+        verify_signature_value(
+            cert.public_key.dump(), counter["signature_algorithm"], signature, tbs, digest_algorithm=md
+        )
+    ) or valid_as_encoded_elsewhere(counter, cert)
+    others = tuple(c for c in certs if c is not cert)
+    return CmsIntegrity(
+        intact, valid, cert, others, md, str(counter["signature_algorithm"]["algorithm"].native)
+    )
+
+
+async def check_counter_signatures(
+    session: Any,
+    signed_data: cms.SignedData,
+    signer_info: cms.SignerInfo,
+    *,
+    field: str,
+    stamps: Iterable[ArchiveStamp] = (),
+) -> list[SignatureReport]:
+    """One report per counter-signature of ``signer_info`` (what it covers: that signature)."""
+    from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
+
+    from thaisign.verify.assess import assess_signature
+
+    stamps = list(stamps)
+    parent = bytes(signer_info["signature"].native)
+    reports = []
+    for n, (counter, octets) in enumerate(counter_signatures(signer_info), 1):
+        name = f"{field} / counter-signature {n}"
+        base: dict[str, Any] = {"field": name, "kind": "signature", "subfilter": None}
+        base["level"] = "B-T" if any(True for _ in _tokens(counter)) else "B-B"
+        content = SignedContent(None, (field,))
+        claimed = extract_self_reported_ts(counter)
+        memo = session.cache.memo
+        integrity = _counter_integrity(signed_data, counter, parent)
+        if isinstance(integrity, tuple):
+            sub, why = integrity
+            indication = (
+                Indication.TOTAL_FAILED
+                if sub is SubIndication.SIG_CRYPTO_FAILURE
+                else Indication.INDETERMINATE
+            )
+            reports.append(
+                _report(base, indication, sub, intact=False,
+                        sentences=[why], cert=None, memo=memo, claimed=claimed, content=content)
+            )  # fmt: skip
+            continue
+        if not integrity.intact or not integrity.valid:
+            sub = SubIndication.HASH_FAILURE if not integrity.intact else SubIndication.SIG_CRYPTO_FAILURE
+            why = msg.for_sub_indication(sub.value)
+            reports.append(
+                _report(base, Indication.TOTAL_FAILED, sub, intact=False, sentences=[why],
+                        cert=integrity.cert, memo=memo, claimed=claimed, content=content)
+            )  # fmt: skip
+            continue
+        # proof of existence: the archive time-stamps whose index lists this counter-signature
+        covering = [
+            s.number
+            for s in stamps
+            if s.whole or ats.digest_of(s.index_algorithm, octets) in s.attribute_values
+        ]
+        revision = min(covering) - 1 if covering else len(stamps)
+        assessment = await assess_signature(session.ltv, integrity, counter, name, revision, claimed, memo)
+        reports.append(_from_assessment(base, assessment, integrity.cert, session, content, []))
+    return reports
+
+
+def _tokens(signer_info: cms.SignerInfo) -> list[Any]:
+    from thaisign.verify.tokens import signature_tokens
+
+    return signature_tokens(signer_info)
