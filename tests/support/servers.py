@@ -120,12 +120,14 @@ def run_postgres(base: Path | None = None) -> Iterator[PostgresServer]:
             base_parent = base_parent.parent
         prefix = ["runuser", "-u", user, "--"]
     env = {**os.environ, "LC_ALL": "C.UTF-8"}
-    subprocess.run(
+    made = subprocess.run(
         [*prefix, initdb, "-D", str(datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
-        check=True,
         capture_output=True,
+        text=True,
         env=env,
     )
+    if made.returncode != 0:
+        raise RuntimeError(f"initdb failed ({made.returncode}): {made.stderr.strip() or made.stdout.strip()}")
     log = base / "pg.log"
     if prefix:
         log.touch()
