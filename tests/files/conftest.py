@@ -1,21 +1,15 @@
-"""Fixtures for signing and verifying any file: the test PKI's officers as signers, evidence files,
-and the independent checkers (openssl cms, pyHanko's generic CMS validation, endesive, unzip)."""
+"""Fixtures for signing and verifying any file: the test PKI's officers as signers and evidence
+files (the independent checkers are in files_helpers.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import subprocess
 from pathlib import Path
 
 import pytest
-from support.pki import FIXED_TIME, PASSPHRASE, TestPKI
-from support.tools import require_tool
+from support.pki import PASSPHRASE, TestPKI
 
 from thaisign.keys import Signer, SoftwareSigner
 from thaisign.verify import TrustStore
-
-#: a moment just after FIXED_TIME: the test services answer at FIXED_TIME, so B-LT data is fresh
-AT = FIXED_TIME + dt.timedelta(minutes=5)
 
 
 @pytest.fixture(scope="session")
@@ -49,19 +43,3 @@ def evidence(tmp_path: Path) -> dict[str, Path]:
         p.write_bytes(data)
         out[name] = p
     return out
-
-
-def openssl_cms_verify(
-    pki: TestPKI, signature: Path, content: Path | None = None, at: dt.datetime = AT
-) -> subprocess.CompletedProcess[str]:
-    """``openssl cms -verify`` with the test root as the only trust anchor, at ``at``.
-
-    ``-purpose any``: the officers' certificates carry the document-signing EKU, not S/MIME's
-    emailProtection, which openssl's default purpose (smimesign) would demand.
-    """
-    args = [require_tool("openssl"), "cms", "-verify", "-binary", "-inform", "DER", "-in", str(signature)]
-    args += ["-CAfile", str(pki.root_pem), "-purpose", "any", "-attime", str(int(at.timestamp()))]
-    args += ["-out", "/dev/null"]
-    if content is not None:
-        args += ["-content", str(content)]
-    return subprocess.run(args, capture_output=True, text=True, timeout=60)

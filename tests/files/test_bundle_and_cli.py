@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import AT, openssl_cms_verify
+from files_helpers import AT, openssl_cms_verify
 from support.pdfs import minimal_pdf
 from support.pki import FIXED_TIME, PASSPHRASE, TestPKI
 

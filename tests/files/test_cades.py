@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
-from conftest import AT, openssl_cms_verify
+from files_helpers import AT, openssl_cms_verify
 from support.pki import FIXED_TIME, TestPKI
 
 from thaisign.errors import InputError, OutputError, UsageError

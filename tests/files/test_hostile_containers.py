@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import AT
+from files_helpers import AT
 from support.pki import FIXED_TIME
 
 from thaisign.files import sign_asic

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms
-from conftest import AT
+from files_helpers import AT
 from support.pki import PASSPHRASE, TestPKI
 from support.tools import require_tool
 

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from thaisign.errors import UsageError
 from thaisign.files.container import Container, ContainerError, Entry, entry_label, open_container
 from thaisign.files.manifest import Manifest, ManifestError, parse_manifest
 from thaisign.verify import file_messages as fmsg
@@ -62,11 +61,10 @@ def verify_asic(
 ) -> VerificationReport:
     """Verify every signature and time-stamp of one ASiC container (parameters as
     :func:`~thaisign.verify.verify_pdf`; ``container`` an already open one, e.g. inside a bundle)."""
-    from thaisign.verify.pdf import _check_mode, _time_budget, _Timeout
+    from thaisign.verify.cades import check_arguments
+    from thaisign.verify.pdf import _time_budget, _Timeout
 
-    _check_mode(revocation)
-    if at is not None and at.tzinfo is None:
-        raise UsageError("the validation time must include a time zone", hint="e.g. 2026-11-21T10:00+07:00")
+    check_arguments(revocation, at)
     label = name or str(source)
     trust = trust if trust is not None else TrustStore.default()
     own_cache = cache is None
@@ -296,25 +294,22 @@ def _names(items: list[str]) -> str:
 
 def _with_references(report: SignatureReport, missing: list[str], changed: list[str]) -> SignatureReport:
     """The signature's report with what its manifest's references showed (worst first)."""
-    if changed and report.indication is not Indication.TOTAL_FAILED:
-        return _fail(
-            report,
-            Indication.TOTAL_FAILED,
-            SubIndication.HASH_FAILURE,
-            msg.fill(fmsg.REFERENCE_CHANGED, names=_names(changed)),
-        )
     if changed:
-        return _with_note(report, msg.fill(fmsg.REFERENCE_CHANGED, names=_names(changed)), first=True)
-    if missing and report.indication is not Indication.TOTAL_FAILED:
-        return _fail(
-            report,
+        why, indication, sub = fmsg.REFERENCE_CHANGED, Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE
+        names = changed
+    elif missing:
+        why, indication, sub = (
+            fmsg.REFERENCE_MISSING,
             Indication.INDETERMINATE,
             SubIndication.SIGNED_DATA_NOT_FOUND,
-            msg.fill(fmsg.REFERENCE_MISSING, names=_names(missing)),
         )
-    if missing:
-        return _with_note(report, msg.fill(fmsg.REFERENCE_MISSING, names=_names(missing)), first=True)
-    return report
+        names = missing
+    else:
+        return report
+    sentence = msg.fill(why, names=_names(names))
+    if report.indication is Indication.TOTAL_FAILED:  # failed already: the reason is added first
+        return _with_note(report, sentence, first=True)
+    return _fail(report, indication, sub, sentence)
 
 
 def _fail(

@@ -70,6 +70,15 @@ class _Raw(core.Sequence):
     ]
 
 
+def check_arguments(revocation: str, at: datetime | None) -> None:
+    """A usage error for an unknown revocation mode or a validation time without a zone."""
+    from thaisign.verify.pdf import _check_mode
+
+    _check_mode(revocation)
+    if at is not None and at.tzinfo is None:
+        raise UsageError("the validation time must include a time zone", hint="e.g. 2026-11-21T10:00+07:00")
+
+
 def data_beside(signature: Path) -> Path | None:
     """The file a detached signature stands beside: its name without the signature suffixes."""
     name = signature.name
@@ -135,11 +144,9 @@ def verify_cades(
     ``data_digests`` (with ``data_name``) gives the detached data as a function from digest
     algorithms to digests instead (data that is not a file of its own, e.g. inside a ZIP).
     """
-    from thaisign.verify.pdf import _check_mode, _time_budget, _Timeout
+    from thaisign.verify.pdf import _time_budget, _Timeout
 
-    _check_mode(revocation)
-    if at is not None and at.tzinfo is None:
-        raise UsageError("the validation time must include a time zone", hint="e.g. 2026-11-21T10:00+07:00")
+    check_arguments(revocation, at)
     label = name or ("<bytes>" if isinstance(source, bytes | bytearray) else str(source))
     trust = trust if trust is not None else TrustStore.default()
     own_cache = cache is None
