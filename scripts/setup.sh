@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3-venv poppler-utils qpdf softhsm2 opensc postgresql libnss3-tools fonts-thai-tlwg openssl curl wrk faketime
-  chromium chromium-driver)
+  oathtool chromium chromium-driver)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -34,4 +34,18 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
   touch "$stamp"
+fi
+
+# The OpenID Connect provider the service tests run (npm oidc-provider on Node.js), from the
+# committed package-lock.json; node_modules is never committed.
+OP_DIR=tests/support/oidc
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing Node.js (Debian nodejs, npm)" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ ! -d "$OP_DIR/node_modules/oidc-provider" ] || [ "$OP_DIR/package-lock.json" -nt "$OP_DIR/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the test OpenID provider's npm packages" >&2
+  (cd "$OP_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -31,6 +31,8 @@ _COMMANDS: dict[str, str] = {
     "extend-file": "thaisign._cli.files:extend_file",
     "hsm": "thaisign._cli.hsm:hsm",
     "desk": "thaisign._cli.desk:desk",
+    "service": "thaisign._cli.service:service",
+    "csc": "thaisign._cli.csc:csc",
 }
 
 

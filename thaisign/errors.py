@@ -146,3 +146,11 @@ class MechanismError(TokenError):
 
 class ServiceError(ThaisignError):
     """An OCSP, CRL or TSA service cannot start or answer."""
+
+
+class ServiceConfigError(ServiceError):
+    """The remote signing service's folder or ``service.toml`` is missing or invalid."""
+
+
+class RemoteSigningError(ThaisignError):
+    """A remote signing service (CSC API) refused or failed a request."""

@@ -151,6 +151,51 @@ def _key_options(f: Any) -> Any:
     return f
 
 
+CSC_TOKEN_ENV = "THAISIGN_CSC_TOKEN"
+CSC_PIN_ENV = "THAISIGN_CSC_PIN"
+CSC_OTP_ENV = "THAISIGN_CSC_OTP"
+
+
+def _csc_options(f: Any) -> Any:
+    options = [
+        click.option("--csc", metavar="URL", help="Sign with a key in a remote CSC signing service."),
+        click.option("--credential", metavar="ID", help="The CSC credential (default: your only one)."),
+        secret_file_option("--csc-token-file", "the OAuth2 access token for --csc", CSC_TOKEN_ENV),
+        secret_file_option("--csc-pin-file", "the signing PIN for --csc", CSC_PIN_ENV),
+        secret_file_option("--otp-file", "the one-time code for --csc", CSC_OTP_ENV),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _csc_signer(
+    url: str, credential: str | None, token_file: Path | None, pin_file: Path | None, otp_file: Path | None
+) -> Any:
+    """A signer whose key is in a CSC service; the PIN or one-time code is asked per signature."""
+    from thaisign.csc_client import CscClient, CscSigner
+
+    token = resolve_secret(file=token_file, env=CSC_TOKEN_ENV, prompt="Access token")
+    client = CscClient(url, token)
+    if credential is None:
+        ids = client.credentials()
+        if len(ids) != 1:
+            raise UsageError(
+                "you have no credential in that service" if not ids else "you have several credentials there",
+                hint="give --credential ID" if ids else "ask the agency operator to approve your enrollment",
+            )
+        credential = ids[0]
+    info = client.credential_info(credential)
+    needs_pin = str(info.get("PIN", {}).get("presence", "false")) == "true"
+
+    def second_factor() -> dict[str, str]:
+        if needs_pin:
+            return {"PIN": resolve_secret(file=pin_file, env=CSC_PIN_ENV, prompt="Signing PIN") or ""}
+        return {"OTP": resolve_secret(file=otp_file, env=CSC_OTP_ENV, prompt="One-time code (OTP)") or ""}
+
+    return CscSigner(client, credential, second_factor=second_factor)
+
+
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -234,6 +279,7 @@ def _key_options(f: Any) -> Any:
     "--pdf-password-file", type=click.Path(dir_okay=False, path_type=Path), help="File with the PDF password."
 )
 @click.option("--workers", type=int, help="Processes for several files (default: all cores).")
+@_csc_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def sign(
     inputs: tuple[Path, ...],
@@ -278,6 +324,11 @@ def sign(
     ask_pdf_password: bool,
     pdf_password_file: Path | None,
     workers: int | None,
+    csc: str | None,
+    credential: str | None,
+    csc_token_file: Path | None,
+    csc_pin_file: Path | None,
+    otp_file: Path | None,
     as_json: bool,
 ) -> None:
     """Sign PDF letters (PAdES), with a Thai visible signature if asked.
@@ -291,6 +342,8 @@ def sign(
           --level B-LTA --tsa http://tsa.example.go.th/tsa
       thaisign sign inbox/ --out-dir signed/ --p12 somchai.p12 --json
       thaisign sign letter.pdf -o signed.pdf --key-uri 'pkcs11:token=Agency;object=somchai' --field ผู้ลงนาม1
+      export THAISIGN_CSC_TOKEN=...             # an access token from the agency's OpenID provider
+      thaisign sign letter.pdf -o signed.pdf --csc https://sign.example.go.th --visible   # asks for the OTP
     """
     _quiet_libraries()
     from thaisign._progress import progress
@@ -343,11 +396,20 @@ def sign(
         trust_roots=_trust(trust),
     )
     options.effective_level()  # a usage error before any key is opened
-    source = _key_source(p12, key, cert, chain, key_uri, module, passphrase_file, pin_file)
+    if csc is not None:
+        if any(x is not None for x in (p12, key, key_uri)):
+            raise UsageError("give either --csc URL or a local key (--p12, --key, --key-uri), not both")
+        if output is None or len(files) != 1:
+            raise UsageError("with --csc, sign one letter at a time (-o OUT.pdf): each needs your OTP or PIN")
+    source = None if csc else _key_source(p12, key, cert, chain, key_uri, module, passphrase_file, pin_file)
     if output is not None:
         from thaisign.pades.signer import sign_pdf
 
-        signer = source.load()
+        if source is None:
+            assert csc is not None
+            signer = _csc_signer(csc, credential, csc_token_file, csc_pin_file, otp_file)
+        else:
+            signer = source.load()
         try:
             result = sign_pdf(files[0], output, signer, options)
         finally:
@@ -359,6 +421,7 @@ def sign(
         else:
             click.echo(f"signed {files[0]} -> {result.output} ({result.level}, field {result.field})")
         return
+    assert source is not None
     with progress(len(files), "signing", enabled=not as_json) as bar:
         items = sign_many(
             files,
