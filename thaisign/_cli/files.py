@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from thaisign._cli.sign import _key_options, _key_source, _quiet_libraries, _time, _trust
+from thaisign._cli.sign import (
+    _csc_options,
+    _csc_signer,
+    _key_options,
+    _key_source,
+    _quiet_libraries,
+    _time,
+    _trust,
+)
 from thaisign.errors import UsageError
 
 
@@ -36,6 +44,7 @@ from thaisign.errors import UsageError
     "--enveloping", is_flag=True, help="Put the file inside the signature (.p7m) instead of beside it."
 )
 @_key_options
+@_csc_options
 @click.option(
     "--level",
     type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]),
@@ -74,6 +83,11 @@ def sign_file(
     module: str | None,
     passphrase_file: Path | None,
     pin_file: Path | None,
+    csc: str | None,
+    credential: str | None,
+    csc_token_file: Path | None,
+    csc_pin_file: Path | None,
+    otp_file: Path | None,
     level: str | None,
     tsa: str | None,
     trust: tuple[Path, ...],
@@ -96,6 +110,7 @@ def sign_file(
           --level B-LT --tsa http://tsa.example.go.th/tsa
       thaisign sign-file --asic คดี-123-2.asice --add-to คดี-123.asice --p12 somying.p12
       thaisign sign-file report.xlsx -o report.xlsx.p7s --key-uri 'pkcs11:token=Agency;object=somchai'
+      thaisign sign-file photo.jpg --csc https://sign.example.go.th     # a key in the signing service
     """
     _quiet_libraries()
     from thaisign.files.cades import FileSigningOptions
@@ -121,7 +136,14 @@ def sign_file(
         trust_roots=_trust(trust),
     )
     options.effective_level()  # a usage error before any key is opened
-    signer = _key_source(p12, key, cert, chain, key_uri, module, passphrase_file, pin_file).load()
+    if csc is not None:
+        if any(x is not None for x in (p12, key, key_uri)):
+            raise UsageError("give either --csc URL or a local key (--p12, --key, --key-uri), not both")
+        if out_dir is not None:
+            raise UsageError("with --csc, make one signature at a time (each needs your OTP or PIN)")
+        signer = _csc_signer(csc, credential, csc_token_file, csc_pin_file, otp_file)
+    else:
+        signer = _key_source(p12, key, cert, chain, key_uri, module, passphrase_file, pin_file).load()
     try:
         results = _sign(inputs, output, asic, add_to, out_dir, signer, options)
     finally:
