@@ -3,26 +3,15 @@ PostgreSQL served by two workers, and a TOTP agency on SQLite, sharing token, CA
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from support.csc_deployment import (
-    AUDIENCE,
-    Infrastructure,
-    ServiceProcess,
-    infrastructure,
-    officer_fields,
-    post,
-)
+from service_helpers import OFFICER_PINS, enroll
+from support.csc_deployment import Infrastructure, ServiceProcess, infrastructure
 from support.pki import FIXED_TIME
 from support.tools import require_tool
-
-#: every signature made by the deployment is checked at this time (the deployment starts at FIXED_TIME)
-VERIFY_AT = FIXED_TIME + dt.timedelta(hours=3)
-OFFICER_PINS = {"somchai": "918273", "somsri": "605142", "wichai": "771930"}
 
 
 @dataclass
@@ -46,46 +35,6 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
     require_tool("softhsm2-util")
     with infrastructure(tmp_path_factory.mktemp("csc"), FIXED_TIME) as deployment:
         yield deployment
-
-
-def enroll(
-    infra: Infrastructure, agency_url: str, account: str, *, pin: str | None, via_cli: object = None
-) -> tuple[str, str | None]:
-    """Officer logs in and asks; the operator approves (API, or CLI on ``via_cli``).
-
-    Returns the credential ID and, for a TOTP agency, the seed handed to the officer once."""
-    token = infra.op.login(account, AUDIENCE)
-    body: dict[str, object] = {"officer": officer_fields(account)}
-    if pin is not None:
-        body["PIN"] = pin
-    r = post(agency_url, "enroll/v1/requests", body, token)
-    assert r.status_code == 201, r.text
-    request_id = r.json()["requestID"]
-    if via_cli is not None:
-        done = infra.run("service", "approve", str(via_cli), request_id, "--json")
-        import json
-
-        credential = json.loads(done.stdout)["credentialID"]
-    else:
-        operator = infra.op.login("operator", AUDIENCE)
-        r = post(agency_url, f"enroll/v1/requests/{request_id}/approve", {}, operator)
-        assert r.status_code == 200, r.text
-        credential = r.json()["credentialID"]
-    seed = None
-    import requests
-
-    r = requests.get(
-        f"{agency_url}/enroll/v1/requests/{request_id}",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    )
-    assert r.status_code == 200, r.text
-    assert r.json()["credentialID"] == credential
-    if "otpauth" in r.json():
-        from urllib.parse import parse_qs, urlparse
-
-        seed = parse_qs(urlparse(r.json()["otpauth"]).query)["secret"][0]
-    return credential, seed
 
 
 @pytest.fixture(scope="session")

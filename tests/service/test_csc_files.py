@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import zipfile
 
-from conftest import OFFICER_PINS, VERIFY_AT
+from service_helpers import OFFICER_PINS, VERIFY_AT
 from support.csc_deployment import AUDIENCE
 from support.tools import require_tool
 

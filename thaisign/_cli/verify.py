@@ -96,8 +96,8 @@ def verify(
     file in it is listed in one register — who signed it, when, what covers it, the verdict —
     and what is not signed at all is named. Trusted roots: --trust files/folders,
     $THAISIGN_TRUST, ~/.config/thaisign/trust/ and the bundled Thai National Root CA G3. Exit
-    code 0 only when every file is TOTAL_PASSED (and every file of a bundle is signed), 1
-    otherwise, 2 for usage errors.
+    code 0 only when every file is TOTAL_PASSED, its pages still show what was signed and every
+    file of a bundle is signed; 1 otherwise, 2 for usage errors.
 
     \b
     Examples:
@@ -172,7 +172,7 @@ def verify(
         atomic_write(
             html_out, reports_html([*reports, *_unsigned_entries(reports, bundles)], lang).encode("utf-8")
         )
-    passed = all(r.passed for r in reports) and all(b.passed for b in bundles)
+    passed = all(r.accepted for r in reports) and all(b.passed for b in bundles)
     # sys.exit, not ctx.exit: the exit code must survive click's standalone_mode=False
     sys.exit(0 if passed else 1)
 

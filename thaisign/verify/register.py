@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from thaisign.inert import json_text
-from thaisign.verify.render_text import format_time, verdict_words
+from thaisign.verify.render_text import clerk_verdict, format_time, verdict_words
 from thaisign.verify.report import VerificationReport, _iso
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class RegisterRow:
     """One letter in the register."""
 
     file: str
-    verdict: str  # a Verdict value: TOTAL_PASSED, TOTAL_FAILED, INDETERMINATE, NO_SIGNATURE, ERROR
+    verdict: str  # a Verdict value, or CONTENT_CHANGED (passed, but the pages changed after signing)
     subject: str | None = None
     signer: str | None = None
     position: str | None = None
@@ -69,7 +69,8 @@ class RegisterRow:
             subject = letter_subject(data)
         return cls(
             file=report.file,
-            verdict=report.verdict.value,
+            # a letter changed after signing is never listed as valid (docs/verify.md)
+            verdict=clerk_verdict(report.verdict.value, report.content_changed),
             subject=subject,
             signer=signer.name if signer else None,
             position=signer.position if signer else None,

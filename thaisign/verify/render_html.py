@@ -120,7 +120,8 @@ def _signature_view(sig: SignatureReport, n: int) -> SignatureView:
     ind = sig.indication.value
     code = ind + (f" / {sig.sub_indication.value}" if sig.sub_indication else "")
     head = _label(sig.kind if sig.kind in rt._LABELS else "signature")
-    return SignatureView(n, head, sig.field, ind, code, _pair(rt._VERDICT, ind), tuple(rows), sentences, sig)
+    words = _pair(rt._VERDICT, rt.clerk_verdict(ind, sig.content_changed))
+    return SignatureView(n, head, sig.field, ind, code, words, tuple(rows), sentences, sig)
 
 
 def letter_view(
@@ -141,7 +142,7 @@ def letter_view(
         number=number,
         file=report.file,
         verdict=v,
-        verdict_words=_pair(rt._VERDICT, v),
+        verdict_words=_pair(rt._VERDICT, rt.clerk_verdict(v, report.content_changed)),
         row=row or RegisterRow.from_report(report),
         error=error,
         signatures=tuple(_signature_view(s, n) for n, s in enumerate(report.signatures, 1)),
@@ -272,10 +273,11 @@ def font_faces(url_of: Any | None = None) -> str:
 
 def counts(letters: Sequence[LetterView]) -> list[tuple[str, Bi, int]]:
     """(verdict, words, how many) for the verdicts present, best first."""
-    order = ["TOTAL_PASSED", "INDETERMINATE", "TOTAL_FAILED", "NO_SIGNATURE", "ERROR"]
+    order = ["TOTAL_PASSED", "CONTENT_CHANGED", "INDETERMINATE", "TOTAL_FAILED", "NO_SIGNATURE", "ERROR"]
     tally: dict[str, int] = {}
     for letter in letters:
-        tally[letter.verdict] = tally.get(letter.verdict, 0) + 1
+        verdict = letter.row.verdict  # the clerk's: CONTENT_CHANGED is not counted as valid
+        tally[verdict] = tally.get(verdict, 0) + 1
     return [(v, _pair(rt._VERDICT, v), tally[v]) for v in order if v in tally]
 
 

@@ -22,6 +22,21 @@ _VERDICT = {
     "NO_SIGNATURE": ("NOT SIGNED", "ไม่มีลายมือชื่อ"),
     "ERROR": ("ERROR", "ตรวจสอบไม่ได้"),
 }
+#: shown instead of "valid" when the signature holds but the pages were changed after signing
+CONTENT_CHANGED = ("SIGNED, BUT CHANGED AFTER SIGNING", "ลงนามถูกต้อง แต่ถูกเปลี่ยนหลังลงนาม")
+_VERDICT["CONTENT_CHANGED"] = CONTENT_CHANGED
+
+
+def clerk_verdict(value: str, content_changed: bool) -> str:
+    """``CONTENT_CHANGED`` for a passed verdict whose pages changed after signing, else ``value``."""
+    return "CONTENT_CHANGED" if value == "TOTAL_PASSED" and content_changed else value
+
+
+def verdict_label(value: str, content_changed: bool, i: int) -> str:
+    """The verdict word; a passed signature whose pages changed afterwards is never "valid"."""
+    return _VERDICT[clerk_verdict(value, content_changed)][i]
+
+
 _COVERAGE = {
     "ENTIRE_FILE": ("the whole file", "ทั้งไฟล์"),
     "ENTIRE_REVISION": (
@@ -33,8 +48,8 @@ _COVERAGE = {
 _MODS = {
     "NONE": ("none", "ไม่มี"),
     "ALLOWED": (
-        "only permitted changes (form filling, signatures, time-stamps)",
-        "มีเฉพาะที่อนุญาต (กรอกแบบฟอร์ม ลงนามเพิ่ม ประทับเวลา)",
+        "only permitted changes (named below)",
+        "มีเฉพาะที่อนุญาต (ระบุไว้ด้านล่าง)",
     ),
     "DISALLOWED": ("CHANGES THAT ARE NOT ALLOWED", "มีการแก้ไขที่ไม่อนุญาต"),
 }
@@ -203,7 +218,7 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
     sub = f"/{sig.sub_indication.value}]" if sig.sub_indication else "]"
     lines = [
         f"  {head} {index} ({visible(sig.field, limit=120)}): "
-        f"{_VERDICT[sig.indication.value][i]} [{sig.indication.value}{sub}"
+        f"{verdict_label(sig.indication.value, sig.content_changed, i)} [{sig.indication.value}{sub}"
     ]
     if sig.signer is not None:
         lines.append(f"    {L['signer']}: {visible(sig.signer.name) or L['unknown']}")
@@ -244,7 +259,7 @@ def report_text(report: VerificationReport, lang: str = "th") -> str:
     verdict = report.verdict.value
     lines = [
         f"{_LABELS['file'][i]}: {visible(report.file)}",
-        f"{_LABELS['verdict'][i]}: {_VERDICT[verdict][i]} [{verdict}]",
+        f"{_LABELS['verdict'][i]}: {verdict_label(verdict, report.content_changed, i)} [{verdict}]",
     ]
     if report.format == "cades" and report.data:
         lines.append(f"{_LABELS['data'][i]}: {', '.join(visible(d) for d in report.data)}")
@@ -252,6 +267,8 @@ def report_text(report: VerificationReport, lang: str = "th") -> str:
         lines.append(f"  → {visible(file_error(report, lang))}")
     elif not report.signatures:
         lines.append(f"  → {msg.NO_SIGNATURE[i]}")
+    elif verdict == "NO_SIGNATURE":
+        lines.append(f"  → {msg.ONLY_TIMESTAMPS[i]}")
     if report.unsigned:
         lines.append(f"  → {unsigned_text(report, lang)}")
     for n, sig in enumerate(report.signatures, 1):
@@ -267,10 +284,12 @@ def summary_table(reports: Sequence[VerificationReport], lang: str = "th") -> st
     lines = [f"{_LABELS['summary'][i]}:"]
     for r, name in zip(reports, names, strict=True):
         first = r.signatures[0].signer.name if r.signatures and r.signatures[0].signer else ""
-        lines.append(f"  {name[-width:]:<{width}}  {_VERDICT[r.verdict.value][i]:<20} {visible(first)}")
+        label = verdict_label(r.verdict.value, r.content_changed, i)
+        lines.append(f"  {name[-width:]:<{width}}  {label:<20} {visible(first)}")
     counts: dict[str, int] = {}
     for r in reports:
-        counts[r.verdict.value] = counts.get(r.verdict.value, 0) + 1
+        code = clerk_verdict(r.verdict.value, r.content_changed)
+        counts[code] = counts.get(code, 0) + 1
     total = ", ".join(f"{_VERDICT[k][i]}: {v}" for k, v in counts.items())
     lines.append(f"  {len(reports)} {_LABELS['files'][i]} — {total}")
     return visible_lines("\n".join(lines)) + "\n"
