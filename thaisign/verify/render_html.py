@@ -98,7 +98,9 @@ def _signature_view(sig: SignatureReport, n: int) -> SignatureView:
         rows.append(FactRow(_label("reason"), sig.reason))
     if sig.location:
         rows.append(FactRow(_label("location"), sig.location))
-    if sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
+    if sig.covers:  # a signature over files (CAdES, ASiC): which ones
+        rows.append(FactRow(_label("covers"), rt.covers_text(sig)))
+    elif sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
         rows.append(FactRow(_label("changes"), _pair(rt._MODS, sig.modifications.value)))
         rows.append(FactRow(_label("coverage"), _pair(rt._COVERAGE, sig.coverage.value)))
     if sig.trusted and sig.chain:
@@ -110,7 +112,7 @@ def _signature_view(sig: SignatureReport, n: int) -> SignatureView:
         rows.append(FactRow(_label("chain"), _label("untrusted")))
     rows.append(FactRow(_label("revocation"), Bi.of(rt.revocation_text, sig)))
     if sig.level:
-        rows.append(FactRow(_label("level"), sig.level))
+        rows.append(FactRow(_label("level" if sig.subfilter else "cades_level"), sig.level))
     sentences = tuple(
         Bi(en or th or "", th or en or "")
         for en, th in zip_longest(sig.messages.en, sig.messages.th, fillvalue=None)
@@ -133,6 +135,8 @@ def letter_view(
         error = Bi(rt.file_error(report, "en"), rt.file_error(report, "th"))
     elif not report.signatures:
         error = Bi(*msg.NO_SIGNATURE)
+    elif report.unsigned:  # a container's files that no signature covers, named first
+        error = Bi(rt.unsigned_text(report, "en"), rt.unsigned_text(report, "th"))
     v = report.verdict.value
     return LetterView(
         number=number,

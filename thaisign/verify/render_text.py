@@ -93,6 +93,9 @@ _LABELS = {
     "location": ("Location", "สถานที่ลงนาม"),
     "fingerprint": ("SHA-256 fingerprint", "ลายนิ้วมือ SHA-256"),
     "field": ("signature field", "ช่องลงนาม"),
+    "covers": ("Covers", "ครอบคลุมไฟล์"),
+    "cades_level": ("CAdES level", "ระดับ CAdES"),
+    "data": ("Signed data", "ข้อมูลที่ลงนาม"),
 }
 
 #: values of LANG / LC_* that mean "no language chosen"
@@ -167,6 +170,25 @@ def revocation_text(sig: SignatureReport, lang: str) -> str:
     return rev
 
 
+def covers_text(sig: SignatureReport, limit: int = 12) -> str:
+    """The files a CAdES/ASiC signature covers, shown safely (at most ``limit`` names)."""
+    names = [visible(n, limit=120) for n in sig.covers[:limit]]
+    more = f" … (+{len(sig.covers) - limit})" if len(sig.covers) > limit else ""
+    return ", ".join(names) + more
+
+
+def unsigned_text(report: VerificationReport, lang: str, limit: int = 12) -> str:
+    """The sentence naming a container's files that no signature covers ('' when none)."""
+    if not report.unsigned:
+        return ""
+    from thaisign.verify.file_messages import UNSIGNED_FILES
+
+    names = ", ".join(visible(n, limit=120) for n in report.unsigned[:limit])
+    if len(report.unsigned) > limit:
+        names += f" … (+{len(report.unsigned) - limit})"
+    return UNSIGNED_FILES[_i(lang)].format(names=names)
+
+
 def chain_names(sig: SignatureReport) -> str:
     """The chain as short names (common names), signer first."""
     return " → ".join(visible(c.common_name or c.subject, limit=120) for c in sig.chain)
@@ -209,7 +231,9 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
         value = getattr(sig, key, None)
         if value:
             lines.append(f"    {L[key]}: {visible(value)}")
-    if sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
+    if sig.covers:  # a signature over files (CAdES, ASiC): which ones
+        lines.append(f"    {L['covers']}: {covers_text(sig)}")
+    elif sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
         lines.append(f"    {L['changes']}: {_MODS[sig.modifications.value][i]}")
         lines.append(f"    {L['coverage']}: {_COVERAGE[sig.coverage.value][i]}")
     if sig.trusted and sig.chain:
@@ -221,7 +245,7 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
         lines.append(f"    {L['chain']}: {L['untrusted']}")
     lines.append(f"    {L['revocation']}: {revocation_text(sig, lang)}")
     if sig.level:
-        lines.append(f"    {L['level']}: {sig.level}")
+        lines.append(f"    {L['level' if sig.subfilter else 'cades_level']}: {sig.level}")
     for t in sentences(sig, lang):
         lines.append(f"    → {t}")
     return [visible(line, limit=None) for line in lines]
@@ -237,12 +261,16 @@ def report_text(report: VerificationReport, lang: str = "th") -> str:
         f"{_LABELS['file'][i]}: {visible(report.file)}",
         f"{_LABELS['verdict'][i]}: {verdict_label(verdict, report.content_changed, i)} [{verdict}]",
     ]
+    if report.format == "cades" and report.data:
+        lines.append(f"{_LABELS['data'][i]}: {', '.join(visible(d) for d in report.data)}")
     if report.error is not None:
         lines.append(f"  → {visible(file_error(report, lang))}")
     elif not report.signatures:
         lines.append(f"  → {msg.NO_SIGNATURE[i]}")
     elif verdict == "NO_SIGNATURE":
         lines.append(f"  → {msg.ONLY_TIMESTAMPS[i]}")
+    if report.unsigned:
+        lines.append(f"  → {unsigned_text(report, lang)}")
     for n, sig in enumerate(report.signatures, 1):
         lines.extend(signature_lines(sig, n, lang))
     return visible_lines("\n".join(lines)) + "\n"

@@ -185,6 +185,8 @@ class SignatureReport:
     provable_until: datetime | None = None
     reason: str | None = None  # /Reason of the signature dictionary, as the signer wrote it
     location: str | None = None  # /Location, likewise
+    #: the data objects a CAdES/ASiC signature covers (file names); empty for a PDF signature
+    covers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # names read from a PDF arrive as pyHanko string objects that drag their parser along;
@@ -251,6 +253,7 @@ class SignatureReport:
             "provable_until": _iso(self.provable_until),
             "reason": self.reason,
             "location": self.location,
+            "covers": list(self.covers),
         }
 
 
@@ -269,6 +272,12 @@ class VerificationReport:
     signatures: tuple[SignatureReport, ...] = ()
     error: str | None = None
     error_th: str | None = None
+    #: what the file is: pdf, cades (a .p7s/.p7m), asic-e or asic-s (a container)
+    format: str = "pdf"
+    #: the signed data a CAdES signature was checked against, or a container's data files
+    data: tuple[str, ...] = ()
+    #: data files of a container that no signature covers (never TOTAL_PASSED while there are any)
+    unsigned: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -280,6 +289,8 @@ class VerificationReport:
             # document time-stamps alone prove when, not who: nobody signed the letter (as DSS)
             return Verdict.NO_SIGNATURE
         worst = max((Verdict(s.indication.value) for s in self.signatures), key=_ORDER.__getitem__)
+        if self.unsigned and worst is Verdict.TOTAL_PASSED:
+            return Verdict.INDETERMINATE  # what no signature covers is not signed
         return worst
 
     @property
@@ -308,6 +319,9 @@ class VerificationReport:
             "verdict": self.verdict.value,
             "error": self.error,
             "signatures": [s.to_dict() for s in self.signatures],
+            "format": self.format,
+            "data": list(self.data),
+            "unsigned": list(self.unsigned),
             "content_changed": self.content_changed,
         }
 
