@@ -139,10 +139,17 @@ def bench_thaisign(
                 )
 
         report(f"thaisign {label}: batches of 256 per transaction", len(data), timed(in_memory))
+        report(
+            f"thaisign {label}: check_integrity() of the store ({len(data):,} certificates)",
+            len(data),
+            timed(ca.check_integrity),
+        )
     csv = base / f"{label}.csv"
     csv.write_text(
         "employee_id,name_th,position,csr\n"
-        + "".join(f"B{i},{OFFICER.name_th},{OFFICER.position},{p}\n" for i, p in enumerate(csrs)),
+        + "".join(
+            f"B{i},{OFFICER.name_th},{OFFICER.position},{p.relative_to(base)}\n" for i, p in enumerate(csrs)
+        ),
         encoding="utf-8",
     )
     with new_ca(base / f"{label}-batch", key, new_db()) as ca:
@@ -290,9 +297,14 @@ def bench_crl(base: Path) -> None:
         for target in (10_000, 100_000):
             fill_revocations(ca, done, target - done)
             done = target
-            seconds = timed(lambda: ca.crl(now=NOW))
+            # the rows were inserted directly (no audit entries), so the store check before a CRL
+            # (Authority.crl's default) would refuse them: this times the CRL itself
+            seconds = timed(lambda: ca.crl(now=NOW, check=False))
             report(
-                f"thaisign crl(): {target:,} revoked (store read + sign + store)", target, seconds, unit=""
+                f"thaisign crl(check=False): {target:,} revoked (store read + sign + store)",
+                target,
+                seconds,
+                unit="",
             )
             # openssl ca -gencrl over an index.txt with the same number of revoked entries
             d = openssl_ca_dir(base, ca, "sha384")

@@ -11,7 +11,10 @@ test PKI) and cached under benchmarks/out/verify-<letters>x<signers>/. Then, in 
    judge the same things (pyHanko's default soft-fail without fetching checks nothing);
 3. thaisign ``verify_many`` over ``--workers`` processes;
 4. one ``thaisign verify`` process for a single letter (whole process, wall clock), and a
-   minimal pyHanko validation script as a process for comparison.
+   minimal pyHanko validation script as a process for comparison;
+5. ``--multi N`` letters with a later revision (a receipt stamp added after signing): pyHanko
+   (whose difference analysis runs) against thaisign (change analysis + visual check), and the
+   cost of the visual check alone (the same analysis with and without rendering).
 
 Verdicts are compared letter by letter (pyHanko ``bottom_line`` vs thaisign TOTAL_PASSED).
 Prints figures; asserts nothing.
@@ -72,6 +75,93 @@ def make_inbox(out: Path, letters: int, signers: int) -> tuple[Path, Path]:
     print(f"made {letters} letters from {len(keys)} signers in {time.perf_counter() - started:.1f} s")
     done.write_text("ok\n")
     return out / "letters", out / "pki" / "root.pem"
+
+
+def make_multi(files: list[Path], out: Path) -> list[Path]:
+    """Each letter plus a later revision: a FreeText receipt stamp with an appearance (made once)."""
+    done = out / "DONE"
+    made = [out / f.name for f in files]
+    if done.exists() and all(p.exists() for p in made):
+        return made
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    out.mkdir(parents=True, exist_ok=True)
+    for src, dst in zip(files, made, strict=True):
+        w = IncrementalPdfFileWriter(io.BytesIO(src.read_bytes()))
+        page = w.root["/Pages"]["/Kids"][0].get_object()
+        font = w.add_object(
+            generic.DictionaryObject(
+                {
+                    generic.NameObject("/Type"): generic.NameObject("/Font"),
+                    generic.NameObject("/Subtype"): generic.NameObject("/Type1"),
+                    generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica"),
+                }
+            )
+        )
+        ap = generic.StreamObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/XObject"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Form"),
+                generic.NameObject("/BBox"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (0, 0, 200, 24)]
+                ),
+                generic.NameObject("/Resources"): generic.DictionaryObject(
+                    {
+                        generic.NameObject("/Font"): generic.DictionaryObject(
+                            {generic.NameObject("/Helv"): font}
+                        )
+                    }
+                ),
+            },
+            stream_data=b"BT /Helv 12 Tf 0 g 4 8 Td (RECEIVED No. 123) Tj ET",
+        )
+        annot = generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/FreeText"),
+                generic.NameObject("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (330, 60, 530, 84)]
+                ),
+                generic.NameObject("/Contents"): generic.TextStringObject("RECEIVED No. 123"),
+                generic.NameObject("/DA"): generic.TextStringObject("/Helv 12 Tf 0 g"),
+                generic.NameObject("/AP"): generic.DictionaryObject(
+                    {generic.NameObject("/N"): w.add_object(ap)}
+                ),
+            }
+        )
+        page["/Annots"] = generic.ArrayObject(
+            [*list(page.get("/Annots", generic.ArrayObject())), w.add_object(annot)]
+        )
+        w.update_container(page)
+        buf = io.BytesIO()
+        w.write(buf)
+        dst.write_bytes(buf.getvalue())
+    done.write_text("ok\n")
+    return made
+
+
+def visual_cost(files: list[Path]) -> tuple[float, float]:
+    """Seconds for thaisign's change analysis over ``files``, with and without the visual check."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from thaisign.verify import _speedups
+    from thaisign.verify.changes import analyse_changes
+
+    _speedups.install()
+    out = []
+    for render in (True, False):
+        started = time.perf_counter()
+        for f in files:
+            data = f.read_bytes()
+            reader = PdfFileReader(io.BytesIO(data), strict=False)
+            emb = reader.embedded_signatures[0]
+            end = int(emb.byte_range[2]) + int(emb.byte_range[3])
+            analyse_changes(
+                data, reader, emb.signed_revision, covered_end=end, field_name=emb.field_name, render=render
+            )
+        out.append(time.perf_counter() - started)
+    return out[0], out[1]
 
 
 def pyhanko_per_file(files: list[Path], root_pem: Path) -> tuple[float, float, list[bool]]:
@@ -150,6 +240,7 @@ def main() -> None:
     ap.add_argument("--letters", type=int, default=1000)
     ap.add_argument("--signers", type=int, default=10)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--multi", type=int, default=50, help="letters with a later revision (0: skip)")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     out = ROOT / "benchmarks" / "out" / f"verify-{args.letters}x{args.signers}"
@@ -182,6 +273,23 @@ def main() -> None:
     print(f"one 'thaisign verify' process: median {med:.0f} ms (min {low:.0f})")
     ph = pyhanko_process(files[0], root_pem)
     print(f"one minimal pyHanko validation process: median {1000 * statistics.median(ph):.0f} ms")
+    if args.multi:
+        multi = make_multi(files[: args.multi], out / "multi")
+        print(f"\n{len(multi)} letters with a later revision (a receipt stamp added after signing):")
+        t_phm, _, v_phm = pyhanko_per_file(multi, root_pem)
+        n = len(multi)
+        row_m = f"{1000 * t_phm / n:6.2f} ms/letter"
+        print(f"{'pyHanko validate_pdf_signature (+ its diff)':42}: {t_phm:7.2f} s  {row_m}")
+        t_tm, _, v_tm = thaisign_batch(multi, root_pem, 1)
+        row_m = f"{1000 * t_tm / n:6.2f} ms/letter  ({t_phm / t_tm:.1f}x wall)"
+        print(f"{'thaisign verify_many, 1 process':42}: {t_tm:7.2f} s  {row_m}")
+        with_render, without = visual_cost(multi)
+        rendering = 1000 * (with_render - without) / n
+        print(
+            f"  thaisign change analysis alone: {1000 * without / n:.1f} ms/letter; with the visual check "
+            f"{1000 * with_render / n:.1f} ms/letter (rendering: {rendering:.1f} ms/letter)"
+        )
+        print(f"  passed: pyHanko {sum(v_phm)}, thaisign {sum(v_tm)} (TOTAL_PASSED; plus content_changed)")
 
 
 if __name__ == "__main__":

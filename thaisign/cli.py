@@ -27,6 +27,8 @@ _COMMANDS: dict[str, str] = {
     "fields": "thaisign._cli.sign:fields",
     "ltv": "thaisign._cli.sign:ltv",
     "verify": "thaisign._cli.verify:verify",
+    "sign-file": "thaisign._cli.files:sign_file",
+    "extend-file": "thaisign._cli.files:extend_file",
     "hsm": "thaisign._cli.hsm:hsm",
     "desk": "thaisign._cli.desk:desk",
     "service": "thaisign._cli.service:service",

@@ -32,7 +32,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from thaisign.errors import ServiceError
 
-__all__ = ["ServerLimits", "bind_socket", "serve"]
+__all__ = ["BuiltOutsideTheLoop", "ServerLimits", "bind_socket", "serve", "uvicorn_config"]
 
 _log = logging.getLogger(__name__)
 
@@ -72,25 +72,36 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self._limits: ServerLimits = getattr(config, "thaisign_limits", None) or ServerLimits()
         self._deadline: asyncio.TimerHandle | None = None
+        self._due: float | None = None  # loop time the current phase must end by
         self._phase = "idle"  # idle | headers | body | app
         self._header_bytes = 0
         self._refused = False
 
-    # --- deadlines -------------------------------------------------------------------------------
+    # --- deadlines ---------------------------------------------------------------------------------
+    # One timer per connection at most: moving a deadline only records it (a request costs no
+    # timer churn); when the timer fires early it re-arms itself for what is left.
 
     def _arm(self, seconds: float, phase: str) -> None:
-        self._disarm()
         self._phase = phase
-        self._deadline = self.loop.call_later(seconds, self._expired)
+        self._due = self.loop.time() + seconds
+        if self._deadline is None:
+            self._deadline = self.loop.call_at(self._due, self._expired)
 
     def _disarm(self) -> None:
+        self._due = None
+
+    def _cancel(self) -> None:
+        self._due = None
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
     def _expired(self) -> None:
         self._deadline = None
-        if self.transport is None or self.transport.is_closing():
+        if self._due is None or self.transport is None or self.transport.is_closing():
+            return
+        if self.loop.time() < self._due:
+            self._deadline = self.loop.call_at(self._due, self._expired)
             return
         if self._phase in ("headers", "body"):
             self._refuse(408)
@@ -99,7 +110,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int) -> None:
         self._refused = True
-        self._disarm()
+        self._cancel()
         if not self.transport.is_closing():
             self.transport.write(_RESPONSES[status])
             self.transport.close()
@@ -114,7 +125,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._arm(self._limits.idle_timeout, "idle")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -188,20 +199,39 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+class BuiltOutsideTheLoop:
+    """A picklable app factory for uvicorn that builds the app in a helper thread.
+
+    uvicorn calls a factory inside its running event loop; building an app may itself need one
+    (``asyncio.run``: warming up the signing machinery, pyHanko's fetchers), which cannot run there.
+    """
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+
+    def __call__(self) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thaisign-app-build") as pool:
+            return pool.submit(self.factory).result()
+
+
 def uvicorn_config(
-    app_factory: Callable[[], Any],
+    app: Any,
     *,
+    factory: bool = True,
     workers: int = 1,
     limits: ServerLimits | None = None,
     log_level: str = "warning",
 ) -> Any:
-    """The uvicorn ``Config`` :func:`serve` runs (for embedding in another server set-up)."""
+    """The uvicorn ``Config`` :func:`serve` runs (for embedding in another server set-up): ``app`` is
+    an ASGI app, or with ``factory`` a picklable callable that builds one in each worker."""
     import uvicorn
 
     limits = limits or ServerLimits()
     config = uvicorn.Config(
-        app_factory,
-        factory=True,
+        BuiltOutsideTheLoop(app) if factory else app,
+        factory=factory,
         interface="asgi3",
         lifespan="auto",
         access_log=False,
@@ -238,13 +268,16 @@ def serve(
 
     sock = bind_socket(host, port)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
-    config = uvicorn_config(app_factory, workers=workers, limits=limits, log_level=log_level)
-    if on_ready is not None:
-        on_ready(url)
     try:
-        if workers <= 1:
+        if workers <= 1:  # built here, in this thread, before the event loop starts
+            config = uvicorn_config(app_factory(), factory=False, limits=limits, log_level=log_level)
+            if on_ready is not None:
+                on_ready(url)
             uvicorn.Server(config).run(sockets=[sock])
         else:
+            config = uvicorn_config(app_factory, workers=workers, limits=limits, log_level=log_level)
+            if on_ready is not None:
+                on_ready(url)
             Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()

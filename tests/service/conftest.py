@@ -3,24 +3,15 @@ PostgreSQL served by two workers, and a TOTP agency on SQLite, sharing token, CA
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from support.csc_deployment import (
-    Infrastructure,
-    ServiceProcess,
-    enroll_officer,
-    infrastructure,
-)
+from service_helpers import OFFICER_PINS, enroll
+from support.csc_deployment import Infrastructure, ServiceProcess, infrastructure
 from support.pki import FIXED_TIME
 from support.tools import require_tool
-
-#: every signature made by the deployment is checked at this time (the deployment starts at FIXED_TIME)
-VERIFY_AT = FIXED_TIME + dt.timedelta(hours=3)
-OFFICER_PINS = {"somchai": "918273", "somsri": "605142", "wichai": "771930"}
 
 
 @dataclass
@@ -44,11 +35,6 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
     require_tool("softhsm2-util")
     with infrastructure(tmp_path_factory.mktemp("csc"), FIXED_TIME) as deployment:
         yield deployment
-
-
-# the officer's enrollment through the service's API lives in support.csc_deployment (the platform
-# tests enroll officers too); re-exported here for the service tests
-enroll = enroll_officer
 
 
 @pytest.fixture(scope="session")

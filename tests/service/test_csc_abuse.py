@@ -13,7 +13,7 @@ from pathlib import Path
 import jwt
 import pytest
 import requests
-from conftest import OFFICER_PINS, enroll
+from service_helpers import OFFICER_PINS, enroll
 from support.csc_deployment import AUDIENCE, OTHER_AUDIENCE, post, totp_now
 
 

@@ -4,8 +4,8 @@ verify TOTAL_PASSED with thaisign and with pyHanko's validator."""
 from __future__ import annotations
 
 import requests
-from conftest import OFFICER_PINS, VERIFY_AT
 from csc_helpers import pyhanko_csc_sign, pyhanko_status, thaisign_report
+from service_helpers import OFFICER_PINS, VERIFY_AT
 from support.csc_deployment import AUDIENCE, post
 
 

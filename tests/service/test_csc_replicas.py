@@ -8,7 +8,7 @@ import hashlib
 import threading
 
 import pytest
-from conftest import OFFICER_PINS
+from service_helpers import OFFICER_PINS
 from support.csc_deployment import AUDIENCE, post
 
 

@@ -8,8 +8,8 @@ import datetime as dt
 import subprocess
 
 import pytest
-from conftest import OFFICER_PINS, VERIFY_AT
 from csc_helpers import b64sha256, pyhanko_status, thaisign_report
+from service_helpers import OFFICER_PINS, VERIFY_AT
 from support.csc_deployment import AUDIENCE, post
 from support.pdfs import minimal_pdf
 from support.tools import require_tool

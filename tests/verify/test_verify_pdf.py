@@ -32,6 +32,9 @@ JSON_KEYS = {
     "revocation",
     "level",
     "messages",
+    # beside DESIGN.md's fields: the named changes after signing and the clerk-level judgement
+    "changes",
+    "content_changed",
 }
 
 
@@ -69,7 +72,9 @@ def test_json_document_keeps_the_design_fields_and_adds_beside_them(
     report = verify_pdf(signed_ec, trust, at=fixed_time, revocation="off", name="letter.pdf")
     doc = json.loads(reports_json([report]))
     (entry,) = doc["files"]
-    assert set(entry) == {"file", "verdict", "error", "signatures"}
+    beside = {"format", "data", "unsigned"}  # issue 16's fields for signed files and containers
+    assert set(entry) - beside == {"file", "verdict", "error", "signatures", "content_changed"}
+    assert entry["format"] == "pdf" and entry["data"] == [] and entry["unsigned"] == []
     assert entry["file"] == "letter.pdf" and entry["verdict"] == "TOTAL_PASSED" and entry["error"] is None
     sig = entry["signatures"][0]
     assert set(sig) >= JSON_KEYS  # DESIGN.md's fields, all there; new ones only beside them
@@ -79,6 +84,7 @@ def test_json_document_keeps_the_design_fields_and_adds_beside_them(
         "proof_of_existence",
         "validation_time",
         "provable_until",
+        "covers",
     }
     assert set(sig["signer"]) == {"name", "position", "organization", "certificate_sha256"}
     assert sig["revocation"]["status"] == "not-checked" and sig["revocation"]["source"] == "none"

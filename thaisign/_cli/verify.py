@@ -7,6 +7,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -68,6 +69,13 @@ def _quiet_libraries(debug: bool) -> None:
     default=None,
     help="Language of the report (default: th for a Thai locale).",
 )
+@click.option(
+    "--data",
+    "data_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The signed file of a detached signature (.p7s) given alone (default: the file beside it, "
+    "x.pdf for x.pdf.p7s).",
+)
 @click.pass_context
 def verify(
     ctx: click.Context,
@@ -79,18 +87,25 @@ def verify(
     as_json: bool,
     html_out: Path | None,
     lang: str | None,
+    data_file: Path | None,
 ) -> None:
-    """Verify the signatures of PDF letters and explain the verdict (ตรวจสอบลายมือชื่อในหนังสือ).
+    """Verify signed letters and files and explain the verdict (ตรวจสอบลายมือชื่อ).
 
-    Folders are searched for *.pdf. Trusted roots: --trust files/folders, $THAISIGN_TRUST,
-    ~/.config/thaisign/trust/ and the bundled Thai National Root CA G3. Exit code 0 only when
-    every file is TOTAL_PASSED, 1 otherwise, 2 for usage errors.
+    A FILE is a PDF letter, a CAdES signature (.p7s beside its data, or .p7m with the data
+    inside) or an ASiC container (.asice, .asics). A folder or a ZIP is a filing bundle: every
+    file in it is listed in one register — who signed it, when, what covers it, the verdict —
+    and what is not signed at all is named. Trusted roots: --trust files/folders,
+    $THAISIGN_TRUST, ~/.config/thaisign/trust/ and the bundled Thai National Root CA G3. Exit
+    code 0 only when every file is TOTAL_PASSED, its pages still show what was signed and every
+    file of a bundle is signed; 1 otherwise, 2 for usage errors.
 
     \b
     Examples:
       thaisign verify letter.pdf --trust agency-root.pem --lang th
       thaisign verify inbox/ --offline --html report.html
-      thaisign verify letter.pdf --at 2026-11-21T10:42+07:00 --json
+      thaisign verify evidence.mp4.p7s --trust agency-root.pem        # evidence.mp4 beside it
+      thaisign verify photo.sig --data photo.jpg --at 2036-11-21T10:00+07:00
+      thaisign verify คดี-123.asice --json
       thaisign verify letter.pdf --network private     # intranet OCSP only
     """
     from thaisign.verify._lazy import defer_pyhanko_sign_init
@@ -98,7 +113,7 @@ def verify(
     defer_pyhanko_sign_init()
     from thaisign._fs import atomic_write, refuse_overwrite_input
     from thaisign._progress import progress
-    from thaisign.verify.batch import iter_pdfs, verify_many
+    from thaisign.verify.bundle import CADES, OTHER, PDF
     from thaisign.verify.render_text import default_lang, report_text, summary_table
     from thaisign.verify.trust import TrustStore
 
@@ -114,35 +129,148 @@ def verify(
 
         policy = ValidationPolicy(network=NetworkPolicy.parse(network))
     lang = lang or default_lang()
-    files = iter_pdfs(inputs)
-    if not files:
-        raise UsageError("no PDF files found", hint="give PDF files or folders that contain *.pdf")
+    singles, bundle_paths = _sort_inputs(inputs)
+    if data_file is not None and (len(inputs) != 1 or len(singles) != 1 or singles[0][1] != CADES):
+        raise UsageError("--data goes with exactly one detached signature (.p7s)")
     if html_out is not None:
-        refuse_overwrite_input(tuple(files), html_out)
+        refuse_overwrite_input(tuple(inputs), html_out)
     trust = TrustStore.default(trust_paths)
-    workers = min(os.cpu_count() or 1, 4) if len(files) >= 16 else 1
-    with progress(len(files), "verify", enabled=not as_json) as bar:
-        reports = verify_many(
-            files,
-            trust,
-            at=at,
-            revocation="offline" if offline else "online",
-            workers=workers,
-            on_result=lambda _r: bar.advance(),
-            policy=policy,
+    mode = "offline" if offline else "online"
+    pdf_count = sum(1 for _, kind in singles if kind in (PDF, OTHER))
+    workers = min(os.cpu_count() or 1, 4) if pdf_count >= 16 or bundle_paths else 1
+    with progress(len(singles) + _estimate(bundle_paths), "verify", enabled=not as_json) as bar:
+        reports, bundles = _verify_all(
+            singles, bundle_paths, trust, at, mode, policy, workers, data_file, lambda _r: bar.advance()
         )
+    if not reports and not any(b.rows for b in bundles):
+        raise UsageError("no files found", hint="give signed files, or folders or ZIP bundles that hold some")
     if as_json:
         from thaisign.verify.render_json import reports_json
 
-        click.echo(reports_json(reports))
+        text = reports_json(reports)
+        if bundles:
+            import json as _json
+
+            doc = _json.loads(text)
+            doc["bundles"] = [b.to_dict() for b in bundles]
+            from thaisign.inert import json_text
+
+            text = json_text(_json.dumps(doc, ensure_ascii=False, indent=2))
+        click.echo(text)
     else:
         for r in reports:
             click.echo(report_text(r, lang))
         if len(reports) > 1:
             click.echo(summary_table(reports, lang))
+        from thaisign.verify.render_bundle import bundle_text
+
+        for b in bundles:
+            click.echo(bundle_text(b, lang))
     if html_out is not None:
         from thaisign.verify.render_html import reports_html
 
-        atomic_write(html_out, reports_html(reports, lang).encode("utf-8"))
+        atomic_write(
+            html_out, reports_html([*reports, *_unsigned_entries(reports, bundles)], lang).encode("utf-8")
+        )
+    passed = all(r.accepted for r in reports) and all(b.passed for b in bundles)
     # sys.exit, not ctx.exit: the exit code must survive click's standalone_mode=False
-    sys.exit(0 if all(r.passed for r in reports) else 1)
+    sys.exit(0 if passed else 1)
+
+
+def _unsigned_entries(reports: list[Any], bundles: list[Any]) -> list[Any]:
+    """A NOT SIGNED entry for each bundle file that has no report of its own (a note, a photo
+    without its .p7s), so that the printed page names what is not signed at all."""
+    from thaisign.verify.report import VerificationReport
+
+    known = {r.file for r in reports}
+    out = []
+    for b in bundles:
+        for name in b.unsigned:
+            label = f"{b.source.rstrip('/')}/{name}"
+            container = next((r for r in reports if label.startswith(r.file + "/")), None)
+            if label not in known and container is None:
+                out.append(VerificationReport(label, format="other"))
+    return out
+
+
+def _sort_inputs(inputs: tuple[Path, ...]) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """(single files with their kind, bundles: folders and plain ZIPs), in the order given."""
+    from thaisign.errors import InputError
+    from thaisign.verify.bundle import ZIP, kind_of
+
+    singles: list[tuple[Path, str]] = []
+    bundles: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            bundles.append(p)
+        elif not p.exists():
+            raise InputError(f"file or folder not found: {p}", hint="check the path")
+        else:
+            try:
+                with p.open("rb") as fh:
+                    head = fh.read(1024)
+            except OSError:
+                head = b""
+            kind = kind_of(p.name, head)
+            if kind == ZIP:
+                bundles.append(p)
+            else:
+                singles.append((p, kind))
+    return singles, bundles
+
+
+def _estimate(bundles: list[Path]) -> int:
+    total = 0
+    for b in bundles:
+        if b.is_dir():
+            total += sum(1 for f in b.rglob("*") if f.is_file())
+        else:
+            total += 1
+    return total
+
+
+def _verify_all(
+    singles: list[tuple[Path, str]],
+    bundle_paths: list[Path],
+    trust: Any,
+    at: datetime | None,
+    mode: str,
+    policy: Any,
+    workers: int,
+    data_file: Path | None,
+    advance: Any,
+) -> tuple[list[Any], list[Any]]:
+    """Every report (in input order; a bundle's after it) and the bundles' results."""
+    from thaisign.verify.batch import verify_many
+    from thaisign.verify.bundle import OTHER, PDF, verify_bundle, verify_file
+    from thaisign.verify.cache import BatchCache
+
+    pdfs = [p for p, kind in singles if kind in (PDF, OTHER)]
+    by_path = dict(
+        zip(
+            pdfs,
+            verify_many(
+                pdfs, trust, at=at, revocation=mode, workers=workers, on_result=advance, policy=policy
+            ),
+            strict=True,
+        )
+    )
+    cache = BatchCache(trust, at=at, revocation=mode, policy=policy)
+    try:
+        for p, _kind in singles:
+            if p not in by_path:
+                by_path[p] = verify_file(
+                    p, trust, data=data_file, at=at, revocation=mode, cache=cache, policy=policy
+                )
+                advance(by_path[p])
+    finally:
+        cache.close()
+    reports = [by_path[p] for p, _ in singles]
+    bundles = []
+    for b in bundle_paths:
+        result = verify_bundle(
+            b, trust, at=at, revocation=mode, policy=policy, workers=workers, on_result=advance
+        )
+        bundles.append(result)
+        reports.extend(result.reports)
+    return reports, bundles

@@ -85,6 +85,8 @@ class StoreGuard:
             self._last_ok = initial
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._probe_lock = threading.Lock()
+        self._last_inline = 0.0
         self._full_due = initial is None or initial.status != "ok"
         self._thread = threading.Thread(target=self._run, name="thaisign-store-guard", daemon=True)
         self._thread.start()
@@ -97,10 +99,21 @@ class StoreGuard:
 
     def require_ok(self) -> None:
         """Raise :class:`StoreError` unless answers may be given from the store now."""
-        if self._path is not None and file_identity(self._path) != self._identity:
+        if self._path is not None and file_identity(self._path) != self._identity:  # a stat: ~2 µs
             self._set(GuardState("unavailable", "the database file was deleted or replaced"))
             self._wake.set()
         state = self._state
+        if state.status == "unavailable" and not self._full_due:
+            # the database was unreachable: look again now (at most once a second), so the first
+            # request after it is back is answered, not the one after the next probe
+            now = time.monotonic()
+            if now - self._last_inline >= 1.0 and self._probe_lock.acquire(blocking=False):
+                try:
+                    self._last_inline = now
+                    self._probe()
+                finally:
+                    self._probe_lock.release()
+            state = self._state
         if state.status != "ok":
             if state.status == "unavailable":
                 self._wake.set()  # look again now: service resumes as soon as the store is back
@@ -127,7 +140,8 @@ class StoreGuard:
                     self._full_check()
                     last_full = time.monotonic()
                 else:
-                    self._probe()
+                    with self._probe_lock:
+                        self._probe()
             except Exception as exc:  # never let the guard die: say unavailable, try again
                 self._set(GuardState("unavailable", _first_line(exc)))
                 self._full_due = True
@@ -138,7 +152,7 @@ class StoreGuard:
         Event.wait: libfaketime (the suite's moved clocks) makes timed lock waits hang."""
         deadline = time.monotonic() + self._probe_interval
         while not (self._wake.is_set() or self._stop.is_set()) and time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(0.2)
         self._wake.clear()
 
     def _probe(self) -> None:

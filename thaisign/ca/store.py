@@ -199,7 +199,13 @@ class CertificateStore:
             if url.startswith("sqlite"):
                 engine = _sqlite_engine(url)
             else:
-                engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=2)
+                engine = create_engine(
+                    url,
+                    pool_pre_ping=True,
+                    pool_size=pool_size,
+                    max_overflow=2,
+                    connect_args={"connect_timeout": 5},
+                )
         except (exc.ArgumentError, exc.NoSuchModuleError) as e:
             raise StoreError(
                 f"not a usable database URL: {e}", hint="e.g. postgresql+psycopg://host/db"

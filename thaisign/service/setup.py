@@ -61,23 +61,13 @@ def ca_key_in_token(config: ServiceConfig) -> bool:
 
 
 def build_service_asgi(directory: str, pin: str | None, ca_passphrase: str | None, ca_pin: str | None) -> Any:
-    """One worker's ASGI app (a picklable factory for :func:`thaisign.serving.serve`: the secrets
-    reach spawned workers through a pipe, never argv or the environment).
-
-    uvicorn calls the factory inside its event loop; the app is built (and the PDF machinery
-    warmed up, which runs its own event loop) in a thread of its own."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """The ASGI app of a service folder (a picklable factory for :func:`thaisign.serving.serve`:
+    each worker process opens its own store and token session)."""
     from thaisign.service.app import build_app
     from thaisign.service.core import CscService
 
-    def build() -> Any:
-        config = ServiceConfig.load(directory)
-        service = CscService.open(config, pin=pin, ca_passphrase=ca_passphrase, ca_pin=ca_pin)
-        return build_app(service)
-
-    with ThreadPoolExecutor(1, thread_name_prefix="thaisign-build") as pool:
-        return pool.submit(build).result()
+    config = ServiceConfig.load(directory)
+    return build_app(CscService.open(config, pin=pin, ca_passphrase=ca_passphrase, ca_pin=ca_pin))
 
 
 def serve(
@@ -91,11 +81,11 @@ def serve(
     ca_passphrase: str | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the service folder with uvicorn (``workers`` processes share one socket)."""
+    """Serve the service folder with uvicorn workers, deadlines and limits (:mod:`thaisign.serving`)."""
     import functools
 
     from thaisign.service.store import ServiceStore
-    from thaisign.serving import serve as serve_asgi
+    from thaisign.serving import serve as run
 
     config = ServiceConfig.load(directory)
     SecretBox.load(config.secret_path)  # fail here, before any worker starts
@@ -108,4 +98,4 @@ def serve(
     ca_pin = pin if with_ca_key and ca_key_in_token(config) else None
     passphrase = ca_passphrase if with_ca_key else None
     factory = functools.partial(build_service_asgi, str(directory), pin, passphrase, ca_pin)
-    serve_asgi(factory, host=host, port=port, workers=workers, on_ready=on_ready)
+    run(factory, host=host, port=port, workers=workers, on_ready=on_ready)

@@ -18,6 +18,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa, utils
 
+from thaisign.verify.plain_ecdsa import PLAIN_ECDSA, der_signature
+
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "md5": hashes.MD5,
     "sha1": hashes.SHA1,
@@ -65,6 +67,8 @@ _COMBINED: dict[str, tuple[str, str | None]] = {
     "ecdsa": ("ec", None),
     "dsa": ("dsa", None),
 }
+# BSI TR-03111 ecdsa-plain-*: ECDSA whose value is r || s (qualified signature cards; EU DSS)
+_COMBINED.update({oid: ("ec-plain", md) for oid, md in PLAIN_ECDSA.items()})
 _NAMES = {
     "sha1": "SHA-1",
     "sha224": "SHA-224",
@@ -232,6 +236,13 @@ def verify_signature_value(
             if not isinstance(key, ec.EllipticCurvePublicKey):
                 return False
             key.verify(signature, data, ec.ECDSA(_HASHES[hash_alg]()))
+        elif family == "ec-plain":
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                return False
+            der = der_signature(key, signature)
+            if der is None:
+                return False
+            key.verify(der, data, ec.ECDSA(_HASHES[hash_alg]()))
         elif family == "dsa":
             if not isinstance(key, dsa.DSAPublicKey):
                 return False

@@ -28,10 +28,13 @@ class ByteRangeCheck:
         return self.problem is None
 
 
-def check_byte_range(data: bytes, byte_range: Sequence[object], contents: bytes) -> ByteRangeCheck:
+def check_byte_range(
+    data: bytes, byte_range: Sequence[object], contents: bytes, contents_ref: tuple[int, int] | None = None
+) -> ByteRangeCheck:
     """Check that ``byte_range`` = [0, a, b, c] covers ``data`` except exactly ``<contents-hex>``.
 
-    ``contents`` are the raw bytes of the signature dictionary's /Contents string.
+    ``contents`` are the raw bytes of the signature dictionary's /Contents string; when that
+    string is an indirect object (``contents_ref``), the gap is that object's whole value.
     """
     try:
         values = [int(v) for v in byte_range]  # type: ignore[call-overload]
@@ -57,7 +60,12 @@ def check_byte_range(data: bytes, byte_range: Sequence[object], contents: bytes)
         return ByteRangeCheck("the unsigned gap contains more than the signature's hex string")
     if bytes.fromhex(inner.decode("ascii")) != contents:
         return ByteRangeCheck("the unsigned gap does not hold this signature's /Contents")
-    if not _CONTENTS_KEY.search(data[max(0, len1 - 512) : len1]):
+    before = data[max(0, len1 - 512) : len1]
+    if contents_ref is not None:
+        header = rb"(?:^|[\s>\]])%d\s+%d\s+obj\s*$" % contents_ref
+        if not re.search(header, before):
+            return ByteRangeCheck("the unsigned gap is not the signature's /Contents object")
+    elif not _CONTENTS_KEY.search(before):
         return ByteRangeCheck("the unsigned gap is not the value of a /Contents entry")
     # one end-of-line after the last %%EOF carries no content: the file is still covered
     return ByteRangeCheck(None, covers_file=data[start2 + len2 :] in (b"", b"\n", b"\r\n", b"\r"))

@@ -14,9 +14,13 @@ PASSED: Sentence = (
     "ลายมือชื่อถูกต้อง: เอกสารไม่ถูกแก้ไขหลังการลงนาม และใบรับรองของผู้ลงนามเชื่อถือได้",
 )
 PASSED_ALLOWED: Sentence = (
-    "The signature is valid; changes made after signing are of a permitted kind "
-    "(form filling, further signatures or time-stamps).",
-    "ลายมือชื่อถูกต้อง การเปลี่ยนแปลงหลังการลงนามเป็นประเภทที่อนุญาต (กรอกแบบฟอร์ม ลงนามเพิ่ม หรือประทับเวลา)",
+    "The signature is valid; what changed after signing is of a permitted kind (named below).",
+    "ลายมือชื่อถูกต้อง สิ่งที่เปลี่ยนหลังการลงนามเป็นประเภทที่อนุญาต (ระบุไว้ด้านล่าง)",
+)
+PASSED_CONTENT_CHANGED: Sentence = (
+    "The signature itself is valid and the letter as it was signed is intact, but what the pages "
+    "show was changed after signing (see below).",
+    "ลายมือชื่อถูกต้องและหนังสือตามที่ลงนามไม่ถูกแก้ไข แต่สิ่งที่แสดงในหน้าเอกสารถูกเปลี่ยนหลังการลงนาม (ดูด้านล่าง)",
 )
 REVOCATION_OFF: Sentence = (
     "Revocation was not checked because checking was switched off.",
@@ -160,6 +164,11 @@ UNSUPPORTED: Sentence = (
 NO_SIGNATURE: Sentence = (
     "The document carries no digital signature.",
     "เอกสารนี้ไม่มีลายมือชื่ออิเล็กทรอนิกส์",
+)
+ONLY_TIMESTAMPS: Sentence = (
+    "The document carries document time-stamps but no signature: they prove when it existed, "
+    "not who signed it.",
+    "เอกสารนี้มีเพียงการประทับเวลาเอกสาร ไม่มีลายมือชื่อ: พิสูจน์ได้ว่าเอกสารมีอยู่เมื่อใด แต่ไม่ได้บอกว่าใครลงนาม",
 )
 FILE_ERROR: Sentence = (
     "The file could not be read as a PDF. Ask the sender to send it again.",

@@ -163,7 +163,8 @@ def _describe_error(exc: Exception) -> str:
 
 def _verify_bytes(data: bytes, cache: BatchCache) -> list[SignatureReport]:
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.fields import enumerate_sig_fields
+
+    from thaisign.verify.discovery import embedded_signature, find_signatures
 
     # pyHanko tolerates junk before the header, but a PDF must have one near the start
     if b"%PDF-" not in data[:1024]:
@@ -175,23 +176,23 @@ def _verify_bytes(data: bytes, cache: BatchCache) -> list[SignatureReport]:
         result = reader.decrypt(b"")
         if result.status == AuthStatus.FAILED:
             raise ValueError("the PDF is encrypted with a password")
-    fields = list(enumerate_sig_fields(reader, filled_status=True))
-    if not fields:
+    found = find_signatures(reader, data)
+    if not found:
         return []
     embedded = _embedded_revinfo(reader)
     sigs: list[tuple[int, str, Any]] = []
     reports: list[SignatureReport] = []
-    for fq_name, sig_obj_ref, sig_field in fields:
-        if _is_placeholder(sig_obj_ref):
+    for sig in found:
+        if _is_placeholder(sig.value):
             continue
         try:
-            emb = _embedded_signature(reader, sig_field, fq_name)
+            emb = embedded_signature(reader, sig)
         except Exception as exc:
-            reports.append(broken_report(fq_name, sig_obj_ref, exc))
+            reports.append(broken_report(sig.name, sig.value, exc))
             continue
         with contextlib.suppress(Exception):
-            embedded.add_archival(emb.signer_info, revision=emb.signed_revision, owner=str(fq_name))
-        sigs.append((emb.signed_revision, fq_name, emb))
+            embedded.add_archival(emb.signer_info, revision=emb.signed_revision, owner=sig.name)
+        sigs.append((emb.signed_revision, sig.name, emb))
     sigs.sort(key=lambda t: t[0])
     doc_ts_revisions = [rev for rev, _, emb in sigs if emb.sig_object_type == "/DocTimeStamp"]
     session = cache.session_for(embedded)
@@ -233,17 +234,11 @@ def _verify_bytes(data: bytes, cache: BatchCache) -> list[SignatureReport]:
 def _is_placeholder(sig_obj_ref: Any) -> bool:
     """A signature dictionary whose /Contents is empty or all zeros: a field prepared, never signed."""
     try:
-        contents = sig_obj_ref.get_object().raw_get("/Contents")
+        contents = sig_obj_ref.get_object().raw_get("/Contents").get_object()
         raw = contents.original_bytes
     except Exception:
         return False
     return not raw.strip(b"\x00")
-
-
-def _embedded_signature(reader: Any, sig_field: Any, fq_name: str) -> Any:
-    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
-
-    return EmbeddedPdfSignature(reader, sig_field, fq_name)
 
 
 def _embedded_revinfo(reader: Any) -> EmbeddedRevinfo:
@@ -290,7 +285,7 @@ async def _verify_signature(
             ),
             subfilter=subfilter,
         )
-    br = check_byte_range(data, list(emb.byte_range), emb.pkcs7_content)
+    br = check_byte_range(data, list(emb.byte_range), emb.pkcs7_content, getattr(emb, "contents_ref", None))
     try:
         if is_doc_ts:
             status = _document_timestamp_check(emb, session, doc_ts)

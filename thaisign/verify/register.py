@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from thaisign.inert import json_text
-from thaisign.verify.render_text import format_time, verdict_words
+from thaisign.verify.render_text import clerk_verdict, format_time, verdict_words
 from thaisign.verify.report import VerificationReport, _iso
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class RegisterRow:
     """One letter in the register."""
 
     file: str
-    verdict: str  # a Verdict value: TOTAL_PASSED, TOTAL_FAILED, INDETERMINATE, NO_SIGNATURE, ERROR
+    verdict: str  # a Verdict value, or CONTENT_CHANGED (passed, but the pages changed after signing)
     subject: str | None = None
     signer: str | None = None
     position: str | None = None
@@ -53,6 +53,9 @@ class RegisterRow:
     signing_time: datetime | None = None
     signatures: int = 0
     sha256: str | None = None  # of the file's bytes, when known
+    #: in a filing bundle, what covers the file: the signature file or container beside it
+    #: (None: the file's own signatures, or nothing when it has none)
+    covered_by: str | None = None
 
     @classmethod
     def from_report(
@@ -66,7 +69,8 @@ class RegisterRow:
             subject = letter_subject(data)
         return cls(
             file=report.file,
-            verdict=report.verdict.value,
+            # a letter changed after signing is never listed as valid (docs/verify.md)
+            verdict=clerk_verdict(report.verdict.value, report.content_changed),
             subject=subject,
             signer=signer.name if signer else None,
             position=signer.position if signer else None,
@@ -88,6 +92,7 @@ class RegisterRow:
             "verdict": self.verdict,
             "signatures": self.signatures,
             "sha256": self.sha256,
+            "covered_by": self.covered_by,
         }
 
     @classmethod
@@ -104,6 +109,7 @@ class RegisterRow:
             signing_time=datetime.fromisoformat(t.replace("Z", "+00:00")) if t else None,
             signatures=int(d.get("signatures") or 0),
             sha256=_opt(d.get("sha256")),
+            covered_by=_opt(d.get("covered_by")),
         )
 
     def cells(self, lang: str) -> dict[str, str]:
@@ -136,10 +142,13 @@ def register_csv(rows: Iterable[RegisterRow], lang: str = "th") -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     i = 2 if lang == "th" else 1
-    w.writerow([c[i] for c in COLUMNS] + ["verdict_code", "sha256"])
+    rows = list(rows)
+    bundle = any(r.covered_by for r in rows)  # a filing bundle: say what covers each file
+    w.writerow([c[i] for c in COLUMNS] + ["verdict_code", "sha256"] + (["covered_by"] if bundle else []))
     for row in rows:
         cells = row.cells(lang)
-        w.writerow([_defuse(cells[c[0]]) for c in COLUMNS] + [row.verdict, row.sha256 or ""])
+        extra = [_defuse(row.covered_by or "")] if bundle else []
+        w.writerow([_defuse(cells[c[0]]) for c in COLUMNS] + [row.verdict, row.sha256 or ""] + extra)
     return out.getvalue()
 
 

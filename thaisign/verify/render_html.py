@@ -98,7 +98,9 @@ def _signature_view(sig: SignatureReport, n: int) -> SignatureView:
         rows.append(FactRow(_label("reason"), sig.reason))
     if sig.location:
         rows.append(FactRow(_label("location"), sig.location))
-    if sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
+    if sig.covers:  # a signature over files (CAdES, ASiC): which ones
+        rows.append(FactRow(_label("covers"), rt.covers_text(sig)))
+    elif sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
         rows.append(FactRow(_label("changes"), _pair(rt._MODS, sig.modifications.value)))
         rows.append(FactRow(_label("coverage"), _pair(rt._COVERAGE, sig.coverage.value)))
     if sig.trusted and sig.chain:
@@ -110,7 +112,7 @@ def _signature_view(sig: SignatureReport, n: int) -> SignatureView:
         rows.append(FactRow(_label("chain"), _label("untrusted")))
     rows.append(FactRow(_label("revocation"), Bi.of(rt.revocation_text, sig)))
     if sig.level:
-        rows.append(FactRow(_label("level"), sig.level))
+        rows.append(FactRow(_label("level" if sig.subfilter else "cades_level"), sig.level))
     sentences = tuple(
         Bi(en or th or "", th or en or "")
         for en, th in zip_longest(sig.messages.en, sig.messages.th, fillvalue=None)
@@ -118,7 +120,8 @@ def _signature_view(sig: SignatureReport, n: int) -> SignatureView:
     ind = sig.indication.value
     code = ind + (f" / {sig.sub_indication.value}" if sig.sub_indication else "")
     head = _label(sig.kind if sig.kind in rt._LABELS else "signature")
-    return SignatureView(n, head, sig.field, ind, code, _pair(rt._VERDICT, ind), tuple(rows), sentences, sig)
+    words = _pair(rt._VERDICT, rt.clerk_verdict(ind, sig.content_changed))
+    return SignatureView(n, head, sig.field, ind, code, words, tuple(rows), sentences, sig)
 
 
 def letter_view(
@@ -132,12 +135,14 @@ def letter_view(
         error = Bi(rt.file_error(report, "en"), rt.file_error(report, "th"))
     elif not report.signatures:
         error = Bi(*msg.NO_SIGNATURE)
+    elif report.unsigned:  # a container's files that no signature covers, named first
+        error = Bi(rt.unsigned_text(report, "en"), rt.unsigned_text(report, "th"))
     v = report.verdict.value
     return LetterView(
         number=number,
         file=report.file,
         verdict=v,
-        verdict_words=_pair(rt._VERDICT, v),
+        verdict_words=_pair(rt._VERDICT, rt.clerk_verdict(v, report.content_changed)),
         row=row or RegisterRow.from_report(report),
         error=error,
         signatures=tuple(_signature_view(s, n) for n, s in enumerate(report.signatures, 1)),
@@ -268,10 +273,11 @@ def font_faces(url_of: Any | None = None) -> str:
 
 def counts(letters: Sequence[LetterView]) -> list[tuple[str, Bi, int]]:
     """(verdict, words, how many) for the verdicts present, best first."""
-    order = ["TOTAL_PASSED", "INDETERMINATE", "TOTAL_FAILED", "NO_SIGNATURE", "ERROR"]
+    order = ["TOTAL_PASSED", "CONTENT_CHANGED", "INDETERMINATE", "TOTAL_FAILED", "NO_SIGNATURE", "ERROR"]
     tally: dict[str, int] = {}
     for letter in letters:
-        tally[letter.verdict] = tally.get(letter.verdict, 0) + 1
+        verdict = letter.row.verdict  # the clerk's: CONTENT_CHANGED is not counted as valid
+        tally[verdict] = tally.get(verdict, 0) + 1
     return [(v, _pair(rt._VERDICT, v), tally[v]) for v in order if v in tally]
 
 

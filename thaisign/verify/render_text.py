@@ -22,6 +22,21 @@ _VERDICT = {
     "NO_SIGNATURE": ("NOT SIGNED", "ไม่มีลายมือชื่อ"),
     "ERROR": ("ERROR", "ตรวจสอบไม่ได้"),
 }
+#: shown instead of "valid" when the signature holds but the pages were changed after signing
+CONTENT_CHANGED = ("SIGNED, BUT CHANGED AFTER SIGNING", "ลงนามถูกต้อง แต่ถูกเปลี่ยนหลังลงนาม")
+_VERDICT["CONTENT_CHANGED"] = CONTENT_CHANGED
+
+
+def clerk_verdict(value: str, content_changed: bool) -> str:
+    """``CONTENT_CHANGED`` for a passed verdict whose pages changed after signing, else ``value``."""
+    return "CONTENT_CHANGED" if value == "TOTAL_PASSED" and content_changed else value
+
+
+def verdict_label(value: str, content_changed: bool, i: int) -> str:
+    """The verdict word; a passed signature whose pages changed afterwards is never "valid"."""
+    return _VERDICT[clerk_verdict(value, content_changed)][i]
+
+
 _COVERAGE = {
     "ENTIRE_FILE": ("the whole file", "ทั้งไฟล์"),
     "ENTIRE_REVISION": (
@@ -33,8 +48,8 @@ _COVERAGE = {
 _MODS = {
     "NONE": ("none", "ไม่มี"),
     "ALLOWED": (
-        "only permitted changes (form filling, signatures, time-stamps)",
-        "มีเฉพาะที่อนุญาต (กรอกแบบฟอร์ม ลงนามเพิ่ม ประทับเวลา)",
+        "only permitted changes (named below)",
+        "มีเฉพาะที่อนุญาต (ระบุไว้ด้านล่าง)",
     ),
     "DISALLOWED": ("CHANGES THAT ARE NOT ALLOWED", "มีการแก้ไขที่ไม่อนุญาต"),
 }
@@ -78,6 +93,9 @@ _LABELS = {
     "location": ("Location", "สถานที่ลงนาม"),
     "fingerprint": ("SHA-256 fingerprint", "ลายนิ้วมือ SHA-256"),
     "field": ("signature field", "ช่องลงนาม"),
+    "covers": ("Covers", "ครอบคลุมไฟล์"),
+    "cades_level": ("CAdES level", "ระดับ CAdES"),
+    "data": ("Signed data", "ข้อมูลที่ลงนาม"),
 }
 
 #: values of LANG / LC_* that mean "no language chosen"
@@ -152,6 +170,25 @@ def revocation_text(sig: SignatureReport, lang: str) -> str:
     return rev
 
 
+def covers_text(sig: SignatureReport, limit: int = 12) -> str:
+    """The files a CAdES/ASiC signature covers, shown safely (at most ``limit`` names)."""
+    names = [visible(n, limit=120) for n in sig.covers[:limit]]
+    more = f" … (+{len(sig.covers) - limit})" if len(sig.covers) > limit else ""
+    return ", ".join(names) + more
+
+
+def unsigned_text(report: VerificationReport, lang: str, limit: int = 12) -> str:
+    """The sentence naming a container's files that no signature covers ('' when none)."""
+    if not report.unsigned:
+        return ""
+    from thaisign.verify.file_messages import UNSIGNED_FILES
+
+    names = ", ".join(visible(n, limit=120) for n in report.unsigned[:limit])
+    if len(report.unsigned) > limit:
+        names += f" … (+{len(report.unsigned) - limit})"
+    return UNSIGNED_FILES[_i(lang)].format(names=names)
+
+
 def chain_names(sig: SignatureReport) -> str:
     """The chain as short names (common names), signer first."""
     return " → ".join(visible(c.common_name or c.subject, limit=120) for c in sig.chain)
@@ -181,7 +218,7 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
     sub = f"/{sig.sub_indication.value}]" if sig.sub_indication else "]"
     lines = [
         f"  {head} {index} ({visible(sig.field, limit=120)}): "
-        f"{_VERDICT[sig.indication.value][i]} [{sig.indication.value}{sub}"
+        f"{verdict_label(sig.indication.value, sig.content_changed, i)} [{sig.indication.value}{sub}"
     ]
     if sig.signer is not None:
         lines.append(f"    {L['signer']}: {visible(sig.signer.name) or L['unknown']}")
@@ -194,7 +231,9 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
         value = getattr(sig, key, None)
         if value:
             lines.append(f"    {L[key]}: {visible(value)}")
-    if sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
+    if sig.covers:  # a signature over files (CAdES, ASiC): which ones
+        lines.append(f"    {L['covers']}: {covers_text(sig)}")
+    elif sig.intact:  # a signature that does not match its bytes covers nothing and permits nothing
         lines.append(f"    {L['changes']}: {_MODS[sig.modifications.value][i]}")
         lines.append(f"    {L['coverage']}: {_COVERAGE[sig.coverage.value][i]}")
     if sig.trusted and sig.chain:
@@ -206,7 +245,7 @@ def signature_lines(sig: SignatureReport, index: int, lang: str) -> list[str]:
         lines.append(f"    {L['chain']}: {L['untrusted']}")
     lines.append(f"    {L['revocation']}: {revocation_text(sig, lang)}")
     if sig.level:
-        lines.append(f"    {L['level']}: {sig.level}")
+        lines.append(f"    {L['level' if sig.subfilter else 'cades_level']}: {sig.level}")
     for t in sentences(sig, lang):
         lines.append(f"    → {t}")
     return [visible(line, limit=None) for line in lines]
@@ -220,12 +259,18 @@ def report_text(report: VerificationReport, lang: str = "th") -> str:
     verdict = report.verdict.value
     lines = [
         f"{_LABELS['file'][i]}: {visible(report.file)}",
-        f"{_LABELS['verdict'][i]}: {_VERDICT[verdict][i]} [{verdict}]",
+        f"{_LABELS['verdict'][i]}: {verdict_label(verdict, report.content_changed, i)} [{verdict}]",
     ]
+    if report.format == "cades" and report.data:
+        lines.append(f"{_LABELS['data'][i]}: {', '.join(visible(d) for d in report.data)}")
     if report.error is not None:
         lines.append(f"  → {visible(file_error(report, lang))}")
     elif not report.signatures:
         lines.append(f"  → {msg.NO_SIGNATURE[i]}")
+    elif verdict == "NO_SIGNATURE":
+        lines.append(f"  → {msg.ONLY_TIMESTAMPS[i]}")
+    if report.unsigned:
+        lines.append(f"  → {unsigned_text(report, lang)}")
     for n, sig in enumerate(report.signatures, 1):
         lines.extend(signature_lines(sig, n, lang))
     return visible_lines("\n".join(lines)) + "\n"
@@ -239,10 +284,12 @@ def summary_table(reports: Sequence[VerificationReport], lang: str = "th") -> st
     lines = [f"{_LABELS['summary'][i]}:"]
     for r, name in zip(reports, names, strict=True):
         first = r.signatures[0].signer.name if r.signatures and r.signatures[0].signer else ""
-        lines.append(f"  {name[-width:]:<{width}}  {_VERDICT[r.verdict.value][i]:<20} {visible(first)}")
+        label = verdict_label(r.verdict.value, r.content_changed, i)
+        lines.append(f"  {name[-width:]:<{width}}  {label:<20} {visible(first)}")
     counts: dict[str, int] = {}
     for r in reports:
-        counts[r.verdict.value] = counts.get(r.verdict.value, 0) + 1
+        code = clerk_verdict(r.verdict.value, r.content_changed)
+        counts[code] = counts.get(code, 0) + 1
     total = ", ".join(f"{_VERDICT[k][i]}: {v}" for k, v in counts.items())
     lines.append(f"  {len(reports)} {_LABELS['files'][i]} — {total}")
     return visible_lines("\n".join(lines)) + "\n"

@@ -172,6 +172,10 @@ class SignatureReport:
     level: str | None = None
     messages: Messages = dataclasses.field(default_factory=Messages)
     subfilter: str | None = None
+    #: the changes made after this signature, named (thaisign.verify.changes.Change objects)
+    changes: tuple[Any, ...] = ()
+    #: what the pages show differs from what was signed, and no certification permits it
+    content_changed: bool = False
     #: proof of existence: the time the signature is known to have existed, and what proves it
     #: (signature-timestamp | document-timestamp | validation-time)
     poe_time: datetime | None = None
@@ -181,6 +185,8 @@ class SignatureReport:
     provable_until: datetime | None = None
     reason: str | None = None  # /Reason of the signature dictionary, as the signer wrote it
     location: str | None = None  # /Location, likewise
+    #: the data objects a CAdES/ASiC signature covers (file names); empty for a PDF signature
+    covers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # names read from a PDF arrive as pyHanko string objects that drag their parser along;
@@ -194,6 +200,11 @@ class SignatureReport:
     def passed(self) -> bool:
         """True when this signature's indication is TOTAL_PASSED."""
         return self.indication is Indication.TOTAL_PASSED
+
+    @property
+    def accepted(self) -> bool:
+        """Passed, and the pages still show what was signed (or what a certification permits)."""
+        return self.passed and not self.content_changed
 
     def __repr__(self) -> str:
         who = self.signer.name if self.signer and self.signer.name else "?"
@@ -233,6 +244,8 @@ class SignatureReport:
             "revocation": self.revocation.to_dict(),
             "level": self.level,
             "messages": {"en": list(self.messages.en), "th": list(self.messages.th)},
+            "changes": [c.to_dict() for c in self.changes],
+            "content_changed": self.content_changed,
             "proof_of_existence": None
             if self.poe_time is None
             else {"time": _iso(self.poe_time), "source": self.poe_source},
@@ -240,6 +253,7 @@ class SignatureReport:
             "provable_until": _iso(self.provable_until),
             "reason": self.reason,
             "location": self.location,
+            "covers": list(self.covers),
         }
 
 
@@ -258,6 +272,12 @@ class VerificationReport:
     signatures: tuple[SignatureReport, ...] = ()
     error: str | None = None
     error_th: str | None = None
+    #: what the file is: pdf, cades (a .p7s/.p7m), asic-e or asic-s (a container)
+    format: str = "pdf"
+    #: the signed data a CAdES signature was checked against, or a container's data files
+    data: tuple[str, ...] = ()
+    #: data files of a container that no signature covers (never TOTAL_PASSED while there are any)
+    unsigned: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -265,15 +285,28 @@ class VerificationReport:
         (TOTAL_FAILED over INDETERMINATE over TOTAL_PASSED)."""
         if self.error is not None:
             return Verdict.ERROR
-        if not self.signatures:
+        if not any(s.kind == "signature" for s in self.signatures):
+            # document time-stamps alone prove when, not who: nobody signed the letter (as DSS)
             return Verdict.NO_SIGNATURE
         worst = max((Verdict(s.indication.value) for s in self.signatures), key=_ORDER.__getitem__)
+        if self.unsigned and worst is Verdict.TOTAL_PASSED:
+            return Verdict.INDETERMINATE  # what no signature covers is not signed
         return worst
 
     @property
     def passed(self) -> bool:
         """True only when every signature passed (the CLI's exit code 0)."""
         return self.verdict is Verdict.TOTAL_PASSED
+
+    @property
+    def content_changed(self) -> bool:
+        """Some signature's pages show something other than what was signed (see docs/verify.md)."""
+        return any(s.content_changed for s in self.signatures)
+
+    @property
+    def accepted(self) -> bool:
+        """What a clerk may rely on: TOTAL_PASSED and the content unchanged (exit code 0)."""
+        return self.passed and not self.content_changed
 
     def __repr__(self) -> str:
         extra = f" error={self.error!r}" if self.error else f" signatures={len(self.signatures)}"
@@ -286,6 +319,10 @@ class VerificationReport:
             "verdict": self.verdict.value,
             "error": self.error,
             "signatures": [s.to_dict() for s in self.signatures],
+            "format": self.format,
+            "data": list(self.data),
+            "unsigned": list(self.unsigned),
+            "content_changed": self.content_changed,
         }
 
 

@@ -99,7 +99,9 @@ def cms_integrity(
     from pyhanko.sign.validation.errors import SignatureValidationError
 
     signer_info = extract_signer_info(signed_data)
-    key = ("certs", signed_data["certificates"].dump(), signer_info["sid"].dump())
+    # .contents, not .dump(): dumping a BER (indefinite-length) SET re-encodes its certificates
+    # in place, which changes their bytes and so their hash (ESS signing-certificate check)
+    key = ("certs", _raw(signed_data["certificates"]), _raw(signer_info["sid"].chosen))
     cert_info = memo.get(key) if memo is not None else None
     if cert_info is None:
         cert_info = generic_cms.extract_certs_for_validation(signed_data)
@@ -132,6 +134,11 @@ def cms_integrity(
         str(signer_info["digest_algorithm"]["algorithm"].native),
         str(signer_info["signature_algorithm"]["algorithm"].native),
     )
+
+
+def _raw(value: Any) -> bytes:
+    """The encoded contents of a parsed value as they are (empty when absent), never re-encoded."""
+    return b"" if isinstance(value, core.Void) else bytes(value.contents or b"")
 
 
 _NO_TSTINFO = ("the token does not contain a TSTInfo", "ข้อมูลการประทับเวลาไม่มีส่วน TSTInfo")

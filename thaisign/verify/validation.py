@@ -1,6 +1,7 @@
 """One signature or document time-stamp: integrity, coverage, differences, CMS, then the long-term validation.
 
-Integrity, coverage and the difference analysis are pyHanko's (``integrity_then_differences``);
+Integrity and coverage are pyHanko's (``integrity_then_differences``); the changes after
+signing are judged by :mod:`thaisign.verify.changes`;
 the CMS signature value is verified by :mod:`thaisign.verify.tokens` (algorithms checked for
 consistency, SHA-3 and RSASSA-PSS verified as declared); ``adbe.pkcs7.sha1`` is accepted (the
 CMS encapsulates the SHA-1 of the byte ranges). Trust, time and revocation come from
@@ -81,7 +82,9 @@ async def validate_signature(emb: Any, session: FileSession, *, sha1: bool = Fal
             )
             intact = integrity.intact and econtent == emb.compute_digest("sha1")
         else:
-            if eci["content"].native is not None:
+            # a CMS may carry the signed bytes themselves (DSS "enveloping" PAdES): byte for byte
+            # what the /ByteRange covers, its digest is the same; any other content is refused
+            if eci["content"].native is not None and not _envelops_signed_bytes(emb):
                 raise SignatureValidationError(
                     "CMS structural error: detached signatures should not have encapsulated data",
                     ades_subindication=AdESFailure.FORMAT_FAILURE,
@@ -150,15 +153,31 @@ async def prepare_document_timestamp(emb: Any, session: FileSession, data: bytes
 
 
 def integrity_then_differences(emb: Any, session: FileSession) -> None:
-    """Digest and coverage first; then the difference analysis, whose crash means "suspicious".
+    """Digest and coverage (pyHanko); the changes after signing are judged later, by thaisign.
 
-    A later revision that pyHanko cannot even parse must not hide the fact that the signed
-    revision itself is intact, nor may it pass as an allowed change.
+    pyHanko's difference analysis is stricter than EU DSS on legitimate updates (DSS/VRI,
+    annotations, full rewrites) and blind to what a page shows; thaisign's own analysis
+    (:mod:`thaisign.verify.changes`) runs when the report is made (``verdict.change_report``).
     """
-    from pyhanko.sign.diff_analysis import SuspiciousModification
-
     emb.compute_integrity_info(diff_policy=session.diff_policy, skip_diff=True)
+
+
+def _envelops_signed_bytes(emb: Any) -> bool:
+    """The encapsulated content is exactly the bytes the /ByteRange covers (and not empty)."""
+    from asn1crypto import core
+
+    content = emb.signed_data["encap_content_info"]["content"]
+    if content is core.VOID or content.native is None:
+        return False
     try:
-        emb.diff_result = emb.evaluate_modifications(session.diff_policy)
-    except Exception as exc:
-        emb.diff_result = SuspiciousModification(f"later revision cannot be analysed: {exc}")
+        raw = bytes(content.contents)
+        start1, len1, start2, len2 = (int(v) for v in emb.byte_range)
+    except (TypeError, ValueError):
+        return False
+    if not raw or len(raw) != len1 + len2:
+        return False
+    stream = emb.reader.stream
+    stream.seek(start1)
+    first = stream.read(len1)
+    stream.seek(start2)
+    return bool(raw == first + stream.read(len2))

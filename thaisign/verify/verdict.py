@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from thaisign.verify import messages as msg
@@ -38,7 +39,8 @@ def broken_report(
     """A signature that cannot even be parsed: FORMAT_FAILURE (or its own AdES indication)."""
     kind = "signature"
     with contextlib.suppress(Exception):
-        if sig_obj.get_object().get("/Type") == "/DocTimeStamp":
+        sig = sig_obj.get_object()
+        if sig.get("/Type") == "/DocTimeStamp" or sig.get("/SubFilter") == "/ETSI.RFC3161":
             kind = "document-timestamp"
     indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
     ades = getattr(exc, "ades_subindication", None)
@@ -64,11 +66,33 @@ def coverage_facts(data: bytes, emb: Any, br: Any) -> tuple[Coverage, Modificati
     from pyhanko.sign.validation.status import ModificationInfo
 
     info = ModificationInfo(**emb.summarise_integrity_info())
-    coverage = _coverage(info, br.ok, br.covers_file, _tail_junk(data, emb))
-    mods = _modifications(info, coverage, _later_revisions(emb))
+    coverage = _coverage(
+        info, br.ok, br.covers_file, _tail_junk(data, emb), lambda: _ends_a_revision(data, emb)
+    )
+    mods = _modifications(coverage, _later_revisions(emb), change_report(data, emb, coverage, render=False))
     if coverage is Coverage.ENTIRE_REVISION and _file_tail_junk(data):
         mods = Modifications.DISALLOWED
     return coverage, mods
+
+
+def change_report(data: bytes, emb: Any, coverage: Coverage, *, render: bool = True) -> Any:
+    """thaisign's judgement of the revisions after this signature (None when there are none)."""
+    if coverage is not Coverage.ENTIRE_REVISION or not _later_revisions(emb):
+        return None
+    from thaisign.verify.changes import analyse_changes
+
+    try:
+        covered_end = int(emb.byte_range[2]) + int(emb.byte_range[3])
+    except (TypeError, ValueError, IndexError):
+        covered_end = None
+    return analyse_changes(
+        data,
+        emb.reader,
+        emb.signed_revision,
+        covered_end=covered_end,
+        field_name=emb.field_name,
+        render=render,
+    )
 
 
 def _from_ades(ades: Any) -> tuple[Indication, SubIndication]:
@@ -87,14 +111,22 @@ def _from_ades(ades: Any) -> tuple[Indication, SubIndication]:
     return indication, sub
 
 
-def _coverage(status: Any, byte_range_ok: bool, covers_file: bool, tail_junk: bool) -> Coverage:
+def _coverage(
+    status: Any,
+    byte_range_ok: bool,
+    covers_file: bool,
+    tail_junk: bool,
+    ends_a_revision: Callable[[], bool] = lambda: False,
+) -> Coverage:
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     if not byte_range_ok:
         return Coverage.PARTIAL
     if covers_file:
         return Coverage.ENTIRE_FILE
-    if status.coverage == SignatureCoverageLevel.ENTIRE_REVISION:
+    if status.coverage == SignatureCoverageLevel.ENTIRE_REVISION or (
+        status.coverage != SignatureCoverageLevel.ENTIRE_FILE and ends_a_revision()
+    ):
         # bytes after the signed revision that are not a later revision are unsigned junk
         return Coverage.PARTIAL if tail_junk else Coverage.ENTIRE_REVISION
     if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
@@ -102,17 +134,43 @@ def _coverage(status: Any, byte_range_ok: bool, covers_file: bool, tail_junk: bo
     return Coverage.PARTIAL
 
 
+def _ends_a_revision(data: bytes, emb: Any) -> bool:
+    """The signed bytes end exactly where a revision at or after the signature's own ends.
+
+    pyHanko wants the signed bytes to end with the cross-reference of the revision that wrote
+    the signature dictionary; in a linearised file signed before linearisation, they end with
+    the first-page section's startxref instead. DSS takes the signed bytes as the signed
+    revision, and so does thaisign's change analysis (``changes.effective_revision``).
+    """
+    from thaisign.verify.changes.layout import revision_ends
+
+    try:
+        end = int(emb.byte_range[2]) + int(emb.byte_range[3])
+        ends = revision_ends(data, emb.reader)
+    except Exception:
+        return False
+    return any(
+        r >= emb.signed_revision and (e == end or (e > end and not data[end:e].strip()))
+        for r, e in enumerate(ends)
+    )
+
+
 def _later_revisions(emb: Any) -> bool:
     return bool(emb.reader.xrefs.total_revisions - 1 > emb.signed_revision)
 
 
 def _tail_junk(data: bytes, emb: Any) -> bool:
-    """Non-blank bytes after the signed range while no later revision exists."""
+    """Unsigned bytes after the signed range while no later revision exists.
+
+    One end-of-line after the final %%EOF is part of the file's last line; anything more —
+    even blank lines — is data the signature does not cover (iText's rule, and ISO 32000's:
+    the byte range covers the whole file but the signature value).
+    """
     try:
         end = int(emb.byte_range[2]) + int(emb.byte_range[3])
     except (TypeError, ValueError, IndexError):
         return False
-    return bool(data[end:].strip()) and not _later_revisions(emb)
+    return data[end:] not in (b"", b"\n", b"\r\n", b"\r") and not _later_revisions(emb)
 
 
 def _file_tail_junk(data: bytes) -> bool:
@@ -122,18 +180,12 @@ def _file_tail_junk(data: bytes) -> bool:
     return end >= 0 and bool(data[end + 5 :].strip())
 
 
-def _modifications(status: Any, coverage: Coverage, later_revisions: bool) -> Modifications:
-    from pyhanko.sign.diff_analysis import ModificationLevel
-
+def _modifications(coverage: Coverage, later_revisions: bool, changes: Any) -> Modifications:
     if coverage is Coverage.ENTIRE_FILE or (coverage is Coverage.ENTIRE_REVISION and not later_revisions):
         return Modifications.NONE
-    if coverage is Coverage.PARTIAL:
+    if coverage is Coverage.PARTIAL or changes is None:
         return Modifications.DISALLOWED
-    level = status.modification_level
-    if level is None or level == ModificationLevel.OTHER:
-        return Modifications.DISALLOWED
-    docmdp_ok = getattr(status, "docmdp_ok", True)
-    if docmdp_ok is False:
+    if changes.modifications == "DISALLOWED":
         return Modifications.DISALLOWED
     # a later revision exists: even if it changed nothing we say so
     return Modifications.ALLOWED
@@ -186,16 +238,6 @@ def _signer_only(cert: Any) -> tuple[ChainEntry, ...]:
     return (ChainEntry(str(cert.subject.human_friendly), _sha256(cert), _name_attr(cert, "common_name")),)
 
 
-def _signature_field_names(emb: Any) -> set[str]:
-    """Names of all signature fields: signing one of them later is not "form filling"."""
-    from pyhanko.sign.fields import enumerate_sig_fields
-
-    try:
-        return {str(name) for name, _, _ in enumerate_sig_fields(emb.reader)}
-    except Exception:
-        return set()
-
-
 def _level(subfilter: str, has_sig_ts: bool, embedded: EmbeddedRevinfo, later_doc_ts: bool) -> str | None:
     if subfilter not in ("/ETSI.CAdES.detached", "/PBAD.PAdES"):
         return None
@@ -218,8 +260,11 @@ async def to_report(
     later_doc_ts: bool,
 ) -> SignatureReport:
     """The report for one signature (``status``: a :class:`~thaisign.verify.validation.SignatureCheck`)."""
-    coverage = _coverage(status, br.ok, br.covers_file, _tail_junk(data, emb))
-    mods = _modifications(status, coverage, _later_revisions(emb))
+    coverage = _coverage(
+        status, br.ok, br.covers_file, _tail_junk(data, emb), lambda: _ends_a_revision(data, emb)
+    )
+    changes = change_report(data, emb, coverage)
+    mods = _modifications(coverage, _later_revisions(emb), changes)
     if coverage is Coverage.ENTIRE_REVISION and _file_tail_junk(data):
         mods = Modifications.DISALLOWED
     cert = status.signing_cert
@@ -280,20 +325,19 @@ async def to_report(
     elif ts_facts is not None and not ts_facts.intact:
         indication, sub = Indication.INDETERMINATE, SubIndication.GENERIC
         say(msg.TIMESTAMP_BROKEN)
+    content_changed = bool(changes is not None and changes.content_changed)
     if indication is Indication.TOTAL_PASSED:
-        say(msg.PASSED if mods is Modifications.NONE else msg.PASSED_ALLOWED)
+        if content_changed:
+            say(msg.PASSED_CONTENT_CHANGED)
+        else:
+            say(msg.PASSED if mods is Modifications.NONE else msg.PASSED_ALLOWED)
     if intact and assessment is not None:
         for note in assessment.notes:
             say(note)
         if assessment.expired_since and indication is Indication.TOTAL_PASSED:
             say(msg.EXPIRED_SINCE)
-    changed_fields = sorted(getattr(getattr(status, "diff_result", None), "changed_form_fields", None) or ())
-    if mods is Modifications.ALLOWED and changed_fields:
-        changed_fields = [f for f in changed_fields if f not in _signature_field_names(emb)]
-    if mods is Modifications.ALLOWED and changed_fields:
-        # permitted, but a clerk should look: values can be placed over the page content
-        names = ", ".join(str(n) for n in changed_fields[:5])
-        say((f"{msg.FIELDS_CHANGED[0]} ({names})", f"{msg.FIELDS_CHANGED[1]} ({names})"))
+    for sentence in changes.messages if changes is not None else ():
+        say(sentence)
     if ts_facts is not None and ts_facts.intact and not ts_facts.trusted and intact:
         say(msg.TIMESTAMP_UNTRUSTED)
     if revocation.status == "not-checked" and session.mode == "off" and intact:
@@ -323,6 +367,8 @@ async def to_report(
         level=None if is_doc_ts else _level(subfilter, ts_facts is not None, embedded, later_doc_ts),
         messages=Messages(tuple(en), tuple(th)),
         subfilter=subfilter,
+        changes=changes.changes if changes is not None else (),
+        content_changed=content_changed,
         poe_time=assessment.poe_time if assessment is not None else None,
         poe_source=assessment.poe_source if assessment is not None else None,
         validation_time=session.cache.moment,
