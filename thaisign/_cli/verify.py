@@ -186,6 +186,9 @@ def verify(
             html_out, reports_html([*reports, *_unsigned_entries(reports, bundles)], lang).encode("utf-8")
         )
     passed = all(r.accepted for r in reports) and all(b.passed for b in bundles)
+    from thaisign.cli import allow_quick_exit
+
+    allow_quick_exit()  # everything is written; no worker, server or temporary file remains
     # sys.exit, not ctx.exit: the exit code must survive click's standalone_mode=False
     sys.exit(0 if passed else 1)
 
