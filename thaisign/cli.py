@@ -36,7 +36,7 @@ _COMMANDS: dict[str, str] = {
 }
 
 #: command name -> the first paragraph of its help, so that ``thaisign --help`` lists the
-#: commands without importing them (tests/core/test_cli_startup.py keeps the two in step)
+#: commands without importing them (tests/verify/test_cli_startup.py keeps the two in step)
 _SUMMARIES: dict[str, str] = {
     "demo": "Run the whole story on a demo: CA, officer, a signed Thai letter, the clerk's report.",
     "ca": "The agency certificate authority: issue, revoke, publish CRLs, audit.",

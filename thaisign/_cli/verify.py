@@ -109,7 +109,7 @@ def verify(
       thaisign verify letter.pdf --network private     # intranet OCSP only
     """
     # Start-up time is most of one letter's verification: import only what this run needs
-    # (tests/core/test_cli_startup.py checks that a PDF letter loads no bundle, CAdES, ASiC,
+    # (tests/verify/test_cli_startup.py checks that a PDF letter loads no bundle, CAdES, ASiC,
     # HTML, change-analysis, signing or web module).
     import gc
 
