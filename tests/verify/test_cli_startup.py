@@ -8,6 +8,7 @@ commands' own summaries, and that the quick exit keeps every byte of output and 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -154,6 +155,8 @@ def test_quick_exit_keeps_the_output_and_the_exit_code(
     args = [*_verify_args(letter, pki, fixed_time), "--json"]
     with pytest.raises(SystemExit) as in_process:
         main(args)
+    # the collector, paused while the command started, is the caller's again
+    assert gc.isenabled() and gc.get_freeze_count() == 0
     done = subprocess.run([sys.executable, "-m", "thaisign", *args], capture_output=True, check=False)
     doc = json.loads(done.stdout)
     assert doc["files"][0]["file"] == str(letter)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -111,14 +112,8 @@ def verify(
     # Start-up time is most of one letter's verification: import only what this run needs
     # (tests/verify/test_cli_startup.py checks that a PDF letter loads no bundle, CAdES, ASiC,
     # HTML, change-analysis, signing or web module).
-    import gc
-
-    if gc.isenabled():
-        # Start-up makes ~45k long-lived objects (modules, classes): the cyclic collector's
-        # passes over them while they are made are ~10% of one letter's CPU. Back on after
-        # the first file (a batch collects as usual) and when the command ends.
-        gc.disable()
-        ctx.call_on_close(gc.enable)
+    collector = _Collector()
+    ctx.call_on_close(collector.restore)
     from thaisign.verify._lazy import defer_pyhanko_sign_init
 
     defer_pyhanko_sign_init()
@@ -153,8 +148,13 @@ def verify(
     pdf_count = sum(1 for _, kind in singles if kind in (PDF, OTHER))
     workers = min(os.cpu_count() or 1, 4) if pdf_count >= 16 or bundle_paths else 1
     with progress(len(singles) + _estimate(bundle_paths), "verify", enabled=not as_json) as bar:
+
+        def advance(_report: Any) -> None:
+            bar.advance()
+            collector.resume()
+
         reports, bundles = _verify_all(
-            singles, bundle_paths, trust, at, mode, policy, workers, data_file, lambda _r: _advance(bar)
+            singles, bundle_paths, trust, at, mode, policy, workers, data_file, advance
         )
     if not reports and not any(b.rows for b in bundles):
         raise UsageError("no files found", hint="give signed files, or folders or ZIP bundles that hold some")
@@ -201,11 +201,34 @@ def verify(
     sys.exit(0 if passed else 1)
 
 
-def _advance(bar: Any) -> None:
-    import gc
+class _Collector:
+    """The cyclic garbage collector, paused while the command starts.
 
-    bar.advance()
-    gc.enable()
+    Start-up makes ~45k long-lived objects (modules, classes, functions); the collector's passes
+    over them while they are made were ~10% of one letter's CPU. After the first file it runs
+    again, with what exists then moved to the permanent generation (``gc.freeze``): later
+    collections of a batch, and of its forked workers (copy-on-write), do not walk it again.
+    When the command ends, the caller's state comes back (``main()`` may run in-process).
+    """
+
+    def __init__(self) -> None:
+        self.paused = gc.isenabled()
+        self.froze = False
+        if self.paused:
+            gc.disable()
+
+    def resume(self) -> None:
+        if self.paused and not gc.isenabled():
+            if gc.get_freeze_count() == 0:  # never undo a freeze of the caller's
+                gc.freeze()
+                self.froze = True
+            gc.enable()
+
+    def restore(self) -> None:
+        if self.paused:
+            if self.froze:
+                gc.unfreeze()
+            gc.enable()
 
 
 def _unsigned_entries(reports: list[Any], bundles: list[Any]) -> list[Any]:
