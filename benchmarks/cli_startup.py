@@ -69,6 +69,15 @@ os._exit(0)
 """
 
 
+#: ``python -m thaisign`` from another checkout: an editable install's finder would win over
+#: PYTHONPATH, so it is dropped first
+_FROM_CHECKOUT = (
+    "import runpy, sys; "
+    "sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in getattr(f, '__module__', '')]; "
+    "sys.path.insert(0, sys.argv.pop(1)); runpy.run_module('thaisign', run_name='__main__', alter_sys=True)"
+)
+
+
 def the_letter(out: Path) -> tuple[Path, Path]:
     """A signed single-revision letter and its root (benchmarks/verify.py's maker, one letter)."""
     from verify import make_inbox  # benchmarks/verify.py
@@ -99,6 +108,12 @@ def main() -> None:
     ap.add_argument("--letter", type=Path, help="a signed PDF (default: made once)")
     ap.add_argument("--trust", type=Path, help="its root certificate (with --letter)")
     ap.add_argument("--no-compile", action="store_true", help="do not byte-compile thaisign first")
+    ap.add_argument(
+        "--checkout",
+        type=Path,
+        help="measure the thaisign package of another checkout (a folder holding thaisign/, e.g. "
+        "'git archive OLD thaisign | tar -x -C DIR'), run as python -m thaisign",
+    )
     args = ap.parse_args()
     if args.letter is not None and args.trust is None:
         ap.error("--letter needs --trust")
@@ -111,7 +126,13 @@ def main() -> None:
 
     py = sys.executable
     bindir = Path(py).parent
-    thaisign = [str(bindir / "thaisign")] if (bindir / "thaisign").exists() else [py, "-m", "thaisign"]
+    script = bindir / "thaisign"
+    if args.checkout is not None:
+        if not args.no_compile:
+            compileall.compile_dir(str(args.checkout / "thaisign"), quiet=1)
+        thaisign = [py, "-c", _FROM_CHECKOUT, str(args.checkout.resolve())]
+    else:
+        thaisign = [str(script)] if script.exists() else [py, "-m", "thaisign"]
     verify = [*thaisign, "verify", str(letter), "--trust", str(root), "--offline"]
     pyhanko_cli = shutil.which("pyhanko", path=str(bindir))
     if pyhanko_cli:
@@ -130,6 +151,7 @@ def main() -> None:
         ("imports alone: pyHanko modules thaisign uses", [py, "-c", _FLOOR]),
     ]
     print(f"letter: {letter.relative_to(ROOT) if letter.is_relative_to(ROOT) else letter}")
+    print(f"thaisign from: {args.checkout or 'this checkout'}")
     print(f"{os.cpu_count()} cores, load average before: {load()}; {args.runs} runs each, round-robin")
     for _, cmd in commands:  # warm the page cache
         run_once(cmd)
