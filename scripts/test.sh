@@ -12,7 +12,7 @@ bash scripts/setup.sh
 export THAISIGN_CORPUS="${THAISIGN_CORPUS:-$(cd .. && pwd)/shared/corpus}"
 
 # tests that validate certificates, time-stamps, OCSP/CRL or run services with clocks
-TIME_SENSITIVE=(tests/pades tests/verify tests/tsa tests/hsm tests/ca tests/core tests/files)
+TIME_SENSITIVE=(tests/pades tests/verify tests/tsa tests/hsm tests/ca tests/core tests/files tests/desk)
 # how far the clock moves: past the one-day OCSP and one-week CRL lifetimes, and years ahead
 CLOCK_SHIFTS=(+400d +4y)
 

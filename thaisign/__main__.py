@@ -1,6 +1,6 @@
 """``python -m thaisign``: the same as the ``thaisign`` command."""
 
-from thaisign.cli import main
+from thaisign.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -100,7 +100,12 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # another user's process: alive
-    return True
+    # a killed process stays a zombie until its parent (or init) reaps it: it writes nothing more
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def file_identity(path: str | os.PathLike[str] | None) -> tuple[int, int] | None:

@@ -36,13 +36,46 @@ _COMMANDS: dict[str, str] = {
     "platform": "thaisign._cli.platform:platform",
 }
 
+#: command name -> the first paragraph of its help, so that ``thaisign --help`` lists the
+#: commands without importing them (tests/verify/test_cli_startup.py keeps the two in step)
+_SUMMARIES: dict[str, str] = {
+    "demo": "Run the whole story on a demo: CA, officer, a signed Thai letter, the clerk's report.",
+    "ca": "The agency certificate authority: issue, revoke, publish CRLs, audit.",
+    "tsa": "RFC 3161 time-stamping authority (หน่วยประทับรับรองเวลา) for B-T and above.",
+    "sign": "Sign PDF letters (PAdES), with a Thai visible signature if asked.",
+    "fields": "Empty signature fields, so several officers can sign one letter in turn.",
+    "ltv": "Extend signed letters for long-term validation: B-T -> B-LT -> B-LTA.",
+    "verify": "Verify signed letters and files and explain the verdict (ตรวจสอบลายมือชื่อ).",
+    "sign-file": "Sign any file — evidence, images, audio, spreadsheets, archives (ลงนามไฟล์ใด ๆ).",
+    "extend-file": "Keep a signed file provable for decades: B-T/B-LT → B-LTA, or a new archive "
+    "time-stamp before the last one's TSA certificate expires (ต่ออายุการพิสูจน์ลายมือชื่อ).",
+    "hsm": "Keys in PKCS#11 tokens and HSMs (SoftHSM2, USB tokens, network HSMs).",
+    "desk": "A web page for clerks on this computer: drop letters, read the verdicts, print the register.",
+    "service": "Remote signing service (CSC API): officer keys in the HSM, logins through OpenID Connect.",
+    "csc": "Use a remote signing service (CSC API): ask for a certificate, list credentials.",
+}
+
 
 class _LazyGroup(click.Group):
     """A group whose sub-commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        lazy = {name for name in _COMMANDS if self._load(name) is not None}
-        return sorted(lazy | set(self.commands))
+        return sorted(set(_COMMANDS) | set(self.commands))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, from :data:`_SUMMARIES` (no sub-command is imported)."""
+        rows: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            cmd = self.commands.get(name)
+            if cmd is None and name in _SUMMARIES:
+                cmd = click.Command(name, help=_SUMMARIES[name])
+            cmd = cmd or self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or self._load(cmd_name)
@@ -74,6 +107,18 @@ def cli(debug: bool) -> None:
       thaisign demo --dir ./demo
       thaisign verify letter.pdf --trust agency-root.pem --lang th
     """
+
+
+#: set by a command that has written all its output and holds nothing the interpreter's teardown
+#: must finish (no server, store, temporary folder or worker): :func:`run` then exits at once
+_quick_exit = False
+
+
+def allow_quick_exit() -> None:
+    """Let :func:`run` end the process without the interpreter's teardown, which for
+    ``thaisign verify`` (some 440 modules loaded) costs ~60 ms of CPU after the verdict is out."""
+    global _quick_exit
+    _quick_exit = True
 
 
 def _debug_requested(argv: list[str]) -> bool:
@@ -131,5 +176,32 @@ def main(argv: list[str] | None = None) -> Any:
     return result
 
 
+def run() -> None:
+    """The ``thaisign`` console script and ``python -m thaisign``: :func:`main`, then, when the
+    command allowed it (:func:`allow_quick_exit`), ``os._exit`` once stdout and stderr are flushed.
+
+    Calling :func:`main` (tests, other programs) never exits this way.
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as exc:
+        if not _quick_exit:
+            raise
+        code = exc.code
+    if not _quick_exit:
+        return
+    if code is None:
+        code = 0
+    if not isinstance(code, int):
+        raise SystemExit(code)  # a message to print: Python's own exit does that
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        raise SystemExit(code) from None  # Python's exit reports the failed write, as before
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    run()

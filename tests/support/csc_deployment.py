@@ -233,6 +233,8 @@ def infrastructure(
                 "ca", "init", str(ca_dir), "--name-th", "กรมทดสอบดิจิทัล",
                 "--name-en", "Department of Digital Testing",
                 "--key", "ec-p256", "--base-url", f"http://127.0.0.1:{ca_port}",
+                # a national-root-like lifetime: letters are checked ten years on (B-LTA)
+                "--valid-years", "20",
             )  # fmt: skip
             infra.start(
                 # OCSP answers valid for a day, as many responders give: the letters are checked at
@@ -242,8 +244,10 @@ def infrastructure(
             )  # fmt: skip
             tsa_env = {**env, "THAISIGN_PASSPHRASE": TSA_PASSPHRASE}
             infra.run(
-                "tsa", "init", str(tsa_dir), "--ca", str(ca_dir), "--name-th", "TSA กรมทดสอบดิจิทัล", env=tsa_env
-            )
+                # the TSA certificate outlives the ten-year check, as the archive's renewal plan assumes
+                "tsa", "init", str(tsa_dir), "--ca", str(ca_dir), "--name-th", "TSA กรมทดสอบดิจิทัล",
+                "--days", "3660", env=tsa_env,
+            )  # fmt: skip
             infra.start(
                 "tsa",
                 "serve",

@@ -105,6 +105,20 @@ def test_init_writes_a_proper_tsa_folder(tsa_dir: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_tsa_certificate_says_where_its_revocation_status_is(tsa_dir: Path) -> None:
+    """Years later a time-stamp is judged through its TSA's status: the CA's CRL and OCSP are named."""
+    with Authority.open(tsa_dir.parent / "ca", load_key=False) as ca:
+        profile = ca.profile
+    r = subprocess.run(
+        [require_tool("openssl"), "x509", "-noout", "-ext", "crlDistributionPoints,authorityInfoAccess",
+         "-in", str(tsa_dir / "tsa.pem")], capture_output=True, text=True,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f"URI:{profile.crl_url}" in r.stdout
+    assert f"OCSP - URI:{profile.ocsp_url}" in r.stdout
+    assert f"CA Issuers - URI:{profile.ca_issuers_url}" in r.stdout
+
+
 def test_openssl_query_curl_verify(served: str, tsa_dir: Path, tmp_path: Path) -> None:
     openssl = require_tool("openssl")
     data = tmp_path / "letter.txt"

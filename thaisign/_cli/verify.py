@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -108,13 +109,16 @@ def verify(
       thaisign verify คดี-123.asice --json
       thaisign verify letter.pdf --network private     # intranet OCSP only
     """
+    # Start-up time is most of one letter's verification: import only what this run needs
+    # (tests/verify/test_cli_startup.py checks that a PDF letter loads no bundle, CAdES, ASiC,
+    # HTML, change-analysis, signing or web module).
+    collector = _Collector()
+    ctx.call_on_close(collector.restore)
     from thaisign.verify._lazy import defer_pyhanko_sign_init
 
     defer_pyhanko_sign_init()
-    from thaisign._fs import atomic_write, refuse_overwrite_input
     from thaisign._progress import progress
-    from thaisign.verify.bundle import CADES, OTHER, PDF
-    from thaisign.verify.render_text import default_lang, report_text, summary_table
+    from thaisign.verify.kinds import CADES, OTHER, PDF
     from thaisign.verify.trust import TrustStore
 
     root = ctx.find_root()
@@ -128,19 +132,29 @@ def verify(
         from thaisign.verify.policy import NetworkPolicy, ValidationPolicy
 
         policy = ValidationPolicy(network=NetworkPolicy.parse(network))
-    lang = lang or default_lang()
+    if lang is None and (not as_json or html_out is not None):
+        from thaisign.verify.render_text import default_lang
+
+        lang = default_lang()
     singles, bundle_paths = _sort_inputs(inputs)
     if data_file is not None and (len(inputs) != 1 or len(singles) != 1 or singles[0][1] != CADES):
         raise UsageError("--data goes with exactly one detached signature (.p7s)")
     if html_out is not None:
+        from thaisign._fs import refuse_overwrite_input
+
         refuse_overwrite_input(tuple(inputs), html_out)
     trust = TrustStore.default(trust_paths)
     mode = "offline" if offline else "online"
     pdf_count = sum(1 for _, kind in singles if kind in (PDF, OTHER))
     workers = min(os.cpu_count() or 1, 4) if pdf_count >= 16 or bundle_paths else 1
     with progress(len(singles) + _estimate(bundle_paths), "verify", enabled=not as_json) as bar:
+
+        def advance(_report: Any) -> None:
+            bar.advance()
+            collector.resume()
+
         reports, bundles = _verify_all(
-            singles, bundle_paths, trust, at, mode, policy, workers, data_file, lambda _r: bar.advance()
+            singles, bundle_paths, trust, at, mode, policy, workers, data_file, advance
         )
     if not reports and not any(b.rows for b in bundles):
         raise UsageError("no files found", hint="give signed files, or folders or ZIP bundles that hold some")
@@ -158,23 +172,63 @@ def verify(
             text = json_text(_json.dumps(doc, ensure_ascii=False, indent=2))
         click.echo(text)
     else:
+        from thaisign.verify.render_text import report_text, summary_table
+
+        assert lang is not None
         for r in reports:
             click.echo(report_text(r, lang))
         if len(reports) > 1:
             click.echo(summary_table(reports, lang))
-        from thaisign.verify.render_bundle import bundle_text
+        if bundles:
+            from thaisign.verify.render_bundle import bundle_text
 
-        for b in bundles:
-            click.echo(bundle_text(b, lang))
+            for b in bundles:
+                click.echo(bundle_text(b, lang))
     if html_out is not None:
+        from thaisign._fs import atomic_write
         from thaisign.verify.render_html import reports_html
+
+        assert lang is not None
 
         atomic_write(
             html_out, reports_html([*reports, *_unsigned_entries(reports, bundles)], lang).encode("utf-8")
         )
     passed = all(r.accepted for r in reports) and all(b.passed for b in bundles)
+    from thaisign.cli import allow_quick_exit
+
+    allow_quick_exit()  # everything is written; no worker, server or temporary file remains
     # sys.exit, not ctx.exit: the exit code must survive click's standalone_mode=False
     sys.exit(0 if passed else 1)
+
+
+class _Collector:
+    """The cyclic garbage collector, paused while the command starts.
+
+    Start-up makes ~45k long-lived objects (modules, classes, functions); the collector's passes
+    over them while they are made were ~10% of one letter's CPU. After the first file it runs
+    again, with what exists then moved to the permanent generation (``gc.freeze``): later
+    collections of a batch, and of its forked workers (copy-on-write), do not walk it again.
+    When the command ends, the caller's state comes back (``main()`` may run in-process).
+    """
+
+    def __init__(self) -> None:
+        self.paused = gc.isenabled()
+        self.froze = False
+        if self.paused:
+            gc.disable()
+
+    def resume(self) -> None:
+        if self.paused and not gc.isenabled():
+            if gc.get_freeze_count() == 0:  # never undo a freeze of the caller's
+                gc.freeze()
+                self.froze = True
+            gc.enable()
+
+    def restore(self) -> None:
+        if self.paused:
+            if self.froze:
+                gc.unfreeze()
+            gc.enable()
 
 
 def _unsigned_entries(reports: list[Any], bundles: list[Any]) -> list[Any]:
@@ -196,7 +250,7 @@ def _unsigned_entries(reports: list[Any], bundles: list[Any]) -> list[Any]:
 def _sort_inputs(inputs: tuple[Path, ...]) -> tuple[list[tuple[Path, str]], list[Path]]:
     """(single files with their kind, bundles: folders and plain ZIPs), in the order given."""
     from thaisign.errors import InputError
-    from thaisign.verify.bundle import ZIP, kind_of
+    from thaisign.verify.kinds import ZIP, kind_of
 
     singles: list[tuple[Path, str]] = []
     bundles: list[Path] = []
@@ -242,8 +296,7 @@ def _verify_all(
 ) -> tuple[list[Any], list[Any]]:
     """Every report (in input order; a bundle's after it) and the bundles' results."""
     from thaisign.verify.batch import verify_many
-    from thaisign.verify.bundle import OTHER, PDF, verify_bundle, verify_file
-    from thaisign.verify.cache import BatchCache
+    from thaisign.verify.kinds import OTHER, PDF
 
     pdfs = [p for p, kind in singles if kind in (PDF, OTHER)]
     by_path = dict(
@@ -255,18 +308,25 @@ def _verify_all(
             strict=True,
         )
     )
-    cache = BatchCache(trust, at=at, revocation=mode, policy=policy)
-    try:
-        for p, _kind in singles:
-            if p not in by_path:
-                by_path[p] = verify_file(
-                    p, trust, data=data_file, at=at, revocation=mode, cache=cache, policy=policy
-                )
-                advance(by_path[p])
-    finally:
-        cache.close()
+    others = [p for p, _kind in singles if p not in by_path]
+    if others:  # CAdES signatures and ASiC containers
+        from thaisign.verify.bundle import verify_file
+        from thaisign.verify.cache import BatchCache
+
+        cache = BatchCache(trust, at=at, revocation=mode, policy=policy)
+        try:
+            for p in others:
+                if p not in by_path:
+                    by_path[p] = verify_file(
+                        p, trust, data=data_file, at=at, revocation=mode, cache=cache, policy=policy
+                    )
+                    advance(by_path[p])
+        finally:
+            cache.close()
     reports = [by_path[p] for p, _ in singles]
     bundles = []
+    if bundle_paths:
+        from thaisign.verify.bundle import verify_bundle
     for b in bundle_paths:
         result = verify_bundle(
             b, trust, at=at, revocation=mode, policy=policy, workers=workers, on_result=advance

@@ -151,6 +151,37 @@ def service_extensions(purpose: Purpose) -> list[dict[str, object]]:
     return exts
 
 
+def _status_pointers(authority: Authority, purpose: Purpose) -> list[dict[str, object]]:
+    """CRL distribution point and AIA (OCSP, caIssuers) of the CA, for a TSA certificate.
+
+    A time-stamp is judged years later through its TSA's revocation status: without these
+    pointers no signer can gather it and no verifier can ask (EN 319 102-1, 5.4). An OCSP
+    responder's own certificate carries ocsp-nocheck instead.
+    """
+    if purpose != "tsa":
+        return []
+    profile = authority.profile
+
+    def uri(url: str) -> asn1_x509.GeneralName:
+        return asn1_x509.GeneralName(name="uniform_resource_identifier", value=url)
+
+    return [
+        {
+            "extn_id": "crl_distribution_points",
+            "critical": False,
+            "extn_value": [{"distribution_point": {"full_name": [uri(profile.crl_url)]}}],
+        },
+        {
+            "extn_id": "authority_information_access",
+            "critical": False,
+            "extn_value": [
+                {"access_method": "ocsp", "access_location": uri(profile.ocsp_url)},
+                {"access_method": "ca_issuers", "access_location": uri(profile.ca_issuers_url)},
+            ],
+        },
+    ]
+
+
 def service_subject(organization: str, purpose: Purpose, name: str | None = None) -> asn1_x509.Name:
     """``C=TH, O=<agency>, CN=<name or the service's English name>`` (UTF8String)."""
     from thaisign.ca.profiles import check_text
@@ -207,7 +238,7 @@ def issue_service_certificate(
         issuer_cert=ca_cert,
         not_before=when,
         not_after=not_after,
-        extensions=service_extensions(purpose),
+        extensions=service_extensions(purpose) + _status_pointers(authority, purpose),
         hash_algorithm=authority.hash_algorithm,
     )
     record = NewCertificate(

@@ -26,36 +26,27 @@ from typing import Any
 
 from thaisign.errors import InputError
 from thaisign.verify.cache import BatchCache
+from thaisign.verify.kinds import (  # noqa: F401 - re-exported: bundle.kind_of, bundle.PDF, ...
+    ASIC,
+    ASIC_SUFFIXES,
+    CADES,
+    CADES_SUFFIXES,
+    OTHER,
+    PDF,
+    ZIP,
+    kind_of,
+)
 from thaisign.verify.policy import ValidationPolicy
 from thaisign.verify.register import RegisterRow
 from thaisign.verify.report import Verdict, VerificationReport
 from thaisign.verify.trust import TrustStore
 
-PDF, CADES, ASIC, ZIP, OTHER = "pdf", "cades", "asic", "zip", "other"
-CADES_SUFFIXES = (".p7s", ".p7m", ".pkcs7", ".p7", ".cms", ".cades")
-ASIC_SUFFIXES = (".asice", ".asics", ".sce", ".scs")
 #: at most this many files in one bundle
 MAX_BUNDLE_FILES = 20_000
 #: items of a ZIP bundle are read into memory up to this size (a PDF or an inner container)
 MAX_ITEM = 512 * 1024 * 1024
 
 OnResult = Callable[[VerificationReport], None]
-
-
-def kind_of(name: str, head: bytes = b"") -> str:
-    """What a file is, from its name and first bytes: pdf, cades, asic, zip or other."""
-    lower = name.lower()
-    if lower.endswith(ASIC_SUFFIXES):
-        return ASIC
-    if lower.endswith(CADES_SUFFIXES) or (lower.endswith(".sig") and not head.startswith(b"%PDF")):
-        return CADES
-    if lower.endswith(".pdf") or b"%PDF-" in head[:1024]:
-        return PDF
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        if b"mimetypeapplication/vnd.etsi.asic-" in head[:200]:
-            return ASIC
-        return ZIP
-    return OTHER
 
 
 def _head(path: Path) -> bytes:

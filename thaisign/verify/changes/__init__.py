@@ -8,9 +8,29 @@
 :mod:`.snapshot` and :mod:`.findings` compare the signed and final revisions object by object
 (:mod:`.compare`), :mod:`.visual` renders both with PDFium, and :mod:`.policy` judges the result
 against DocMDP / FieldMDP and thaisign's documented policy.
+
+Names are imported lazily: a signature that covers the whole file needs none of this, and
+:mod:`thaisign.verify.discovery` reads object streams with :mod:`._objstm` alone.
 """
 
-from thaisign.verify.changes.analysis import NO_CHANGES, ChangeReport, analyse_changes
-from thaisign.verify.changes.model import Change, ChangeKind
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from thaisign._exports import lazy_exports
+
+if TYPE_CHECKING:
+    from thaisign.verify.changes.analysis import NO_CHANGES, ChangeReport, analyse_changes
+    from thaisign.verify.changes.model import Change, ChangeKind
+
+_EXPORTS: dict[str, str] = {
+    "NO_CHANGES": "thaisign.verify.changes.analysis",
+    "ChangeReport": "thaisign.verify.changes.analysis",
+    "analyse_changes": "thaisign.verify.changes.analysis",
+    "Change": "thaisign.verify.changes.model",
+    "ChangeKind": "thaisign.verify.changes.model",
+}
 
 __all__ = ["NO_CHANGES", "Change", "ChangeKind", "ChangeReport", "analyse_changes"]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
