@@ -70,6 +70,8 @@ def test_agency_cas_are_subordinate_and_recorded_by_the_issuing_ca(
         r = _openssl(
             "verify",
             "-x509_strict",
+            "-attime",
+            str(int(deployment.clock().timestamp())),
             "-CAfile",
             str(write_pem(tmp_path / "root.pem", root)),
             str(write_pem(tmp_path / f"{slug}.pem", ca)),
@@ -102,6 +104,8 @@ def test_each_agency_issues_by_its_own_profile(deployment: Deployment, tmp_path:
     r = _openssl(
         "verify",
         "-x509_strict",
+        "-attime",
+        str(int(deployment.clock().timestamp())),
         "-purpose",
         "any",
         "-CAfile",

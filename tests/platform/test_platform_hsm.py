@@ -109,7 +109,8 @@ def test_agency_keys_in_one_hsm_and_in_an_agency_token(softhsm2: SoftHSM, tmp_pa
         assert ca is not None
         out = subprocess.run(
             [
-                require_tool("openssl"), "verify", "-CAfile", str(write_pem(tmp_path / "root.pem", root)),
+                require_tool("openssl"), "verify", "-attime", str(int(platform.clock().timestamp())),
+                "-CAfile", str(write_pem(tmp_path / "root.pem", root)),
                 "-untrusted", str(write_pem(tmp_path / f"{slug}.pem", ca)),
                 str(write_pem(tmp_path / f"{slug}-officer.pem", issued.certificate)),
             ],

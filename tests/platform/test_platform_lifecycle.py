@@ -271,6 +271,8 @@ def test_an_agency_folder_moves_in_without_reissuing_anything(life: Lifecycle, t
         [
             require_tool("openssl"),
             "verify",
+            "-attime",
+            str(int(d.clock().timestamp())),
             "-CAfile",
             str(folder / "ca.pem"),
             str(write_pem(tmp_path / "n.pem", new.certificate)),

@@ -124,7 +124,11 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
             yield Web(d, op, f"http://127.0.0.1:{port}", base)
         finally:
             server.should_exit = True
-            thread.join(10)
+            # short sleeps, not thread.join(10): under libfaketime (the moved-clock runs) a timed
+            # wait's deadline lies years ahead of the kernel's clock and the join never returns
+            deadline = time.monotonic() + 10
+            while thread.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
             d.platform.close()
 
 
