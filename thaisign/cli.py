@@ -53,6 +53,7 @@ _SUMMARIES: dict[str, str] = {
     "desk": "A web page for clerks on this computer: drop letters, read the verdicts, print the register.",
     "service": "Remote signing service (CSC API): officer keys in the HSM, logins through OpenID Connect.",
     "csc": "Use a remote signing service (CSC API): ask for a certificate, list credentials.",
+    "platform": "One platform for many agencies: agency CAs, operators, one OCSP/CRL/TSA front, figures.",
 }
 
 
