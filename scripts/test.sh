@@ -13,6 +13,9 @@ export THAISIGN_CORPUS="${THAISIGN_CORPUS:-$(cd .. && pwd)/shared/corpus}"
 
 # tests that validate certificates, time-stamps, OCSP/CRL or run services with clocks
 TIME_SENSITIVE=(tests/pades tests/verify tests/tsa tests/hsm tests/ca tests/core tests/files tests/desk)
+# the platform's files that validate at times (letters, chains, OCSP/CRL/TSA answers): ~20 s a clock
+TIME_SENSITIVE+=(tests/platform/test_platform_lifecycle.py tests/platform/test_platform_status.py
+  tests/platform/test_platform_hierarchy.py tests/platform/test_platform_hsm.py tests/platform/test_platform_crl_guard.py)
 # how far the clock moves: past the one-day OCSP and one-week CRL lifetimes, and years ahead
 CLOCK_SHIFTS=(+400d +4y)
 

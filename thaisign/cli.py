@@ -33,6 +33,7 @@ _COMMANDS: dict[str, str] = {
     "desk": "thaisign._cli.desk:desk",
     "service": "thaisign._cli.service:service",
     "csc": "thaisign._cli.csc:csc",
+    "platform": "thaisign._cli.platform:platform",
 }
 
 #: command name -> the first paragraph of its help, so that ``thaisign --help`` lists the
@@ -52,6 +53,7 @@ _SUMMARIES: dict[str, str] = {
     "desk": "A web page for clerks on this computer: drop letters, read the verdicts, print the register.",
     "service": "Remote signing service (CSC API): officer keys in the HSM, logins through OpenID Connect.",
     "csc": "Use a remote signing service (CSC API): ask for a certificate, list credentials.",
+    "platform": "One platform for many agencies: agency CAs, operators, one OCSP/CRL/TSA front, figures.",
 }
 
 

@@ -154,3 +154,16 @@ class ServiceConfigError(ServiceError):
 
 class RemoteSigningError(ThaisignError):
     """A remote signing service (CSC API) refused or failed a request."""
+
+
+# --- the multi-agency platform ----------------------------------------------------------------
+
+
+class AccessDenied(ThaisignError):
+    """A platform credential is not accepted, or its operator may not do this."""
+
+    exit_code = 4
+
+
+class AgencyNotFoundError(CAError):
+    """No such agency on the platform — as far as the operator asking may know."""

@@ -69,6 +69,7 @@ class Client:
     client_id: str
     secret: str
     grant: str  # client_credentials | authorization_code
+    redirect_uri: str = REDIRECT_URI  # a real page's callback for browser logins
 
     def metadata(self) -> dict[str, Any]:
         if self.grant == "client_credentials":
@@ -84,7 +85,7 @@ class Client:
             "client_secret": self.secret,
             "grant_types": ["authorization_code"],
             "response_types": ["code"],
-            "redirect_uris": [REDIRECT_URI],
+            "redirect_uris": [self.redirect_uri],
         }
 
 

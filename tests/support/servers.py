@@ -83,16 +83,22 @@ def _pg_bin(tool: str) -> str | None:
 
 
 @contextlib.contextmanager
-def run_postgres(base: Path | None = None) -> Iterator[PostgresServer]:
+def run_postgres(
+    base: Path | None = None, *, durable: bool = False, settings: str = ""
+) -> Iterator[PostgresServer]:
     """initdb + pg_ctl a throw-away server on a free port (as the 'postgres' user when root).
 
     By default it lives in its own ``/tmp`` folder, outside pytest's basetemp (which other pytest
     sessions may clean up or make private under the server's feet), and is removed afterwards.
+    ``durable``: fsync on, as in production (tests run with it off); ``settings``: more ``-c`` options.
     """
     if base is None:
         import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="thaisign-pg-") as tmp, run_postgres(Path(tmp)) as server:
+        with (
+            tempfile.TemporaryDirectory(prefix="thaisign-pg-") as tmp,
+            run_postgres(Path(tmp), durable=durable, settings=settings) as server,
+        ):
             yield server
         return
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
@@ -138,7 +144,8 @@ def run_postgres(base: Path | None = None) -> Iterator[PostgresServer]:
     for attempt in range(3):  # another process may take the free port before the server binds it
         if attempt:
             port = free_port()
-        opts = f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
+        opts = f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync={'on' if durable else 'off'}"
+        opts += f" -c max_connections=100 {settings}".rstrip()
         started = subprocess.run(
             [*prefix, pg_ctl, "-D", str(datadir), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
             capture_output=True,

@@ -10,7 +10,21 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from thaisign.errors import SerialNotFoundError, StoreError
@@ -162,6 +176,128 @@ class MetaRow(Base):
 
 #: 2: every certificate, revocation and CRL row is carried by its audit entry; checkpoints.
 SCHEMA_VERSION = 2
+
+
+# --- table sets: one CA per database (a CA folder), or many CAs keyed by ``ca_id`` -----------------
+
+
+@dataclass(frozen=True)
+class StoreTables:
+    """The tables a :class:`~thaisign.ca.store.CertificateStore` reads and writes.
+
+    ``scoped``: the tables hold many CAs, each row keyed by a ``ca_id`` column (the ``ca`` table
+    by its ``id``), as :func:`scoped_tables` makes them; otherwise one CA (``ca.id`` = 1) owns them.
+    The rows bound into the audit chain are the same either way: ``ca_id`` (and the ``id`` keys
+    the database assigns) are never part of them.
+    """
+
+    ca: Table
+    certificates: Table
+    revocations: Table
+    crls: Table
+    audit: Table
+    checkpoints: Table
+    scoped: bool = False
+
+    @property
+    def metadata(self) -> MetaData:
+        return self.ca.metadata
+
+
+#: the tables of a CA folder's store (``ca.db``, or its own PostgreSQL database)
+FOLDER_TABLES = StoreTables(
+    ca=CaRow.__table__,  # type: ignore[arg-type]
+    certificates=CertificateRow.__table__,  # type: ignore[arg-type]
+    revocations=RevocationRow.__table__,  # type: ignore[arg-type]
+    crls=CrlRow.__table__,  # type: ignore[arg-type]
+    audit=AuditRow.__table__,  # type: ignore[arg-type]
+    checkpoints=CheckpointRow.__table__,  # type: ignore[arg-type]
+)
+
+_ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+
+
+def _certificate_columns() -> list[Column[Any]]:
+    """The columns of :class:`CertificateRow` but ``id``, without its single-CA uniqueness/indexes."""
+    return [
+        Column(c.name, c.type, nullable=c.nullable)
+        for c in CertificateRow.__table__.columns
+        if c.name != "id"
+    ]
+
+
+def scoped_tables(metadata: MetaData, prefix: str) -> StoreTables:
+    """The CA tables for a database that holds many CAs: the folder's columns plus ``ca_id``.
+
+    Writers of different CAs do not wait for each other (each CA has its own audit chain and
+    write lock); ``audit.id`` numbers every entry of every CA in commit order on SQLite and in
+    allocation order on PostgreSQL (a feed for readers that follow all CAs).
+    """
+    ca = Table(
+        f"{prefix}cas",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("name", Text, nullable=False),
+        Column("certificate", LargeBinary, nullable=True),
+        Column("created_at", DateTime, nullable=False),
+    )
+    certificates = Table(
+        f"{prefix}certificates",
+        metadata,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("ca_id", Integer, ForeignKey(ca.c.id), nullable=False),
+        *_certificate_columns(),
+        UniqueConstraint("ca_id", "serial", name=f"{prefix}certificates_ca_serial"),
+        Index(f"{prefix}certificates_ca_not_after", "ca_id", "not_after"),
+        Index(f"{prefix}certificates_ca_employee", "ca_id", "employee_id"),
+        Index(f"{prefix}certificates_sha256", "sha256"),
+    )
+    revocations = Table(
+        f"{prefix}revocations",
+        metadata,
+        Column("ca_id", Integer, primary_key=True),
+        Column("serial", String(48), primary_key=True),
+        Column("revoked_at", DateTime, nullable=False),
+        Column("reason", String(32), nullable=False),
+        Column("crl_entry", LargeBinary, nullable=False),
+        ForeignKeyConstraint(["ca_id", "serial"], [certificates.c.ca_id, certificates.c.serial]),
+    )
+    crls = Table(
+        f"{prefix}crls",
+        metadata,
+        Column("ca_id", Integer, primary_key=True),
+        Column("number", Integer, primary_key=True, autoincrement=False),
+        Column("this_update", DateTime, nullable=False),
+        Column("next_update", DateTime, nullable=False),
+        Column("entries", Integer, nullable=False),
+        Column("der", LargeBinary, nullable=False),
+    )
+    audit = Table(
+        f"{prefix}audit",
+        metadata,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("ca_id", Integer, nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("time", String(40), nullable=False),
+        Column("action", String(32), nullable=False),
+        Column("serial", String(48), nullable=True),
+        Column("details", Text, nullable=False),
+        Column("prev_hash", String(64), nullable=False),
+        Column("hash", String(64), nullable=False),
+        UniqueConstraint("ca_id", "seq", name=f"{prefix}audit_ca_seq"),
+        Index(f"{prefix}audit_ca_serial", "ca_id", "serial"),
+    )
+    checkpoints = Table(
+        f"{prefix}checkpoints",
+        metadata,
+        Column("ca_id", Integer, primary_key=True),
+        Column("seq", Integer, primary_key=True, autoincrement=False),
+        Column("time", DateTime, nullable=False),
+        Column("head", String(64), nullable=False),
+        Column("crl_number", Integer, nullable=True),
+        Column("der", LargeBinary, nullable=False),
+    )
+    return StoreTables(ca, certificates, revocations, crls, audit, checkpoints, scoped=True)
 
 
 # --- value objects ---------------------------------------------------------------------------

@@ -177,13 +177,15 @@ class OfficerTemplate:
 # --- the CA's own certificate and CSR (made once; asn1crypto) ---------------------------------
 
 
-def _ca_extensions(spki_der: bytes, *, self_signed: bool) -> list[dict[str, object]]:
+def _ca_extensions(spki_der: bytes, *, self_signed: bool, path_len: int = 0) -> list[dict[str, object]]:
+    """A CA certificate's extensions; ``path_len`` CAs may follow it (0: it issues officers only,
+    1: e.g. a provincial issuing CA over agency CAs)."""
     ski = key_identifier(spki_der)
     exts: list[dict[str, object]] = [
         {
             "extn_id": "basic_constraints",
             "critical": True,
-            "extn_value": {"ca": True, "path_len_constraint": 0},
+            "extn_value": {"ca": True, "path_len_constraint": path_len},
         },
         {
             "extn_id": "key_usage",
@@ -206,6 +208,8 @@ def self_signed_ca(
     not_before: dt.datetime,
     not_after: dt.datetime,
     hash_algorithm: str,
+    *,
+    path_len: int = 0,
 ) -> bytes:
     """The DER of a self-signed agency root certificate signed by ``signer``."""
     from cryptography.hazmat.primitives import serialization
@@ -227,7 +231,7 @@ def self_signed_ca(
             },
             "subject": name,
             "subject_public_key_info": asn1_keys.PublicKeyInfo.load(spki),
-            "extensions": _ca_extensions(spki, self_signed=True),
+            "extensions": _ca_extensions(spki, self_signed=True, path_len=path_len),
         }
     )
     tbs_der = tbs.dump()
@@ -238,7 +242,7 @@ def self_signed_ca(
     return bytes(cert.dump())
 
 
-def ca_csr(profile: CaProfile, signer: Signer, hash_algorithm: str) -> bytes:
+def ca_csr(profile: CaProfile, signer: Signer, hash_algorithm: str, *, path_len: int = 0) -> bytes:
     """The DER of a PKCS#10 request for a subordinate CA certificate (for the parent CA)."""
     from cryptography.hazmat.primitives import serialization
 
@@ -253,7 +257,9 @@ def ca_csr(profile: CaProfile, signer: Signer, hash_algorithm: str) -> bytes:
             "attributes": [
                 {
                     "type": "extension_request",
-                    "values": [asn1_x509.Extensions(_ca_extensions(spki, self_signed=False))],
+                    "values": [
+                        asn1_x509.Extensions(_ca_extensions(spki, self_signed=False, path_len=path_len))
+                    ],
                 }
             ],
         }

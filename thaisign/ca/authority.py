@@ -160,11 +160,15 @@ def ensure_new_ca_folder(directory: str | os.PathLike[str]) -> None:
 
 
 class Authority:
-    """An agency CA: its folder, profile, store, certificate and (unless opened read-only) its key."""
+    """An agency CA: its folder, profile, store, certificate and (unless opened read-only) its key.
+
+    ``directory`` is None for a CA that lives in a shared store without a folder of its own
+    (:mod:`thaisign.platform`): everything works the same, minus the files.
+    """
 
     def __init__(
         self,
-        directory: Path,
+        directory: Path | None,
         profile: CaProfile,
         store: CertificateStore,
         signer: Signer | None,
@@ -305,6 +309,17 @@ class Authority:
                     f"{d / CERT_FILE} does not belong to the CA key", hint="restore the CA folder"
                 )
         store = CertificateStore.open(d, profile)
+        if load_key:
+            moved = store.moved_to()
+            if moved is not None:
+                store.close()
+                if signer is not None:
+                    signer.close()
+                raise CAError(
+                    f"this CA moved into the platform {moved.get('platform')!r} as agency "
+                    f"{moved.get('agency')!r}: it issues and revokes there now",
+                    hint="use 'thaisign platform' (this folder stays readable: ca list, show, audit)",
+                )
         return cls(d, profile, store, signer, cert, chain)
 
     @staticmethod
@@ -337,8 +352,9 @@ class Authority:
 
     def __repr__(self) -> str:
         key = "with key" if self._signer is not None else "read-only"
-        name = getattr(self.profile, "name_th", None) or self.directory.name
-        return f"<Authority {name!r} at {str(self.directory)!r} {key}>"
+        name = getattr(self.profile, "name_th", None) or (self.directory.name if self.directory else "?")
+        where = f"at {str(self.directory)!r}" if self.directory else f"in {self.store.url.split('://')[0]}"
+        return f"<Authority {name!r} {where} {key}>"
 
     @property
     def signer(self) -> Signer:
@@ -367,6 +383,8 @@ class Authority:
         """Finish a ``csr_only`` CA with the certificate the parent CA issued (and its chain)."""
         if self.certificate is not None:
             raise CAExistsError(f"the CA in {self.directory} has its certificate already")
+        if self.directory is None:
+            raise CAError("this CA has no folder: install its certificate where it was created")
         certs = load_certificates(cert_data)
         cert = certs[0]
         chain = list(certs[1:]) + (load_certificates(chain_data) if chain_data else [])
@@ -598,7 +616,8 @@ class Authority:
         latest = self.store.checkpoints(latest_only=True)
         if latest:
             self.last_checkpoint = latest[0]
-            atomic_write(self.directory / CHECKPOINT_FILE, latest[0])
+            if self.directory is not None:
+                atomic_write(self.directory / CHECKPOINT_FILE, latest[0])
         return der
 
     def check_integrity(self, checkpoints: Sequence[tuple[str, bytes]] = ()) -> IntegrityReport:
@@ -608,8 +627,8 @@ class Authority:
         from thaisign.ca.integrity import check_store
 
         candidates = list(checkpoints)
-        folder_copy = self.directory / CHECKPOINT_FILE
-        if folder_copy.exists():
+        folder_copy = self.directory / CHECKPOINT_FILE if self.directory is not None else None
+        if folder_copy is not None and folder_copy.exists():
             candidates.append((str(folder_copy), read_input(folder_copy, "checkpoint")))
         return check_store(self.store, ca_certificate=self.certificate, checkpoints=candidates)
 
@@ -621,9 +640,13 @@ class Authority:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise StoreError(
                 f"the CA store was changed outside thaisign: {problems[0]}{more}; {consequence}",
-                hint=f"see every problem with 'thaisign ca audit {self.directory} --verify'",
+                hint=self._audit_hint(),
             )
         return report
+
+    def _audit_hint(self) -> str:
+        """Where the operator sees every problem of the store (the command to run)."""
+        return f"see every problem with 'thaisign ca audit {self.directory} --verify'"
 
     def certificates(
         self, status: str | None = None, *, at: dt.datetime | None = None

@@ -23,7 +23,7 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from thaisign.ca._records import REVOCATION_REASONS, CaRow, CertificateRow, CrlRow, RevocationRow
+from thaisign.ca._records import REVOCATION_REASONS
 from thaisign.ca.audit import (
     RowDifference,
     StoredEntry,
@@ -39,7 +39,6 @@ from thaisign.ca.store import CertificateStore
 
 __all__ = ["CheckpointCheck", "IntegrityReport", "check_store", "newest_checkpoint"]
 
-_CERT_COLUMNS = [c for c in CertificateRow.__table__.columns if c.name != "id"]
 # what a layout-1 issue entry logged of its certificate
 _LEGACY_ISSUE_FIELDS = ("employee_id", "name_th", "not_after", "sha256", "source")
 
@@ -138,7 +137,8 @@ def newest_checkpoint(
 class _Derived:
     """The rows the chain made, built entry by entry."""
 
-    def __init__(self) -> None:
+    def __init__(self, ca_key: str = "1") -> None:
+        self.ca_key = ca_key  # the key of the CA record in its table
         # serial -> (seq, digest of the full row) or (seq, partial row of a layout-1 issue entry)
         self.certificates: dict[str, tuple[int, str | dict[str, Any]]] = {}
         self.revocations: dict[str, tuple[int | None, dict[str, Any]]] = {}
@@ -186,10 +186,12 @@ class _Derived:
 
     def _ca(self, e: StoredEntry, details: dict[str, Any], row: Any) -> None:
         if isinstance(row, dict):
-            self.ca["1"] = (e.seq, row)
+            # the CA record's id is where the store keeps it (1 in a folder; a CA imported into a
+            # shared store keeps the entries that recorded it as 1): the row is what counts
+            self.ca[self.ca_key] = (e.seq, {k: v for k, v in row.items() if k != "id"})
         else:  # layout 1
             partial = {"name": details.get("name"), "certificate_sha256": details.get("certificate_sha256")}
-            self.ca["1"] = (e.seq, partial)
+            self.ca[self.ca_key] = (e.seq, partial)
 
     def _adopt_certificate(self, e: StoredEntry, row: dict[str, Any]) -> None:
         serial = str(e.serial)
@@ -239,7 +241,8 @@ def _certificate_differences(
     seen: set[str] = set()
     out: list[RowDifference] = []
     count = 0
-    q = select(*_CERT_COLUMNS)
+    table = store.t.certificates
+    q = select(*store.row_columns(table)).where(store.own(table))
     for r in conn.execution_options(yield_per=2000).execute(q).mappings():
         count += 1
         row = encode_row(dict(r))
@@ -274,16 +277,16 @@ def _changed_fields(
     conn: Connection, store: CertificateStore, seq: int, row: dict[str, Any]
 ) -> tuple[str, ...]:
     """Which fields of ``row`` differ from the row audit entry ``seq`` carries."""
-    from thaisign.ca._records import AuditRow
-
-    text = conn.execute(select(AuditRow.details).where(AuditRow.seq == seq)).scalar_one_or_none()
+    text = store.entry_details(conn, seq)
     want = json.loads(text).get("row", {}) if text else {}
     return tuple(sorted(k for k in set(want) | set(row) if want.get(k) != row.get(k)))
 
 
-def _small_table(conn: Connection, table: Any, key: str, extra: Any = None) -> dict[str, dict[str, Any]]:
+def _small_table(
+    conn: Connection, store: CertificateStore, table: Any, key: str, extra: Any = None
+) -> dict[str, dict[str, Any]]:
     out = {}
-    for r in conn.execute(select(*table.__table__.columns)).mappings():
+    for r in conn.execute(select(*store.row_columns(table)).where(store.own(table))).mappings():
         row = encode_row(dict(r))
         if extra is not None:
             row.update(extra(r))
@@ -320,10 +323,10 @@ def check_store(
     chain. ``known_head`` (seq, hash) is a head seen before (a running service's memory): the chain
     must still hold it too.
     """
-    derived = _Derived()
+    derived = _Derived(str(store.ca_id))
     want_hashes: dict[int, str] = {}
     with store.snapshot() as conn:
-        stored = [("the store", der) for der in _stored_checkpoints(conn)]
+        stored = [("the store", der) for der in _stored_checkpoints(conn, store)]
         cp, cp_source, invalid = (
             newest_checkpoint([*checkpoints, *stored], ca_certificate) if ca_certificate else (None, None, [])
         )
@@ -338,9 +341,13 @@ def check_store(
 
         chain = check_chain(entries())
         cert_diffs, n_certs = _certificate_differences(conn, store, derived)
-        revocations = _small_table(conn, RevocationRow, "serial")
-        crls = _normalise_crl_rows(_small_table(conn, CrlRow, "number", _crl_extra))
-        ca_rows = _small_table(conn, CaRow, "id", _ca_extra)
+        t = store.t
+        revocations = _small_table(conn, store, t.revocations, "serial")
+        crls = _normalise_crl_rows(_small_table(conn, store, t.crls, "number", _crl_extra))
+        ca_rows = {
+            key: {k: v for k, v in row.items() if k != "id"}
+            for key, row in _small_table(conn, store, t.ca, "id", _ca_extra).items()
+        }
     differences = [
         *cert_diffs,
         *compare_rows("revocations", derived.revocations, revocations),
@@ -395,12 +402,12 @@ def _hold(cp: Checkpoint, source: str, entries: int, stored_hash: str | None) ->
     return CheckpointCheck(cp, source, True)
 
 
-def _stored_checkpoints(conn: Connection) -> list[bytes]:
+def _stored_checkpoints(conn: Connection, store: CertificateStore) -> list[bytes]:
     from sqlalchemy import inspect
 
-    from thaisign.ca._records import CheckpointRow
-
-    if not inspect(conn).has_table(CheckpointRow.__tablename__):
+    table = store.t.checkpoints
+    if not store.t.scoped and not inspect(conn).has_table(table.name):
         return []
-    row = conn.execute(select(CheckpointRow.der).order_by(CheckpointRow.seq.desc()).limit(1)).first()
+    q = select(table.c.der).where(store.own(table)).order_by(table.c.seq.desc()).limit(1)
+    row = conn.execute(q).first()
     return [bytes(row[0])] if row else []

@@ -12,7 +12,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from thaisign.errors import ProfileError
 from thaisign.keys import KeySpec
@@ -193,7 +193,7 @@ class CaProfile:
     #: (see :data:`EXTRA_EKUS`) or dotted OID; e.g. ``("email-protection",)`` for NSS-based viewers.
     officer_extra_ekus: tuple[str, ...] = ()
 
-    def validated(self) -> CaProfile:
+    def validated(self) -> Self:
         """Check the settings, or raise :class:`ProfileError`."""
         if not self.name_th or not self.name_th.strip():
             raise ProfileError("the CA needs a Thai name", hint="pass --name-th")

@@ -46,6 +46,9 @@ def warm_up() -> None:
     )
     lines = ("ทดสอบระบบลงนาม ๐๑๒๓๔๕๖๗๘๙ น.", "มกราคม กุมภาพันธ์ มีนาคม เมษายน พฤษภาคม มิถุนายน")
     options = SigningOptions(
-        rect=(300, 60, 560, 160), signing_time=now, appearance=SignatureAppearance(lines=lines)
+        rect=(300, 60, 560, 160),
+        signing_time=now,
+        appearance=SignatureAppearance(lines=lines),
+        signer_check="off",  # a throwaway key: nothing to check
     )
     sign_pdf_bytes(_pdf(), SoftwareSigner(key, cert), options)

@@ -538,6 +538,9 @@ class CscService:
                 # time with OCSP answers fetched a moment later, which must not look "too recent"
                 signing_time=self.clock(),
                 trust_roots=roots,
+                # the service checked the credential itself (status, validity, the CA store's
+                # revocations) just before: no second, network-bound check per letter
+                signer_check="off",
             )
             try:
                 signed.append(sign_pdf_bytes(doc.data, signer, options))

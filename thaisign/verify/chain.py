@@ -87,6 +87,9 @@ class AnchorSet:
         quals = TrustQualifiers(
             standard_parameters=params,
             max_path_length=anchor.asn1.max_path_length,
+            # pyhanko-certvalidator takes the AA path length from here whenever max_path_length is
+            # set, and a None there breaks every path through a root with a pathLenConstraint
+            max_aa_path_length=anchor.asn1.max_path_length,
             valid_from=anchor.not_before,
             valid_until=anchor.not_after,
         )
