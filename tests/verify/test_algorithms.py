@@ -141,7 +141,8 @@ def _declare_sha256(pdf: bytes) -> bytes:
     match = re.search(rb"/Contents\s*<([0-9A-Fa-f]+)>", pdf)
     assert match is not None
     raw = binascii.unhexlify(match.group(1))
-    info = cms.ContentInfo.load(raw.rstrip(b"\x00"))
+    info = cms.ContentInfo.load(raw, strict=False)  # the zero padding after the DER is ignored; stripping
+    # zeros would also cut a signature value that happens to end in 0x00 (one run in 256)
     signed_data = info["content"]
     signed_data["digest_algorithms"] = [{"algorithm": "sha256"}]
     signed_data["signer_infos"][0]["digest_algorithm"] = {"algorithm": "sha256"}
