@@ -1,4 +1,14 @@
-"""The body of benchmarks/platform.py (see there). Everything runs on 127.0.0.1 on this machine:
+"""The platform at a nation's scale on this machine: 10,000 agency CAs and 1,000,000 officer
+certificates in one PostgreSQL, loaded from zero; issuance spread over agencies; one agency's CRL
+made anew; OCSP from two status replicas under wrk; the figures — written per CPU-second, with the
+load average beside them::
+
+    python benchmarks/platform_scale.py                       # the full size (about half an hour)
+    python benchmarks/platform_scale.py --agencies 200 --certificates 20000 --duration 5   # a quick look
+
+(Not named platform.py: a script's folder comes first on sys.path, and a benchmarks/platform.py
+shadowed the standard library's ``platform`` module for every other benchmark.)
+Everything runs on 127.0.0.1 on this machine:
 a PostgreSQL started here (fsync on unless --fast), loader processes, two status replicas, wrk.
 
 Phases, each timed by the wall clock and by the CPU seconds of every process involved (the
