@@ -24,3 +24,19 @@ def secret_file_option(
         type=click.Path(dir_okay=False, path_type=Path),
         help=f"File whose first line is {what} ({fallback}).",
     )
+
+
+def signing_time_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--signing-time`` and ``--at`` (the validation time), as ``sign`` and ``sign-file`` take them."""
+    f = click.option(
+        "--at",
+        "validation_time",
+        metavar="ISO",
+        help="B-LT/B-LTA: validate the chain and its OCSP/CRL as of this time "
+        "(default: --signing-time, else now).",
+    )(f)
+    return click.option(
+        "--signing-time",
+        metavar="ISO",
+        help="Claimed signing time (default: now); certificate checked at it.",
+    )(f)

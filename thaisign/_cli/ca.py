@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from thaisign._cli._officer import officer_request
 from thaisign._cli._options import secret_file_option
 from thaisign._fs import atomic_write, read_input
 from thaisign._progress import progress
 from thaisign._secrets import CA_PASSPHRASE_ENV, PASSPHRASE_ENV, PIN_ENV, resolve_secret
-from thaisign.errors import AuditChainError, OutputError, UsageError
+from thaisign.errors import AuditChainError, UsageError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.hashes import HashAlgorithm
@@ -292,37 +293,15 @@ def issue(
       THAISIGN_PASSPHRASE=... thaisign ca issue ./ca --out-p12 somchai.p12 \\
         --name-th "นายสมชาย ใจดี" --position "ผู้อำนวยการกอง"
     """
-    from thaisign.ca import OfficerProfile
     from thaisign.keys import Signer
 
     if sum(x is not None for x in (csr, out_p12, key_uri)) != 1:
         raise UsageError("give exactly one of --csr, --out-p12 or --key-uri")
-    for out in (out_p12, out_cert):
-        if out is not None and Path(out).exists():
-            raise OutputError(
-                f"{out} exists already", hint="choose a new file name; thaisign never overwrites it"
-            )
-    officer = OfficerProfile(
-        name_th=name_th,
-        position=position,
-        given_name=given_name,
-        surname=surname,
-        name_en=name_en,
-        ou=ou,
-        email=email,
-        employee_id=employee_id,
-        days=days,
-    ).validated()
-    p12_pass = None
-    if out_p12 is not None:
-        p12_pass = resolve_secret(
-            file=p12_passphrase_file,
-            env=PASSPHRASE_ENV,
-            prompt="Passphrase for the new PKCS#12",
-            flag="--p12-passphrase-file",
-            new=True,
-        )
-    csr_data = read_input(csr, "CSR") if csr else None
+    officer, p12_pass, csr_data = officer_request(
+        csr=csr, out_p12=out_p12, out_cert=out_cert, p12_passphrase_file=p12_passphrase_file,
+        name_th=name_th, position=position, given_name=given_name, surname=surname, name_en=name_en,
+        ou=ou, email=email, employee_id=employee_id, days=days,
+    )  # fmt: skip
     with _open(directory, passphrase_file, pin_file) as authority:
         if key_uri is not None:
             pin = resolve_secret(file=pin_file, env=PIN_ENV, prompt="Token PIN")

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from thaisign._cli._options import signing_time_options
 from thaisign._cli.sign import (
     _csc_options,
     _csc_signer,
@@ -57,16 +58,7 @@ from thaisign.errors import UsageError
 @click.option(
     "--hash", "hash_name", type=click.Choice(["sha256", "sha384", "sha512"]), help="Digest algorithm."
 )
-@click.option(
-    "--signing-time", metavar="ISO", help="Claimed signing time (default: now); certificate checked at it."
-)
-@click.option(
-    "--at",
-    "validation_time",
-    metavar="ISO",
-    help="B-LT/B-LTA: validate the chain and its OCSP/CRL as of this time "
-    "(default: --signing-time, else now).",
-)
+@signing_time_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def sign_file(
     inputs: tuple[Path, ...],

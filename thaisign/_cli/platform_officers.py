@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from thaisign._cli._officer import officer_request
 from thaisign._cli._options import secret_file_option
 from thaisign._cli._platform_common import (
     OFFICER_KEYS,
@@ -19,9 +20,9 @@ from thaisign._cli._platform_common import (
     json_option,
     visible,
 )
-from thaisign._fs import atomic_write, read_input
-from thaisign._secrets import PASSPHRASE_ENV, resolve_secret
-from thaisign.errors import AuditChainError, OutputError, UsageError
+from thaisign._fs import atomic_write
+from thaisign._secrets import PASSPHRASE_ENV
+from thaisign.errors import AuditChainError, UsageError
 
 # --- officer certificates ---------------------------------------------------------------------------------
 
@@ -82,36 +83,14 @@ def issue(
         --name-th "นายสมชาย ใจดี" --position "ผู้อำนวยการกอง" --employee-id E0042 \\
         --out-cert somchai.pem --token-file dla.token
     """
-    from thaisign.ca import OfficerProfile
 
     if (csr is None) == (out_p12 is None):
         raise UsageError("give exactly one of --csr or --out-p12")
-    for out in (out_p12, out_cert):
-        if out is not None and Path(out).exists():
-            raise OutputError(
-                f"{out} exists already", hint="choose a new file name; thaisign never overwrites it"
-            )
-    officer = OfficerProfile(
-        name_th=name_th,
-        position=position,
-        given_name=given_name,
-        surname=surname,
-        name_en=name_en,
-        ou=ou,
-        email=email,
-        employee_id=employee_id,
-        days=days,
-    ).validated()
-    p12_pass = None
-    if out_p12 is not None:
-        p12_pass = resolve_secret(
-            file=p12_passphrase_file,
-            env=PASSPHRASE_ENV,
-            prompt="Passphrase for the new PKCS#12",
-            flag="--p12-passphrase-file",
-            new=True,
-        )
-    csr_data = read_input(csr, "CSR") if csr else None
+    officer, p12_pass, csr_data = officer_request(
+        csr=csr, out_p12=out_p12, out_cert=out_cert, p12_passphrase_file=p12_passphrase_file,
+        name_th=name_th, position=position, given_name=given_name, surname=surname, name_en=name_en,
+        ou=ou, email=email, employee_id=employee_id, days=days,
+    )  # fmt: skip
     with Run(directory, token_file, oidc_token_file, passphrase_file, pin_file) as s:
         if csr_data is not None:
             issued = s.issue(slug, officer, csr=csr_data)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from thaisign._cli._options import secret_file_option
+from thaisign._cli._options import secret_file_option, signing_time_options
 from thaisign._secrets import PASSPHRASE_ENV, PIN_ENV, resolve_secret
 from thaisign.errors import UsageError
 
@@ -259,16 +259,7 @@ def _csc_signer(
 @click.option("--digits", type=click.Choice(["thai", "arabic"]), default="thai", show_default=True)
 @click.option("--no-date", is_flag=True, help="Leave out the ลงนามเมื่อ line.")
 @click.option("--border", is_flag=True, help="Draw a thin frame round the box.")
-@click.option(
-    "--signing-time", metavar="ISO", help="Claimed signing time (default: now); certificate checked at it."
-)
-@click.option(
-    "--at",
-    "validation_time",
-    metavar="ISO",
-    help="B-LT/B-LTA: validate the chain and its OCSP/CRL as of this time "
-    "(default: --signing-time, else now).",
-)
+@signing_time_options
 @click.option(
     "--pdf-password",
     "ask_pdf_password",
