@@ -78,6 +78,25 @@ def ocsp_too_large(limit: int) -> Response:
     )
 
 
+OCSP_METHOD_NOT_ALLOWED = Response(
+    405, b"use POST or GET (RFC 6960 / RFC 5019)\n", headers=(("Allow", "GET, POST"),)
+)
+
+
+def ocsp_request_body(request: Request) -> bytes | None:
+    """The DER OCSP request of a POST, or of a GET's base64 path (RFC 5019; empty when it does not
+    decode, which the responder answers as malformed); None for any other method."""
+    if request.method == "POST":
+        return request.body
+    if request.method != "GET":
+        return None
+    encoded = request.path.split("/ocsp/", 1)[1] if "/ocsp/" in request.path else ""
+    try:
+        return base64.b64decode(urllib.parse.unquote(encoded), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def ocsp_handler(
     responders: Sequence[OcspResponder] | Callable[[], Sequence[OcspResponder]],
     *,
@@ -93,18 +112,9 @@ def ocsp_handler(
 
     def handle(request: Request) -> Response:
         active = responders() if callable(responders) else responders
-        if request.method == "POST":
-            body = request.body
-        elif request.method == "GET":
-            encoded = request.path.split("/ocsp/", 1)[1] if "/ocsp/" in request.path else ""
-            try:
-                body = base64.b64decode(urllib.parse.unquote(encoded), validate=True)
-            except (binascii.Error, ValueError):
-                body = b""
-        else:
-            return Response(
-                405, b"use POST or GET (RFC 6960 / RFC 5019)\n", headers=(("Allow", "GET, POST"),)
-            )
+        body = ocsp_request_body(request)
+        if body is None:
+            return OCSP_METHOD_NOT_ALLOWED
         return _ocsp_response(answer_with(active, body), now())
 
     return handle

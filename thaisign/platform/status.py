@@ -21,8 +21,6 @@ Each worker follows the audit chains (:mod:`thaisign.platform._follower`) and an
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import datetime as dt
 import hashlib
@@ -41,7 +39,13 @@ from sqlalchemy import select
 from thaisign._service import Request, Response, ServiceApp, health_handler
 from thaisign.ca import _ocsp_der as _der
 from thaisign.ca.ocsp import OcspAnswer, OcspResponder, error_response
-from thaisign.ca.server import MAX_OCSP_REQUEST_BYTES, _ocsp_response, ocsp_too_large
+from thaisign.ca.server import (
+    MAX_OCSP_REQUEST_BYTES,
+    OCSP_METHOD_NOT_ALLOWED,
+    _ocsp_response,
+    ocsp_request_body,
+    ocsp_too_large,
+)
 from thaisign.errors import ServiceError, StoreError
 from thaisign.keys import SoftwareSigner, load_private_key
 from thaisign.platform import _tables as T
@@ -351,18 +355,9 @@ def build_status_app(config: StatusConfig) -> ServiceApp:
     service.start()
 
     def ocsp(request: Request) -> Response:
-        if request.method == "POST":
-            body = request.body
-        elif request.method == "GET":
-            encoded = request.path.split("/ocsp/", 1)[1] if "/ocsp/" in request.path else ""
-            try:
-                body = base64.b64decode(urllib.parse.unquote(encoded), validate=True)
-            except (binascii.Error, ValueError):
-                body = b""
-        else:
-            return Response(
-                405, b"use POST or GET (RFC 6960 / RFC 5019)\n", headers=(("Allow", "GET, POST"),)
-            )
+        body = ocsp_request_body(request)
+        if body is None:
+            return OCSP_METHOD_NOT_ALLOWED
         return _ocsp_response(service.ocsp(body), config.clock())
 
     def crl_response(ca_id: int) -> Response:
