@@ -108,7 +108,7 @@ def _sqlite_engine(url: str) -> Engine:
     )
 
 
-def _operator() -> str:
+def operator_name() -> str:
     """Who acts, for the audit log: ``THAISIGN_OPERATOR``, else the login name."""
     name = os.environ.get("THAISIGN_OPERATOR")
     if name:
@@ -339,7 +339,7 @@ class CertificateStore:
         at: dt.datetime | None,
     ) -> list[dict[str, Any]]:
         """The audit rows that continue the chain after ``last`` (seq, hash)."""
-        who: dict[str, Any] = {"operator": self.operator or _operator()}
+        who: dict[str, Any] = {"operator": self.operator or operator_name()}
         if self.actor is not None:
             who["actor"] = dict(self.actor)
         rows = next_entries(last, [(a, serial, {**d, **who}) for a, serial, d in events], at or utcnow())

@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from asn1crypto import cms, core
 from asn1crypto import crl as asn1_crl
@@ -33,9 +33,8 @@ from thaisign.errors import CertificateError, InputError, NetworkError, OutputEr
 from thaisign.files import ats
 from thaisign.files._digest import digest_file
 from thaisign.keys import Signer
+from thaisign.levels import Level, effective_level
 
-Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
-LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
 _OCSP_REVINFO = "1.3.6.1.5.5.7.16.2"  # id-ri-ocsp-response (RFC 5940)
 
 
@@ -60,12 +59,7 @@ class FileSigningOptions:
     check_certificate: bool = True
 
     def effective_level(self) -> Level:
-        level = self.level or ("B-T" if self.tsa else "B-B")
-        if level not in LEVELS:
-            raise UsageError(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
-        if level != "B-B" and not self.tsa:
-            raise UsageError(f"level {level} needs a time-stamping authority", hint="give --tsa URL")
-        return level
+        return effective_level(self.level, self.tsa)
 
 
 @dataclass(frozen=True)

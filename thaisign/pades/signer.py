@@ -29,6 +29,7 @@ from thaisign.errors import (
     UsageError,
 )
 from thaisign.keys import Signer
+from thaisign.levels import Level, effective_level
 from thaisign.pades._document import (
     atomic_rw,
     open_writer,
@@ -39,10 +40,8 @@ from thaisign.pades._document import (
 )
 from thaisign.pades.appearance import SignatureAppearance
 
-Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 Certify = Literal["no-changes", "form-filling", "annotations"]
 SubFilter = Literal["pades", "adbe"]
-LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
 Rect = tuple[float, float, float, float]
 
 #: Inputs up to this size are signed in memory; larger ones stream through the output file.
@@ -90,12 +89,7 @@ class SigningOptions:
     signer_check: Literal["warn", "strict", "off"] = "warn"
 
     def effective_level(self) -> Level:
-        level = self.level or ("B-T" if self.tsa else "B-B")
-        if level not in LEVELS:
-            raise UsageError(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
-        if level != "B-B" and not self.tsa:
-            raise UsageError(f"level {level} needs a time-stamping authority", hint="give --tsa URL")
-        return level
+        return effective_level(self.level, self.tsa)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ credential and the role, then calls in (``Platform._...`` helpers are not a publ
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import os
 import threading
 import uuid
@@ -31,7 +30,7 @@ from thaisign._fs import atomic_write
 from thaisign._secrets import check_new_passphrase
 from thaisign.ca import _tbs
 from thaisign.ca.authority import Authority, ensure_new_ca_folder, new_serial
-from thaisign.ca.store import utcnow
+from thaisign.ca.store import operator_name, utcnow
 from thaisign.errors import CAError, CAExistsError, CertificateError, SecretError, StoreError
 from thaisign.keys import KeySpec, Signer, key_spec_of, load_certificates
 from thaisign.platform import _tables as T
@@ -64,19 +63,9 @@ def _pem(certs: list[x509.Certificate] | tuple[x509.Certificate, ...]) -> str:
     return "".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in certs)
 
 
-def _login() -> str:
-    name = os.environ.get("THAISIGN_OPERATOR")
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except Exception:
-        return f"uid {os.getuid()}"
-
-
 def system_actor(what: str) -> PlatformActor:
     """The operator of the machine (at init, before any platform operator exists)."""
-    return PlatformActor(_login(), {"via": "system", "command": what})
+    return PlatformActor(operator_name(), {"via": "system", "command": what})
 
 
 class PlatformCa(Authority):

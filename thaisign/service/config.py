@@ -23,6 +23,7 @@ from typing import Any, Literal
 from thaisign.ca.profiles import _toml_value
 from thaisign.errors import ServiceConfigError
 from thaisign.keys import KeySpec
+from thaisign.levels import LEVELS
 
 CONFIG_FILE = "service.toml"
 DB_FILE = "service.db"
@@ -30,7 +31,7 @@ SECRET_FILE = "secret.key"
 DB_ENV = "THAISIGN_SERVICE_DB"
 
 Factor = Literal["pin", "totp"]
-LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
 #: JWS algorithms a token may be signed with; symmetric (HS*) and "none" are never accepted
 ASYMMETRIC_ALGORITHMS = (
     "RS256",
