@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -408,3 +409,19 @@ class NewCertificate:
 
 class DuplicateSerialError(StoreError):
     """A serial number is in the store already (the caller draws a new one and retries)."""
+
+
+@dataclass(frozen=True)
+class WriteGuard:
+    """A query run inside a write transaction, after the CA's lock: the write goes on only if it
+    returns ``expected`` (a row as a tuple, or None); else :class:`GuardFailed` and nothing is
+    written. ``sql`` is in the store's placeholder style, e.g. the platform chain's head, so that
+    what a writer read before (and cached) is still what the database holds when it commits."""
+
+    sql: str
+    params: Mapping[str, Any]
+    expected: tuple[Any, ...] | None
+
+
+class GuardFailed(StoreError):
+    """A :class:`WriteGuard` found the database changed: nothing was written (read anew, retry)."""

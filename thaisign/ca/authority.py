@@ -37,6 +37,7 @@ from thaisign.ca.store import (
     DuplicateSerialError,
     IssuedCertificate,
     NewCertificate,
+    WriteGuard,
     normalize_reason,
     parse_serial,
     serial_hex,
@@ -183,6 +184,8 @@ class Authority:
         self.chain = chain
         #: the checkpoint signed with the latest CRL this object made (DER CMS), if any
         self.last_checkpoint: bytes | None = None
+        #: checked in the transaction that records issued certificates (see :meth:`record`)
+        self.write_guard: WriteGuard | None = None
 
     # --- creating and opening ---------------------------------------------------------------
 
@@ -510,11 +513,12 @@ class Authority:
     def record(
         self, certs: Sequence[NewCertificate], *, now: dt.datetime | None = None
     ) -> list[NewCertificate]:
-        """Record signed certificates in one transaction, re-drawing serials on a collision."""
+        """Record signed certificates in one transaction, re-drawing serials on a collision
+        (:class:`~thaisign.ca.store.GuardFailed` if :attr:`write_guard` finds the store changed)."""
         pending = list(certs)
         for _ in range(_SERIAL_TRIES):
             try:
-                self.store.add_certificates(pending, at=now)
+                self.store.add_certificates(pending, at=now, guard=self.write_guard)
                 return pending
             except DuplicateSerialError:
                 pending = [self._resign(c) for c in pending]
@@ -534,6 +538,22 @@ class Authority:
         From a CSR only the public key is used: names and extensions come from ``officer`` and
         the CA profile (a CSR asking for CA:TRUE gets an ordinary officer certificate).
         """
+        prepared, private_key = self.prepare_issue(
+            officer, csr=csr, new_key=new_key, public_key=public_key, now=now
+        )
+        recorded = self.record([prepared], now=now)[0]
+        return IssuedOfficer(recorded.serial, recorded.der, private_key)
+
+    def prepare_issue(
+        self,
+        officer: OfficerProfile,
+        *,
+        csr: bytes | x509.CertificateSigningRequest | None = None,
+        new_key: KeySpec | str | None = None,
+        public_key: PublicKey | None = None,
+        now: dt.datetime | None = None,
+    ) -> tuple[NewCertificate, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None]:
+        """:meth:`issue_officer` up to recording: the signed certificate and the new key, if any."""
         given = sum(x is not None for x in (csr, new_key, public_key))
         if given != 1:
             raise CAError("give exactly one of csr=, new_key= or public_key=")
@@ -553,9 +573,7 @@ class Authority:
             source = "token"
         if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
             raise ProfileError(f"unsupported key type {type(key).__name__}; use RSA or ECDSA")
-        prepared = self.prepare_officer(officer, key, source=source, now=now)
-        recorded = self.record([prepared], now=now)[0]
-        return IssuedOfficer(recorded.serial, recorded.der, private_key)
+        return self.prepare_officer(officer, key, source=source, now=now), private_key
 
     # --- revocation, CRL, lookup -----------------------------------------------------------
 

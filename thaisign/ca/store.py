@@ -41,11 +41,13 @@ from thaisign.ca._records import (
     CertStatus,
     CrlRow,
     DuplicateSerialError,
+    GuardFailed,
     IssuedCertificate,
     MetaRow,
     NewCertificate,
     RevocationRow,
     StoreTables,
+    WriteGuard,
     _aware,
     _naive,
     normalize_reason,
@@ -81,10 +83,12 @@ __all__ = [
     "CertificateStore",
     "CrlRow",
     "DuplicateSerialError",
+    "GuardFailed",
     "IssuedCertificate",
     "NewCertificate",
     "RevocationRow",
     "StoreTables",
+    "WriteGuard",
     "normalize_reason",
     "parse_serial",
     "scoped_tables",
@@ -511,23 +515,29 @@ class CertificateStore:
         *,
         at: dt.datetime | None = None,
         conn: Connection | None = None,
+        guard: WriteGuard | None = None,
     ) -> None:
         """Record issued certificates and their audit events in one transaction.
 
         Raises :class:`DuplicateSerialError` (and records nothing) if a serial is taken. This
         is the hot path of issuance, so it talks to the DB-API connection directly (same SQL
         on SQLite and PostgreSQL; only the placeholder style differs). With ``conn``, inside the
-        caller's transaction instead (which must hold this CA's :meth:`lock`).
+        caller's transaction instead (which must hold this CA's :meth:`lock`). ``guard``: checked
+        after the lock, in the same round trip as the inserts (:class:`GuardFailed`, nothing
+        recorded, when the database no longer holds what it expects).
         """
         if not certs:
             return
         now = at or utcnow()
-        rows = [self._keyed(c.row(now)) for c in certs]
+        plain = [c.row(now) for c in certs]
+        rows = [self._keyed(row) for row in plain]
         events = [
             ("issue", row["serial"], _issue_details(row, c.pkcs12_sha256))
-            for c, row in zip(certs, (c.row(now) for c in certs), strict=True)
+            for c, row in zip(certs, plain, strict=True)
         ]
         if conn is not None:
+            if guard is not None:
+                raise ValueError("a guard is checked in the store's own transaction only")
             try:
                 conn.execute(insert(self.t.certificates), rows)
             except exc.IntegrityError:
@@ -537,12 +547,21 @@ class CertificateStore:
         dbapi = self._engine.dialect.loaded_dbapi
         try:
             with self._raw_write() as cur:
+                checked = None
+                if guard is not None:  # its own cursor: its answer comes with the others'
+                    checked = cur.connection.cursor()
+                    checked.execute(guard.sql, dict(guard.params))
                 cur.executemany(self._sql_insert_cert, rows)
                 if self.scope is None:
                     cur.execute(self._sql_last_audit)
                 else:
                     cur.execute(self._sql_last_audit, {"ca_id": self.scope})
                 row = cur.fetchone()
+                if checked is not None and guard is not None:
+                    found = checked.fetchone()
+                    checked.close()
+                    if (tuple(found) if found is not None else None) != guard.expected:
+                        raise GuardFailed("the database changed since it was read: nothing recorded")
                 cur.executemany(
                     self._sql_insert_audit, self._audit_rows((row[0], row[1]) if row else None, events, now)
                 )

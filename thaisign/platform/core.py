@@ -13,6 +13,7 @@ credential and the role, then calls in (``Platform._...`` helpers are not a publ
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import threading
@@ -30,7 +31,7 @@ from thaisign._fs import atomic_write
 from thaisign._secrets import check_new_passphrase
 from thaisign.ca import _tbs
 from thaisign.ca.authority import Authority, ensure_new_ca_folder, new_serial
-from thaisign.ca.store import operator_name, utcnow
+from thaisign.ca.store import WriteGuard, operator_name, utcnow
 from thaisign.errors import CAError, CAExistsError, CertificateError, SecretError, StoreError
 from thaisign.keys import KeySpec, Signer, key_spec_of, load_certificates
 from thaisign.platform import _tables as T
@@ -101,6 +102,30 @@ class PlatformCa(Authority):
 
 
 @dataclass(frozen=True)
+class IssuingState:
+    """What issuing in one agency needs, read in one go and kept while the platform chain's head
+    stays ``head`` (:meth:`Platform.issuing_state`): the agency (for the access check, made anew
+    on every call), its active CA with the key loaded and the certificate template built. Every
+    recording transaction checks ``head`` again after the CA's lock (:meth:`PlatformDb.head_guard`):
+    a rollover, renewal or profile change anywhere — in this process or another — makes it stale."""
+
+    head: tuple[int, str] | None
+    agency: Agency
+    ca: PlatformCa | None  # None: the agency has no active CA key
+    guard: WriteGuard  # the platform chain's head is still ``head``
+    material: tuple[Any, ...]  # the rows the CA was built from (equal: what was signed still holds)
+    writes: int  # PlatformDb.writes when read
+
+    def authority(self, actor: PlatformActor, guarded: bool = True) -> PlatformCa:
+        """The CA acting for ``actor`` (its own store view; template and key shared)."""
+        assert self.ca is not None
+        ca = copy.copy(self.ca)
+        ca.store = self.ca.store.acting_as(actor.name, actor.details)
+        ca.write_guard = self.guard if guarded else None
+        return ca
+
+
+@dataclass(frozen=True)
 class _CaParts:
     """What stays the same between uses of one CA in this process."""
 
@@ -126,6 +151,7 @@ class Platform:
         self.keys = keys
         self.clock = clock or utcnow
         self._parts: dict[int, _CaParts] = {}
+        self._issuing_states: dict[str, IssuingState] = {}
         self._lock = threading.Lock()
         self._verifier: Any = None
 
@@ -547,7 +573,19 @@ class Platform:
         if ca_key is None:
             raise CAError(f"the platform has no CA {ca_id}")
         agency = self.db.agency_by_id(ca_key.agency_id) if ca_key.agency_id is not None else None
-        parts = self._ca_parts(ca_key, agency)
+        return self._authority(ca_key, agency, self.db.ca_certificate(ca_id), actor, key=key)
+
+    def _authority(
+        self,
+        ca_key: CaKey,
+        agency: Agency | None,
+        der: bytes | None,
+        actor: PlatformActor | None,
+        *,
+        key: bool = True,
+    ) -> PlatformCa:
+        ca_id = ca_key.ca_id
+        parts = self._ca_parts(ca_key, agency, der)
         signer: Signer | None = self.keys.signer(ca_key.key_ref, ca_key.pkcs11_module) if key else None
         if signer is not None and parts is not None and signer.public_key != parts.certificate.public_key():
             raise CertificateError(f"the key of CA {ca_id} ({ca_key.key_ref}) does not match its certificate")
@@ -557,8 +595,7 @@ class Platform:
             return PlatformCa(ca_key, agency, profile, store, signer, None, ())
         return PlatformCa(ca_key, agency, parts.profile, store, signer, parts.certificate, parts.chain)
 
-    def _ca_parts(self, ca_key: CaKey, agency: Agency | None) -> _CaParts | None:
-        der = self.db.ca_certificate(ca_key.ca_id)
+    def _ca_parts(self, ca_key: CaKey, agency: Agency | None, der: bytes | None) -> _CaParts | None:
         if der is None:
             return None
         cached = self._parts.get(ca_key.ca_id)
@@ -597,6 +634,46 @@ class Platform:
 
     def issuing(self, actor: PlatformActor | None = None, *, key: bool = True) -> PlatformCa:
         return self.authority(T.ISSUING_CA, actor, key=key)
+
+    # --- issuing: what stays the same between requests ------------------------------------------
+
+    #: agencies whose issuing state is kept (the oldest read is dropped first)
+    ISSUING_STATES = 4096
+
+    def issuing_state(self, slug: str) -> IssuingState | None:
+        """The agency ``slug`` and its active CA, ready to issue (None: no such agency). Kept
+        between calls; internal: :class:`~thaisign.platform.session.Session` checks the
+        operator's access to the agency on every call, and records under the state's guard."""
+        state = self._issuing_states.get(slug)
+        if state is not None and state.writes == self.db.writes:
+            return state
+        return self.reload_issuing_state(slug)
+
+    def reload_issuing_state(self, slug: str) -> IssuingState | None:
+        """:meth:`issuing_state` read anew from the database (after its guard failed)."""
+        writes = self.db.writes
+        with self.db.read() as conn:
+            head = self.db.base._last_entry(conn)  # first: every row below is at least as new
+            agency = self.db.agency(slug, conn)
+            if agency is None:
+                with self._lock:
+                    self._issuing_states.pop(slug, None)
+                return None
+            active = [k for k in self.db.ca_keys_of(agency.id, conn) if k.state == "active"]
+            ca_key = active[-1] if active else None
+            der = self.db.ca_certificate(ca_key.ca_id, conn) if ca_key is not None else None
+        ca = None
+        if ca_key is not None and agency.status == "active":
+            ca = self._authority(ca_key, agency, der, None)
+            if ca.certificate is not None:
+                ca._template  # noqa: B018 - built once here, shared by every request
+        state = IssuingState(head, agency, ca, self.db.head_guard(head), (agency, ca_key, der), writes)
+        with self._lock:
+            self._issuing_states.pop(slug, None)
+            while len(self._issuing_states) >= self.ISSUING_STATES:
+                self._issuing_states.pop(next(iter(self._issuing_states)))
+            self._issuing_states[slug] = state
+        return state
 
     def active_ca(self, agency: Agency) -> CaKey:
         keys = [k for k in self.db.ca_keys_of(agency.id) if k.state == "active"]

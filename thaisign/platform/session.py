@@ -14,7 +14,7 @@ identity: name, operator id, role, agency, and the credential used (token id or 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +24,15 @@ from sqlalchemy import select
 from thaisign.ca.audit import AuditEntry
 from thaisign.ca.authority import IssuedOfficer, load_csr
 from thaisign.ca.profiles import OfficerProfile
-from thaisign.ca.store import CertificateStatus, IssuedCertificate, parse_serial, serial_hex
-from thaisign.errors import AccessDenied, AgencyNotFoundError, SerialNotFoundError, UsageError
+from thaisign.ca.store import (
+    CertificateStatus,
+    GuardFailed,
+    IssuedCertificate,
+    NewCertificate,
+    parse_serial,
+    serial_hex,
+)
+from thaisign.errors import AccessDenied, AgencyNotFoundError, CAError, SerialNotFoundError, UsageError
 from thaisign.platform import _tables as T
 from thaisign.platform.access import (
     ROLES,
@@ -43,10 +50,13 @@ from thaisign.platform.store import PlatformActor, PlatformCheck
 
 if TYPE_CHECKING:
     from thaisign.ca.integrity import IntegrityReport
-    from thaisign.platform.core import Platform, PlatformCa
+    from thaisign.platform.core import IssuingState, Platform, PlatformCa
     from thaisign.platform.figures import Figures
 
 __all__ = ["Session", "authenticate"]
+
+#: issuing transactions guarded by the kept state before one as without it (read anew, unguarded)
+_GUARDED_TRIES = 3
 
 
 def authenticate(platform: Platform, credential: Credential) -> Principal:
@@ -451,10 +461,43 @@ class Session:
 
     # --- officer certificates (agency operators) -------------------------------------------------
 
-    def _issuing_ca(self, agency: Agency) -> PlatformCa:
-        if agency.status != "active":
-            raise UsageError(f"agency {agency.slug} is {agency.status}: it issues nothing")
-        return self.platform.authority(self.platform.active_ca(agency).ca_id, self.actor)
+    def _issuing(self, slug: str, state: IssuingState | None) -> IssuingState:
+        """``state`` (the agency's, kept by the platform) after the checks :meth:`_agency` makes —
+        made on every call: the platform keeps rows, never a decision."""
+        if state is None or not self.principal.covers(state.agency.id):
+            raise AgencyNotFoundError(f"no agency {slug!r} on this platform")
+        if state.agency.status != "active":
+            raise UsageError(f"agency {slug} is {state.agency.status}: it issues nothing")
+        if state.ca is None:
+            raise CAError(f"agency {slug} has no active CA key")
+        return state
+
+    def _issue(
+        self, slug: str, make: Callable[[PlatformCa], list[NewCertificate]], now: dt.datetime
+    ) -> list[NewCertificate]:
+        """Sign (``make``) and record certificates of the agency's active CA in one transaction.
+
+        The CA comes from the platform's kept state; the transaction that records checks, after
+        the CA's lock, that the platform chain has not moved since that state was read. When it
+        has (a rollover, a renewal, a profile change), the state is read anew — and the
+        certificates signed anew unless their CA, certificate and profile are unchanged."""
+        self._need("cert.issue")
+        valid = isinstance(slug, str)
+        state = self._issuing(slug, self.platform.issuing_state(slug) if valid else None)
+        prepared: list[NewCertificate] | None = None
+        for attempt in range(_GUARDED_TRIES + 1):
+            # the last try as before any state was kept: read anew, recorded without a guard
+            ca = state.authority(self.actor, guarded=attempt < _GUARDED_TRIES)
+            if prepared is None:
+                prepared = make(ca)
+            try:
+                return ca.record(prepared, now=now)
+            except GuardFailed:
+                fresh = self._issuing(slug, self.platform.reload_issuing_state(slug))
+                if fresh.material != state.material:
+                    prepared = None
+                state = fresh
+        raise AssertionError("unreachable: the last try has no guard")
 
     def issue(
         self,
@@ -466,26 +509,31 @@ class Session:
         public_key: Any = None,
     ) -> IssuedOfficer:
         """An officer certificate from the agency's active CA (its profile applies)."""
-        agency = self._agency(slug, "cert.issue")
-        ca = self._issuing_ca(agency)
-        return ca.issue_officer(
-            officer, csr=csr, new_key=new_key, public_key=public_key, now=self.platform.clock()
-        )
+        now = self.platform.clock()
+        private: list[Any] = []
+
+        def make(ca: PlatformCa) -> list[NewCertificate]:
+            cert, key = ca.prepare_issue(officer, csr=csr, new_key=new_key, public_key=public_key, now=now)
+            private[:] = [key]
+            return [cert]
+
+        recorded = self._issue(slug, make, now)[0]
+        return IssuedOfficer(recorded.serial, recorded.der, private[0])
 
     def issue_many(self, slug: str, requests: Sequence[tuple[OfficerProfile, Any]]) -> list[IssuedOfficer]:
         """Many officer certificates in one transaction: (officer, CSR bytes or public key) each."""
-        agency = self._agency(slug, "cert.issue")
-        ca = self._issuing_ca(agency)
         now = self.platform.clock()
-        prepared = []
-        for officer, key in requests:
-            public = (
-                load_csr(key).public_key() if isinstance(key, bytes | x509.CertificateSigningRequest) else key
-            )
-            source = "csr" if isinstance(key, bytes | x509.CertificateSigningRequest) else "token"
-            prepared.append(ca.prepare_officer(officer, public, source=source, now=now))  # type: ignore[arg-type]
-        recorded = ca.record(prepared, now=now)
-        return [IssuedOfficer(r.serial, r.der) for r in recorded]
+
+        def make(ca: PlatformCa) -> list[NewCertificate]:
+            prepared = []
+            for officer, key in requests:
+                is_csr = isinstance(key, bytes | x509.CertificateSigningRequest)
+                public = load_csr(key).public_key() if is_csr else key
+                source = "csr" if is_csr else "token"
+                prepared.append(ca.prepare_officer(officer, public, source=source, now=now))  # type: ignore[arg-type]
+            return prepared
+
+        return [IssuedOfficer(r.serial, r.der) for r in self._issue(slug, make, now)]
 
     def revoke(self, slug: str, serial: int | str, reason: str = "unspecified") -> CertificateStatus:
         """Revoke an officer certificate of the agency (any of its CA generations); the CA's CRL

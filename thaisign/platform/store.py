@@ -22,7 +22,7 @@ from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from thaisign.ca.audit import RowDifference, StoredEntry, check_chain, compare_rows, encode_row
-from thaisign.ca.store import CertificateStore, _aware, _naive, utcnow
+from thaisign.ca.store import CertificateStore, WriteGuard, _aware, _naive, utcnow
 from thaisign.errors import CAError, StoreError
 from thaisign.platform import _tables as T
 from thaisign.platform.profile import Agency, AgencyProfile, CaKey
@@ -37,6 +37,8 @@ class PlatformDb:
         self.base = base  # scope 0: the platform chain; scoped(ca_id) for each CA
         self.url = base.url
         self.is_sqlite = base.is_sqlite
+        #: platform chain writes this object committed (what it read before may be stale)
+        self.writes = 0
 
     @classmethod
     def connect(cls, url: str, *, pool_size: int = 4) -> PlatformDb:
@@ -85,10 +87,13 @@ class PlatformDb:
         """One transaction holding the platform's write lock; rows changed through the yielded
         :class:`PlatformWrite` are bound into the platform chain when it commits."""
         chain = self._chain(actor)
-        with chain.write() as conn:
-            w = PlatformWrite(self, conn, chain, actor)
-            yield w
-            w.flush()
+        try:
+            with chain.write() as conn:
+                w = PlatformWrite(self, conn, chain, actor)
+                yield w
+                w.flush()
+        finally:
+            self.writes += 1  # committed or not: forget what was read before either way
 
     def _chain(self, actor: PlatformActor | None) -> CertificateStore:
         return self.base.acting_as(actor.name, actor.details) if actor is not None else self.base
@@ -97,6 +102,11 @@ class PlatformDb:
         """The store of one CA of the platform (its rows, its chain, its lock)."""
         store = self.base.scoped(ca_id)
         return store.acting_as(actor.name, actor.details) if actor is not None else store
+
+    def head_guard(self, head: tuple[int, str] | None) -> WriteGuard:
+        """A write guard that holds while the platform chain's head is still ``head``: every
+        change to an agency, a CA key or certificate, or the platform's settings moves it."""
+        return WriteGuard(self.base._sql_last_audit, {"ca_id": T.PLATFORM_SCOPE}, head)
 
     # --- reading platform rows -----------------------------------------------------------------
 
