@@ -160,3 +160,19 @@ def test_names_in_a_token_csr_follow_the_same_rules() -> None:
         officer_name("นายสมชาย\u202e ใจดี")
     with pytest.raises(ProfileError, match="65 characters"):
         officer_name("นายสมชาย ใจดี", organization=long_org + "ก")
+
+
+def test_the_printable_fast_path_refuses_exactly_what_the_character_rule_refuses() -> None:
+    """_forbidden_char skips its per-character loop for str.isprintable() text: checked here
+    against the rule itself (the categories) for every code point, alone and inside Thai text."""
+    import sys
+    import unicodedata
+
+    from thaisign.ca.profiles import _FORBIDDEN_CATEGORIES, _forbidden_char
+
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        refused = ch != " " and unicodedata.category(ch) in _FORBIDDEN_CATEGORIES
+        assert (_forbidden_char(ch) is not None) == refused, f"U+{code:04X}"
+    assert _forbidden_char("นายสมชาย\u00a0ใจดี") is None  # a no-break space: not printable, allowed
+    assert _forbidden_char("นายสมชาย ใจดี\u200b") == (13, "\u200b")

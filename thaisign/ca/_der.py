@@ -26,7 +26,10 @@ def length(n: int) -> bytes:
 
 def tlv(tag: int, content: bytes) -> bytes:
     """One DER element: tag, length, content."""
-    return bytes((tag,)) + length(len(content)) + content
+    n = len(content)
+    if n < 0x80:  # most elements of a certificate: one length octet
+        return bytes((tag, n)) + content
+    return bytes((tag,)) + length(n) + content
 
 
 def sequence(*parts: bytes) -> bytes:

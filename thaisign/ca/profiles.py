@@ -81,6 +81,8 @@ def _describe_char(ch: str) -> str:
 
 def _forbidden_char(text: str) -> tuple[int, str] | None:
     """(position, character) of the first control, format (bidi, zero-width) or unassigned character."""
+    if text.isprintable():  # no "Other" (Cc Cf Cs Co Cn) nor separator but the space: none forbidden
+        return None
     for i, ch in enumerate(text):
         if ch == " ":
             continue
