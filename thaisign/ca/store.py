@@ -578,6 +578,12 @@ class CertificateStore:
         except dbapi.Error as e:
             raise StoreError(f"CA database error: {str(e).strip().splitlines()[0]}") from None
 
+    def prepare_issuing(self) -> None:
+        """Build the statements of :meth:`add_certificates` now: the views made from this store
+        afterwards (:meth:`acting_as`, one per request) share them instead of building their own."""
+        for name in ("_sql_insert_cert", "_sql_insert_audit", "_sql_last_audit"):
+            getattr(self, name)
+
     def _sql(self, text: str) -> str:
         """``%(name)s`` placeholders (psycopg) turned into ``:name`` for sqlite3."""
         import re

@@ -667,6 +667,7 @@ class Platform:
             ca = self._authority(ca_key, agency, der, None)
             if ca.certificate is not None:
                 ca._template  # noqa: B018 - built once here, shared by every request
+            ca.store.prepare_issuing()
         state = IssuingState(head, agency, ca, self.db.head_guard(head), (agency, ca_key, der), writes)
         with self._lock:
             self._issuing_states.pop(slug, None)
