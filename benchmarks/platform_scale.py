@@ -196,9 +196,12 @@ def load_certificates(setup: Setup, work: list[tuple[str, str, int, int]], batch
 
 def issue_spread(
     setup: Setup, tokens: list[tuple[str, str]], seconds: float, per_request: int, seed: int
-) -> tuple[int, float, float]:
+) -> tuple[int, float, float, int, int]:
     """One process: requests of ``per_request`` certificates to random agencies for ``seconds``;
-    (certificates, seconds, CPU seconds of this process) of the issuing loop alone."""
+    (certificates, seconds, CPU seconds of this process, requests, agencies) of the issuing loop
+    alone. An agency's first request in a process reads its state (agency, CA, key, template);
+    the next ones use what the process kept: at 10,000 agencies most requests of a short run are
+    first ones."""
     from thaisign.platform import ApiToken
 
     platform = _open(setup)
@@ -209,15 +212,17 @@ def issue_spread(
     cpu0, t0 = time.process_time(), time.monotonic()
     deadline = t0 + seconds
     i = 10_000_000 * (seed + 1)
+    requests = 0
     while time.monotonic() < deadline:
         slug, token = rnd.choice(tokens)
         s = sessions.get(slug) or sessions.setdefault(slug, platform.session(ApiToken(token)))
         s.issue_many(slug, [(_officer(i + k), keys[k % 16]) for k in range(per_request)])
         i += per_request
         done += per_request
+        requests += 1
     elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
     platform.close()
-    return done, elapsed, cpu
+    return done, elapsed, cpu, requests, len(sessions)
 
 
 def _pool_run(fn: Any, jobs: list[tuple[Any, ...]], processes: int) -> list[Any]:
@@ -414,16 +419,19 @@ def phase_spread(run: Run) -> None:
         rate = sum(p[0] / p[1] for p in parts)  # each issuer's own loop, start-up left out
         issuers, pg = sum(p[2] for p in parts), c.used["postgres"]
         cpu = issuers + pg
+        requests, first = sum(p[3] for p in parts), sum(p[4] for p in parts)
         # CPU time a certificate (what a shared machine's load changes least): issuers + PostgreSQL
         run.results[f"spread_{per_request}"] = {"count": done, "per_s": rate, "per_cpu_s": done / cpu,
                                                 "cpu_ms_per_cert": cpu / done * 1e3,
                                                 "issuer_cpu_ms_per_cert": issuers / done * 1e3,
-                                                "postgres_cpu_ms_per_cert": pg / done * 1e3}  # fmt: skip
+                                                "postgres_cpu_ms_per_cert": pg / done * 1e3,
+                                                "requests": requests, "first_in_process": first}  # fmt: skip
         line(
             f"issuance, {per_request} per request to random agencies: {rate:,.0f}/s; "
             f"{done / cpu:,.0f} per CPU-second = {cpu / done * 1e3:.3f} ms CPU a certificate "
             f"(issuers {issuers / done * 1e3:.3f} ms, PostgreSQL {pg / done * 1e3:.3f} ms; in all "
-            f"issuers {issuers:.0f} s, PostgreSQL {pg:.0f} s); load {load_average()}"
+            f"issuers {issuers:.0f} s, PostgreSQL {pg:.0f} s); {first:,} of {requests:,} requests were "
+            f"their agency's first in the process; load {load_average()}"
         )
 
 

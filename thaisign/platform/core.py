@@ -638,7 +638,7 @@ class Platform:
     # --- issuing: what stays the same between requests ------------------------------------------
 
     #: agencies whose issuing state is kept (the oldest read is dropped first)
-    ISSUING_STATES = 4096
+    ISSUING_STATES = 16384
 
     def issuing_state(self, slug: str) -> IssuingState | None:
         """The agency ``slug`` and its active CA, ready to issue (None: no such agency). Kept
@@ -652,16 +652,12 @@ class Platform:
     def reload_issuing_state(self, slug: str) -> IssuingState | None:
         """:meth:`issuing_state` read anew from the database (after its guard failed)."""
         writes = self.db.writes
-        with self.db.read() as conn:
-            head = self.db.base._last_entry(conn)  # first: every row below is at least as new
-            agency = self.db.agency(slug, conn)
-            if agency is None:
-                with self._lock:
-                    self._issuing_states.pop(slug, None)
-                return None
-            active = [k for k in self.db.ca_keys_of(agency.id, conn) if k.state == "active"]
-            ca_key = active[-1] if active else None
-            der = self.db.ca_certificate(ca_key.ca_id, conn) if ca_key is not None else None
+        found = self.db.issuing_rows(slug)
+        if found is None:
+            with self._lock:
+                self._issuing_states.pop(slug, None)
+            return None
+        head, agency, ca_key, der = found
         ca = None
         if ca_key is not None and agency.status == "active":
             ca = self._authority(ca_key, agency, der, None)

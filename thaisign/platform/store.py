@@ -118,6 +118,44 @@ class PlatformDb:
         row = self._one(q, conn)
         return _agency(row) if row is not None else None
 
+    def issuing_rows(
+        self, slug: str
+    ) -> tuple[tuple[int, str] | None, Agency, CaKey | None, bytes | None] | None:
+        """In one statement (one snapshot): the platform chain's head, agency ``slug``, its active
+        CA key (the newest generation) and that CA's certificate; None when there is no such agency."""
+        a, k, ca, audit = T.agencies, T.ca_keys, T.CA.ca, T.CA.audit
+        newest = audit.c.ca_id == T.PLATFORM_SCOPE
+
+        def head(column: Any) -> Any:
+            return select(column).where(newest).order_by(audit.c.seq.desc()).limit(1).scalar_subquery()
+
+        key_columns = [c.label(f"key_{c.name}") for c in k.columns]
+        q = (
+            select(
+                a,
+                *key_columns,
+                ca.c.certificate,
+                head(audit.c.seq).label("head_seq"),
+                head(audit.c.hash).label("head_hash"),
+            )
+            .select_from(
+                a.outerjoin(k, (k.c.agency_id == a.c.id) & (k.c.state == "active")).outerjoin(
+                    ca, ca.c.id == k.c.ca_id
+                )
+            )
+            .where(a.c.slug == slug)
+            .order_by(k.c.generation.desc())
+            .limit(1)
+        )
+        with self.read() as conn:
+            r = conn.execute(q).mappings().first()
+        if r is None:
+            return None
+        top = (int(r["head_seq"]), str(r["head_hash"])) if r["head_seq"] is not None else None
+        key = _ca_key({c.name: r[f"key_{c.name}"] for c in k.columns}) if r["key_ca_id"] is not None else None
+        der = bytes(r["certificate"]) if r["certificate"] is not None else None
+        return top, _agency(r), key, der
+
     def agency_by_id(self, agency_id: int, conn: Connection | None = None) -> Agency | None:
         row = self._one(select(T.agencies).where(T.agencies.c.id == agency_id), conn)
         return _agency(row) if row is not None else None
