@@ -16,9 +16,10 @@ import datetime as dt
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from thaisign.ca.audit import RowDifference, StoredEntry, check_chain, compare_rows, encode_row
@@ -118,22 +119,19 @@ class PlatformDb:
         row = self._one(q, conn)
         return _agency(row) if row is not None else None
 
-    def issuing_rows(
-        self, slug: str
-    ) -> tuple[tuple[int, str] | None, Agency, CaKey | None, bytes | None] | None:
-        """In one statement (one snapshot): the platform chain's head, agency ``slug``, its active
-        CA key (the newest generation) and that CA's certificate; None when there is no such agency."""
+    @cached_property
+    def _issuing_query(self) -> Any:
+        """The statement of :meth:`issuing_rows` (built once: building it cost as much as running it)."""
         a, k, ca, audit = T.agencies, T.ca_keys, T.CA.ca, T.CA.audit
         newest = audit.c.ca_id == T.PLATFORM_SCOPE
 
         def head(column: Any) -> Any:
             return select(column).where(newest).order_by(audit.c.seq.desc()).limit(1).scalar_subquery()
 
-        key_columns = [c.label(f"key_{c.name}") for c in k.columns]
-        q = (
+        return (
             select(
                 a,
-                *key_columns,
+                *(c.label(f"key_{c.name}") for c in k.columns),
                 ca.c.certificate,
                 head(audit.c.seq).label("head_seq"),
                 head(audit.c.hash).label("head_hash"),
@@ -143,16 +141,23 @@ class PlatformDb:
                     ca, ca.c.id == k.c.ca_id
                 )
             )
-            .where(a.c.slug == slug)
+            .where(a.c.slug == bindparam("slug"))
             .order_by(k.c.generation.desc())
             .limit(1)
         )
+
+    def issuing_rows(
+        self, slug: str
+    ) -> tuple[tuple[int, str] | None, Agency, CaKey | None, bytes | None] | None:
+        """In one statement (one snapshot): the platform chain's head, agency ``slug``, its active
+        CA key (the newest generation) and that CA's certificate; None when there is no such agency."""
         with self.read() as conn:
-            r = conn.execute(q).mappings().first()
+            r = conn.execute(self._issuing_query, {"slug": slug}).mappings().first()
         if r is None:
             return None
         top = (int(r["head_seq"]), str(r["head_hash"])) if r["head_seq"] is not None else None
-        key = _ca_key({c.name: r[f"key_{c.name}"] for c in k.columns}) if r["key_ca_id"] is not None else None
+        names = [c.name for c in T.ca_keys.columns]
+        key = _ca_key({n: r[f"key_{n}"] for n in names}) if r["key_ca_id"] is not None else None
         der = bytes(r["certificate"]) if r["certificate"] is not None else None
         return top, _agency(r), key, der
 
