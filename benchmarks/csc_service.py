@@ -17,7 +17,6 @@ PostgreSQL and SoftHSM2 (say so when quoting figures). Everything stops by itsel
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import contextlib
 import datetime as dt
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support.csc_deployment import AUDIENCE, Infrastructure, infrastructure, officer_fields, post
 from support.pdfs import minimal_pdf
 from support.servers import run_postgres
@@ -253,40 +253,33 @@ def fixed_rate(
     seconds: float,
     per_request: int,
     unit: str,
+    meter: CpuMeter | None = None,
 ) -> Figure:
-    """Open loop: one request every 1/rate s (each timed from its scheduled start), for ``seconds``."""
-    import aiohttp
+    """Open loop (benchmarks/_openloop.py): request i due at start + i/rate, each timed from its
+    due time, for ``seconds``."""
+    from urllib.parse import urlsplit
 
+    from _openloop import http_request, open_loop
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
     count = min(int(rate * seconds), len(bodies))
-    latencies: list[float] = []
-    failures = 0
-
-    async def one(session: aiohttp.ClientSession, body: str, due: float) -> None:
-        nonlocal failures
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        async with session.post(
-            url + path,
-            data=body,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        ) as r:
-            await r.read()
-            if r.status != 200:
-                failures += 1
-                return
-        latencies.append(time.perf_counter() - due)
-
-    async def run() -> None:
-        connector = aiohttp.TCPConnector(limit=256)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            start = time.perf_counter() + 0.2
-            await asyncio.gather(*(one(session, bodies[i], start + i / rate) for i in range(count)))
-
-    asyncio.run(run())
-    latencies.sort()
-    p50 = latencies[len(latencies) // 2] * 1000 if latencies else float("nan")
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    requests_ = [http_request("POST", host, path, b.encode(), headers) for b in bodies[:count]]
+    client_cpu = time.process_time()
+    with meter or contextlib.nullcontext():
+        result = open_loop(host, port, requests_, rate)
+    client_cpu = time.process_time() - client_cpu
+    note = (
+        f"open loop, {len(result.latencies):,} ok, {result.failures} failed, {result.connections} connections"
+    )
+    if meter is not None:
+        note += "; " + meter.per_unit_ms(len(result.latencies) * per_request)
+    note += f"; load client {client_cpu / max(count, 1) * 1000:.2f} ms CPU/request"
+    if result.late_starts > count // 100:
+        note += f", {result.late_starts} sent > 1 ms late"
     return Figure(
-        name, rate * per_request, unit, p50, p99, f"open loop, {len(latencies):,} ok, {failures} failed"
+        name, rate * per_request, unit, result.percentile(50) * 1000, result.percentile(99) * 1000, note
     )
 
 
@@ -428,7 +421,12 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=4, help="service worker processes (2 per core)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="service worker processes (default one per core: larger group commits, less switching)",
+    )
     parser.add_argument("--letters", type=int, default=20, help="letters for the pyHanko figures")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -509,6 +507,7 @@ def main() -> None:
                     5,
                     1,
                     "sig/s",
+                    meter(),
                 )
                 figures.append(fig)
                 print(fig.line(), file=sys.stderr)
@@ -565,6 +564,7 @@ def main() -> None:
                     5,
                     1,
                     "letters/s",
+                    meter(),
                 )
                 figures.append(fig)
                 print(fig.line(), file=sys.stderr)

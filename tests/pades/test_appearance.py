@@ -349,3 +349,24 @@ def test_cli_anchor_box_size_and_offset(tmp_path: Path, letter: Path, pki: TestP
         env=CLI_ENV,
     )
     assert r.returncode == 2 and "two numbers" in r.stderr
+
+
+def test_repeated_appearance_paints_the_same_operators_and_glyphs() -> None:
+    """The per-font cache of painted lines gives what painting afresh gives: the same operators,
+    widths and ToUnicode entries, and no state shared between letters."""
+    from thaisign.pades.thai_text import _PAINTED, TextPainter
+
+    face = load_font()
+    texts = ("นายสมชาย ใจดี", "นักวิชาการคอมพิวเตอร์ชำนาญการ", "๒ ธันวาคม ๒๕๖๙ ๑๒.๐๕ น.")
+    placed = [(face.shape(t), 10.0, 40.0 - 12 * i) for i, t in enumerate(texts)]
+    fresh = TextPainter(face)
+    expected = [fresh.line(s, x, y, 11.0) for s, x, y in placed]
+    _PAINTED.clear()
+    for _ in range(2):  # a miss, then a hit
+        painter = TextPainter(face)
+        assert painter.lines(placed, 11.0) == expected
+        assert painter._widths == fresh._widths
+        assert painter._to_unicode == fresh._to_unicode
+    painter._widths[65535] = 1  # what one letter's painter does must not reach the next one
+    again = TextPainter(face)
+    assert again.lines(placed, 11.0) == expected and 65535 not in again._widths

@@ -46,3 +46,17 @@ def test_cli_import_does_not_load_pyhanko() -> None:
     code = "import sys, thaisign.cli, thaisign._cli.sign; print('pyhanko' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "False"
+
+
+def test_reservation_is_kept_per_signer_and_follows_its_certificates(
+    ec_signer: SoftwareSigner, pki: TestPKI
+) -> None:
+    """The CMS space reserved for a B-B signature is computed once per signer, and again when
+    the signer's certificates are other objects (a longer chain needs more room)."""
+    from thaisign.pades.signer import _reserve_for, _reserve_without_timestamp
+
+    alone = SoftwareSigner(ec_signer.private_key, ec_signer.certificate)
+    assert _reserve_without_timestamp(alone) == _reserve_for(alone)
+    assert _reserve_without_timestamp(alone) == _reserve_for(alone)  # from the cache
+    chained = SoftwareSigner(ec_signer.private_key, ec_signer.certificate, (pki.ca.cert, pki.root.cert))
+    assert _reserve_without_timestamp(chained) == _reserve_for(chained) > _reserve_for(alone)

@@ -174,12 +174,27 @@ def _load_font_cached(path: str, mtime_ns: int) -> FontFace:
 
 
 def load_font(path: str | os.PathLike[str] | None = None) -> FontFace:
-    """The font at ``path`` (default: Sarabun Regular), parsed once per process."""
-    p = Path(path) if path is not None else default_font_path()
+    """The font at ``path`` (default: Sarabun Regular), parsed once per process (a file given
+    by path is parsed again when it changes)."""
+    if path is None:
+        return _default_font()
+    p = Path(path)
     try:
         mtime = p.stat().st_mtime_ns
     except OSError:
         raise AppearanceError(f"font file not found: {p}", hint="check the --font path") from None
+    return _load_font_cached(str(p.resolve()), mtime)
+
+
+@functools.lru_cache(maxsize=1)
+def _default_font() -> FontFace:
+    """Sarabun from its installed package: it does not change while the process runs, so no
+    stat and path resolution per letter."""
+    p = default_font_path()
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError:
+        raise AppearanceError(f"font file not found: {p}", hint="reinstall fontpkg-sarabun") from None
     return _load_font_cached(str(p.resolve()), mtime)
 
 

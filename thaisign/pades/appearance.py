@@ -339,8 +339,7 @@ def render_appearance(
         painter = TextPainter(face)
         r, g, b = appearance.color
         ops.append(f"{r:g} {g:g} {b:g} rg".encode())
-        for placed in layout.lines:
-            ops.append(painter.line(placed.shaped, tx + placed.x, ty + placed.y, layout.size))
+        ops += painter.lines([(p.shaped, tx + p.x, ty + p.y) for p in layout.lines], layout.size)
         resources["/Font"][painter.resource_name] = painter.embed(writer)
     if appearance.border:
         ops.append(f"0.5 w 0.4 G 0.25 0.25 {width - 0.5:.3f} {height - 0.5:.3f} re S".encode())

@@ -8,11 +8,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import io
 import logging
 import os
+import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -377,7 +379,26 @@ def _mdp(certify: str | None) -> Any:
 def _reserve_without_timestamp(signer: Signer) -> int:
     """Hex characters to reserve for a CMS without timestamp or revocation data: the
     certificates, the signature, signed attributes (with the issuer name twice) and slack.
-    Computing it saves pyHanko's dry-run CMS build."""
+    Computing it saves pyHanko's dry-run CMS build; kept per signer while its certificates
+    stay the same objects."""
+    certs = (signer.certificate, *signer.chain)
+    try:
+        known, reserved = _RESERVED[signer]
+        if len(known) == len(certs) and all(a is b for a, b in zip(known, certs, strict=True)):
+            return reserved
+    except (KeyError, TypeError):
+        pass
+    reserved = _reserve_for(signer)
+    with contextlib.suppress(TypeError):
+        _RESERVED[signer] = (certs, reserved)
+    return reserved
+
+
+#: per signer object (weakly held): the certificates the reservation was computed for, and it
+_RESERVED: weakref.WeakKeyDictionary[Signer, tuple[tuple[Any, ...], int]] = weakref.WeakKeyDictionary()
+
+
+def _reserve_for(signer: Signer) -> int:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     cert = signer.certificate

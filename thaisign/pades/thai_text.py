@@ -12,6 +12,7 @@ import functools
 import hashlib
 import io
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from pyhanko.pdf_utils import generic
@@ -20,10 +21,14 @@ from thaisign.pades._shaping import FontFace, ShapedText
 
 pdf_name = generic.NameObject
 
+#: painted lines: (face, resource name, size, texts and places) -> (operators, widths, ToUnicode)
+_PAINTED: dict[tuple[Any, ...], tuple[tuple[bytes, ...], dict[int, int], dict[int, str]]] = {}
+
 
 @functools.lru_cache(maxsize=64)
-def _subset_program(face: FontFace, gids: frozenset[int]) -> bytes:
-    """The TrueType program reduced to ``gids`` (glyph ids kept), zlib-compressed."""
+def _subset_program(face: FontFace, gids: frozenset[int]) -> tuple[bytes, int]:
+    """The TrueType program reduced to ``gids`` (glyph ids kept), zlib-compressed, and its
+    length before compression."""
     from fontTools import subset, ttLib
 
     tt = ttLib.TTFont(io.BytesIO(face.data))
@@ -39,7 +44,7 @@ def _subset_program(face: FontFace, gids: frozenset[int]) -> bytes:
     subsetter.subset(tt)
     out = io.BytesIO()
     tt.save(out)
-    return zlib.compress(out.getvalue(), 6)
+    return zlib.compress(out.getvalue(), 6), len(out.getvalue())
 
 
 def _utf16_hex(text: str) -> str:
@@ -100,6 +105,26 @@ class TextPainter:
         ops.append("ET EMC")
         return "\n".join(ops).encode("ascii")
 
+    def lines(self, placed: Sequence[tuple[ShapedText, float, float]], size: float) -> list[bytes]:
+        """:meth:`line` for each (shaped, x, y) of one appearance, on a fresh painter.
+
+        The result and the glyphs it uses are kept per font, texts, places and size (a batch of
+        letters for one officer repeats them but for the time line's minute), so a repeat costs
+        a dictionary look-up instead of the operators' formatting."""
+        if self._widths or self._to_unicode:
+            return [self.line(shaped, x, y, size) for shaped, x, y in placed]
+        key = (self.face, self.resource_name, size, tuple((s.text, x, y) for s, x, y in placed))
+        found = _PAINTED.get(key)
+        if found is None:
+            ops = [self.line(shaped, x, y, size) for shaped, x, y in placed]
+            if len(_PAINTED) >= 256:
+                _PAINTED.clear()
+            found = _PAINTED[key] = (tuple(ops), dict(self._widths), dict(self._to_unicode))
+        ops_cached, widths, to_unicode = found
+        self._widths = dict(widths)
+        self._to_unicode = dict(to_unicode)
+        return list(ops_cached)
+
     @property
     def used(self) -> bool:
         return bool(self._widths)
@@ -108,13 +133,13 @@ class TextPainter:
         """Add the Type0 font (subset program, widths, ToUnicode) to ``writer``; return its reference."""
         face = self.face
         gids = frozenset(self._widths)
-        program = _subset_program(face, gids)
+        program, length = _subset_program(face, gids)
         tag = hashlib.sha256(repr(sorted(gids)).encode() + face.ps_name.encode()).digest()
         prefix = "".join(chr(ord("A") + b % 26) for b in tag[:6])
         base_font = pdf_name(f"/{prefix}+{face.ps_name}")
         add = writer.add_object
         font_file = generic.StreamObject(
-            {pdf_name("/Length1"): generic.NumberObject(len(zlib.decompress(program)))},
+            {pdf_name("/Length1"): generic.NumberObject(length)},
             encoded_data=program,
         )
         font_file[pdf_name("/Filter")] = pdf_name("/FlateDecode")

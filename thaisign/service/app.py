@@ -11,6 +11,7 @@ import base64
 import binascii
 import datetime as dt
 import functools
+import gc
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -367,6 +368,10 @@ def build_app(service: CscService) -> Starlette:
     from thaisign.service._warmup import warm_up
 
     warm_up()  # the PDF machinery and the Thai font, before the first client waits for them
+    # what exists now lives as long as the worker: out of the collector's way, so that its full
+    # collections (pauses in every request's path) walk only what requests allocate
+    gc.collect()
+    gc.freeze()
     from thaisign.service.openapi import openapi_document
 
     spec = json.dumps(openapi_document(service.config), ensure_ascii=False).encode("utf-8")
