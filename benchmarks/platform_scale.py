@@ -503,6 +503,27 @@ def phase_ocsp(run: Run, big_ca: int) -> None:
             errors = int(sum(x["errors"] for x in both))
             label = f"two replicas at once, {tag}, {args.connections} connections each (p99: the worse)"
             _ocsp_row(run, f"ocsp_two_{tag}", label, rps, p99, c, errors)
+        # the target as stated: a fixed rate over both replicas, latency from each request's due time
+        rate = args.ocsp_rate / 2
+        with run.cpu(a.pid, b.pid) as c:
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(2) as pool:
+                bodies = [body for body, _ in plain]
+                fixed_jobs = [(u, bodies, rate, args.duration) for u in (url_a, url_b)]
+                fixed = pool.starmap(_open_loop_job, fixed_jobs)
+        ok = sum(x["ok"] for x in fixed)
+        p50, p99 = max(x["p50_ms"] for x in fixed), max(x["p99_ms"] for x in fixed)
+        failures = int(sum(x["failures"] for x in fixed))
+        cpu = max(0.01, c.used["servers"] + c.used["postgres"])
+        client = sum(x["client_cpu_s"] for x in fixed)
+        run.results["ocsp_fixed_rate"] = {"rate": args.ocsp_rate, "ok": ok, "failures": failures,
+                                          "p50_ms": p50, "p99_ms": p99, "per_cpu_s": ok / cpu}  # fmt: skip
+        line(
+            f"OCSP at a fixed {args.ocsp_rate:,}/s over two replicas (open loop, no nonce): {ok:,} ok, "
+            f"{failures} failed, p50 {p50:.2f} ms, p99 {p99:.2f} ms (the worse replica); "
+            f"{ok / cpu:,.0f} per CPU-second of replicas+PostgreSQL; load client {client:.1f} CPU-s; "
+            f"load {load_average()}"
+        )
         # the large agency's certificates: our replica and OpenSSL's responder, a connection a request
         one = ocsp_requests(db_url, 1000, nonce=False, ca_id=big_ca, seed=9)
         _openssl_index(db_url, big_ca, tmp / "index.txt")
@@ -546,6 +567,7 @@ def main() -> None:
     p.add_argument("--spread-seconds", type=float, default=30.0)
     p.add_argument("--duration", type=int, default=10, help="seconds of each wrk run")
     p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--ocsp-rate", type=int, default=5000, help="fixed OCSP rate for the open-loop p99")
     p.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (as the tests run)")
     p.add_argument("--no-ocsp", action="store_true", help="leave out phase 4 (the status replicas)")
     p.add_argument("--keep", type=Path, help="make the platform folder and database in this folder")
@@ -598,6 +620,31 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
             phase_ocsp(run, big_ca)
     run.results["load_average_end"] = load_average()
     line("RESULTS " + json.dumps(run.results, ensure_ascii=False))
+
+
+def _open_loop_job(url: str, bodies: list[bytes], rate: float, seconds: int) -> dict[str, float]:
+    """Open loop on one replica (benchmarks/_openloop.py): request i due at start + i/rate."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from urllib.parse import urlsplit
+
+    from _openloop import http_request, open_loop
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    count = int(rate * seconds)
+    headers = {"Content-Type": "application/ocsp-request"}
+    requests = [http_request("POST", host, "/ocsp", bodies[i % len(bodies)], headers) for i in range(count)]
+    cpu = time.process_time()
+    r = open_loop(host, port, requests, rate)
+    return {
+        "ok": len(r.latencies),
+        "failures": r.failures,
+        "p50_ms": r.percentile(50) * 1000,
+        "p99_ms": r.percentile(99) * 1000,
+        "late": r.late_starts,
+        "connections": r.connections,
+        "client_cpu_s": time.process_time() - cpu,
+    }
 
 
 def _wrk_job(url: str, script: str, duration: int, connections: int) -> dict[str, float]:
