@@ -271,6 +271,9 @@ def renew(
             f"agency {agency.slug}'s CA certificate was issued outside this platform",
             hint="have its issuer renew it, then install the new certificate",
         )
+    # checked under the certificate being replaced, whose checkpoint is the store's newest: the CRL
+    # made just after the renewal starts the checkpoints under the new one
+    ca.require_integrity("the CA certificate was not renewed")
     with platform.db.write(actor) as w:
         w.at = now
         if issued_by_platform:
@@ -278,6 +281,10 @@ def renew(
         w.ca(current.ca_id).record_ca(agency.name_th, der, at=now, conn=w.conn, details={"renewal": True})
         platform._add_ca_certificate(w, current.ca_id, der, now)
     platform._complete(current.ca_id, actor)
+    # a CRL and its signed checkpoint under the new certificate at once (the store was checked
+    # above; until then its newest checkpoint named the old certificate, which every later
+    # check of the store would report)
+    platform.authority(current.ca_id, actor).crl(now=now, check=False)
     return cert
 
 
