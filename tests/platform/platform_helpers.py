@@ -156,7 +156,13 @@ class Replica:
 
 
 def start_replica(
-    db_url: str, base: Path, env: dict[str, str], *, workers: int = 1, port: int | None = None
+    db_url: str,
+    base: Path,
+    env: dict[str, str],
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Replica:
     """``thaisign platform serve-status --db URL`` on 127.0.0.1, ready when /health answers 200."""
     import time
@@ -168,7 +174,7 @@ def start_replica(
     port = port or free_port()
     log = base / f"status-{port}.log"
     args = [sys.executable, "-m", "thaisign", "platform", "serve-status", "--db", db_url, "--port", str(port)]
-    args += ["--workers", str(workers)]
+    args += ["--workers", str(workers), *extra]
     process = subprocess.Popen(
         args,
         stdout=subprocess.DEVNULL,

@@ -34,7 +34,7 @@ from platform_helpers import (
 from sqlalchemy import delete, update
 from support.clock import MovedClock
 from support.pki import FIXED_TIME
-from support.servers import PostgresServer, _pg_bin, free_port, run_postgres
+from support.servers import PostgresServer, _pg_bin, free_port, run_postgres, run_standby
 from support.tools import require_tool
 
 from thaisign.platform import _tables as T
@@ -170,6 +170,38 @@ def test_a_revocation_reaches_both_replicas_within_a_second(status: Status) -> N
     assert max(took) < 2.0
     out = _openssl_ocsp(status, status.b, "dla", cert_path)
     assert "revoked" in out and "affiliationChanged" in out and "Response verify OK" in out, out
+
+
+def test_a_replica_on_a_postgresql_read_replica_follows_the_primary(status: Status) -> None:
+    """Growing past one machine: a status replica reading a streaming standby of the platform's
+    PostgreSQL (hot standby, read-only, without the TSA, which writes) answers OCSP and serves
+    CRLs, and a revocation made on the primary reaches it."""
+    serial, cert_path = _officer(status, "pao", SOMYING, "standby-reader")
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    issuer = x509.load_pem_x509_certificate(status.ca_pem("pao").read_bytes())
+    with run_standby(status.pg) as standby:
+        url = status.db_url.replace(f":{status.pg.port}/", f":{standby.port}/")
+        assert url != status.db_url
+        replica = start_replica(url, status.files, status.clock.env(), extra=("--no-tsa",))
+        try:
+            _wait_for(lambda: _ocsp_status(replica, issuer, cert) == "GOOD", 10.0)
+            status.d.session("pao").revoke("pao", serial, "keyCompromise")
+            took = _wait_for(lambda: _ocsp_status(replica, issuer, cert) == "REVOKED", 10.0)
+            assert took < 5.0
+            out = _openssl_ocsp(status, replica, "pao", cert_path)
+            assert "revoked" in out and "keyCompromise" in out and "Response verify OK" in out, out
+
+            def crl_lists_it() -> bool:
+                with urllib.request.urlopen(f"{replica.url}/a/pao/crl/ca.crl", timeout=20) as r:
+                    crl = x509.load_der_x509_crl(r.read())
+                return crl.get_revoked_certificate_by_serial_number(serial) is not None
+
+            _wait_for(crl_lists_it, 10.0)
+            with urllib.request.urlopen(f"{replica.url}/health", timeout=20) as r:
+                assert r.status == 200
+        finally:
+            replica.stop()
+    assert "read-only transaction" not in replica.log.read_text(errors="replace")
 
 
 def test_one_request_about_several_agencies(status: Status) -> None:

@@ -82,6 +82,78 @@ def _pg_bin(tool: str) -> str | None:
     return None
 
 
+def _as_postgres_user(base: Path, sockdir: Path) -> tuple[list[str], Any]:
+    """(command prefix, passwd entry): the server runs as 'postgres' when we are root."""
+    if os.geteuid() != 0:
+        return [], None
+    user = "postgres"
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", user], check=True)
+        pw = pwd.getpwnam(user)
+    for p in (base, sockdir):
+        os.chown(p, pw.pw_uid, pw.pw_gid)
+    os.chmod(base, 0o755)
+    base_parent = base.parent
+    while base_parent != base_parent.parent:  # make the path traversable
+        with contextlib.suppress(PermissionError):
+            os.chmod(base_parent, os.stat(base_parent).st_mode | 0o011)
+        base_parent = base_parent.parent
+    return ["runuser", "-u", user, "--"], pw
+
+
+def _server_env() -> dict[str, str]:
+    # the server keeps the real clock: thaisign passes its times explicitly, and libfaketime (the
+    # suite's moved-clock runs) makes the postmaster's timed waits hang or fail at start
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
+    env["LC_ALL"] = "C.UTF-8"
+    return env
+
+
+@contextlib.contextmanager
+def run_standby(primary: PostgresServer) -> Iterator[PostgresServer]:
+    """A streaming read replica of ``primary`` (``pg_basebackup -R``, hot standby) on its own
+    port, in its own /tmp folder: what a deployment puts its status replicas on."""
+    import tempfile
+
+    basebackup, pg_ctl = _pg_bin("pg_basebackup"), _pg_bin("pg_ctl")
+    if not basebackup or not pg_ctl:
+        raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql")
+    with tempfile.TemporaryDirectory(prefix="thaisign-pg-standby-") as tmp:
+        base = Path(tmp)
+        sockdir = base / "sock"
+        sockdir.mkdir()
+        prefix, _ = _as_postgres_user(base, sockdir)
+        datadir, log = base / "data", base / "pg.log"
+        env = _server_env()
+        copied = subprocess.run(
+            [*prefix, basebackup, "-h", primary.host, "-p", str(primary.port), "-U", "postgres",
+             "-D", str(datadir), "-R", "-X", "stream", "-c", "fast", "--no-sync"],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        if copied.returncode != 0:
+            raise RuntimeError(f"pg_basebackup failed: {copied.stderr.strip()}")
+        port = free_port()
+        opts = f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off -c hot_standby=on"
+        started = subprocess.run(
+            [*prefix, pg_ctl, "-D", str(datadir), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
+            capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        if started.returncode != 0:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"standby did not start: {started.stderr.strip()}\n{tail}")
+        try:
+            yield PostgresServer(
+                f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", "127.0.0.1", port, datadir
+            )
+        finally:
+            subprocess.run(
+                [*prefix, pg_ctl, "-D", str(datadir), "-m", "immediate", "-w", "stop"],
+                capture_output=True, env=env,
+            )  # fmt: skip
+
+
 @contextlib.contextmanager
 def run_postgres(
     base: Path | None = None, *, durable: bool = False, settings: str = ""
@@ -108,27 +180,8 @@ def run_postgres(
     datadir, sockdir = base / "data", base / "sock"
     sockdir.mkdir(exist_ok=True)
     port = free_port()
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        user = "postgres"
-        try:
-            pw = pwd.getpwnam(user)
-        except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", user], check=True)
-            pw = pwd.getpwnam(user)
-        for p in (base, sockdir):
-            os.chown(p, pw.pw_uid, pw.pw_gid)
-        os.chmod(base, 0o755)
-        base_parent = base.parent
-        while base_parent != base_parent.parent:  # make the path traversable
-            with contextlib.suppress(PermissionError):
-                os.chmod(base_parent, os.stat(base_parent).st_mode | 0o011)
-            base_parent = base_parent.parent
-        prefix = ["runuser", "-u", user, "--"]
-    # the server keeps the real clock: thaisign passes its times explicitly, and libfaketime (the
-    # suite's moved-clock runs) makes the postmaster's timed waits hang or fail at start
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
-    env["LC_ALL"] = "C.UTF-8"
+    prefix, pw = _as_postgres_user(base, sockdir)
+    env = _server_env()
     made = subprocess.run(
         [*prefix, initdb, "-D", str(datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
         capture_output=True,
@@ -138,7 +191,7 @@ def run_postgres(
     if made.returncode != 0:
         raise RuntimeError(f"initdb failed ({made.returncode}): {made.stderr.strip() or made.stdout.strip()}")
     log = base / "pg.log"
-    if prefix:
+    if pw is not None:
         log.touch()
         os.chown(log, pw.pw_uid, pw.pw_gid)
     for attempt in range(3):  # another process may take the free port before the server binds it
