@@ -133,7 +133,21 @@ def mint_sads(
                 conn.execute(insert(sads), rows[start : start + 5000])
     finally:
         store.close()
+    settle(db_url)
     return out
+
+
+def settle(db_url: str) -> None:
+    """VACUUM ANALYZE and a checkpoint after the bulk set-up, so that the maintenance thousands of
+    SADs inserted at once would set off (autovacuum, a checkpoint) does not land in the timed run:
+    a deployment's authorize calls spread those rows, and that work, over the day."""
+    import psycopg
+
+    url = db_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE csc_sads")
+        conn.execute("VACUUM ANALYZE csc_audit")
+        conn.execute("CHECKPOINT")
 
 
 def digest_b64(i: int) -> str:
@@ -496,21 +510,24 @@ def main() -> None:
                     figures.append(fig)
                     print(fig.line(), file=sys.stderr)
                 single = figures[0].per_second
-                bodies = hash_bodies(int(single / 2 * 6) + 10, 1)
-                fig = fixed_rate(
-                    "signHash, 1 hash/request, at half that rate",
-                    url,
-                    "/csc/v1/signatures/signHash",
-                    bodies,
-                    token,
-                    single / 2,
-                    5,
-                    1,
-                    "sig/s",
-                    meter(),
-                )
-                figures.append(fig)
-                print(fig.line(), file=sys.stderr)
+                # half the measured rate, and half the issue's target (2,000/s) when that is lower
+                for label, rate in (("half that rate", single / 2), ("half the target", 1000.0)):
+                    if label == "half the target" and rate >= single / 2:
+                        continue
+                    fig = fixed_rate(
+                        f"signHash, 1 hash/request, at {label}",
+                        url,
+                        "/csc/v1/signatures/signHash",
+                        hash_bodies(int(rate * 6) + 10, 1),
+                        token,
+                        rate,
+                        5,
+                        1,
+                        "sig/s",
+                        meter(),
+                    )
+                    figures.append(fig)
+                    print(fig.line(), file=sys.stderr)
 
                 letter = minimal_pdf("หนังสือราชการ ทดสอบการลงนาม")
                 b64_letter = base64.b64encode(letter).decode()
@@ -554,20 +571,24 @@ def main() -> None:
                 )
                 figures.append(fig)
                 print(fig.line(), file=sys.stderr)
-                fig = fixed_rate(
-                    "signDoc at half that rate",
-                    url,
-                    "/csc/v1/signatures/signDoc",
-                    doc_bodies(int(fig.per_second / 2 * 6) + 10),
-                    token,
-                    fig.per_second / 2,
-                    5,
-                    1,
-                    "letters/s",
-                    meter(),
-                )
-                figures.append(fig)
-                print(fig.line(), file=sys.stderr)
+                letters = fig.per_second
+                for label, rate in (("half that rate", letters / 2), ("half the target", 100.0)):
+                    if label == "half the target" and rate >= letters / 2:
+                        continue
+                    fig = fixed_rate(
+                        f"signDoc at {label}",
+                        url,
+                        "/csc/v1/signatures/signDoc",
+                        doc_bodies(int(rate * 6) + 10),
+                        token,
+                        rate,
+                        5,
+                        1,
+                        "letters/s",
+                        meter(),
+                    )
+                    figures.append(fig)
+                    print(fig.line(), file=sys.stderr)
 
                 for f in pyhanko_csc(url, token, credential, args.letters):
                     figures.append(f)
