@@ -112,6 +112,23 @@ def _server_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
+def _stopped_after(
+    prefix: list[str], pg_ctl: str, datadir: Path, port: int, env: dict[str, str]
+) -> Iterator[PostgresServer]:
+    """The started server on ``port``, stopped (immediate mode) when the block ends."""
+    try:
+        yield PostgresServer(
+            f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", "127.0.0.1", port, datadir
+        )
+    finally:
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", str(datadir), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+            env=env,
+        )
+
+
+@contextlib.contextmanager
 def run_standby(primary: PostgresServer) -> Iterator[PostgresServer]:
     """A streaming read replica of ``primary`` (``pg_basebackup -R``, hot standby) on its own
     port, in its own /tmp folder: what a deployment puts its status replicas on."""
@@ -143,15 +160,8 @@ def run_standby(primary: PostgresServer) -> Iterator[PostgresServer]:
         if started.returncode != 0:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"standby did not start: {started.stderr.strip()}\n{tail}")
-        try:
-            yield PostgresServer(
-                f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", "127.0.0.1", port, datadir
-            )
-        finally:
-            subprocess.run(
-                [*prefix, pg_ctl, "-D", str(datadir), "-m", "immediate", "-w", "stop"],
-                capture_output=True, env=env,
-            )  # fmt: skip
+        with _stopped_after(prefix, pg_ctl, datadir, port, env) as server:
+            yield server
 
 
 @contextlib.contextmanager
@@ -210,16 +220,8 @@ def run_postgres(
     else:
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         raise RuntimeError(f"pg_ctl start failed ({started.returncode}): {started.stderr.strip()}\n{tail}")
-    try:
-        yield PostgresServer(
-            f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", "127.0.0.1", port, datadir
-        )
-    finally:
-        subprocess.run(
-            [*prefix, pg_ctl, "-D", str(datadir), "-m", "immediate", "-w", "stop"],
-            capture_output=True,
-            env=env,
-        )
+    with _stopped_after(prefix, pg_ctl, datadir, port, env) as server:
+        yield server
 
 
 # --- SoftHSM2 --------------------------------------------------------------------------------
