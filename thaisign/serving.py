@@ -213,7 +213,23 @@ class BuiltOutsideTheLoop:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="thaisign-app-build") as pool:
-            return pool.submit(self.factory).result()
+            app = pool.submit(self.factory).result()
+        settle_worker()
+        return app
+
+
+def settle_worker() -> None:
+    """Move what a freshly built worker holds out of the collector's way (``gc.freeze``).
+
+    What exists once the app is built (modules, warmed-up machinery, a replica's statuses)
+    lives as long as the worker: later full collections, pauses in every request's path, walk
+    only what requests allocate. Called by the serving entry points only, in a process that is
+    a server's own, never by a library call that may run inside a caller's process.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def uvicorn_config(
@@ -271,6 +287,7 @@ def serve(
     try:
         if workers <= 1:  # built here, in this thread, before the event loop starts
             config = uvicorn_config(app_factory(), factory=False, limits=limits, log_level=log_level)
+            settle_worker()
             if on_ready is not None:
                 on_ready(url)
             uvicorn.Server(config).run(sockets=[sock])

@@ -159,6 +159,14 @@ def test_health_is_get_or_head_and_errors_do_not_echo(port: int) -> None:
     assert b"EVIL" not in missing and b"\x1b" not in missing and b"%1b" not in missing.lower()
 
 
+def test_each_worker_moves_what_it_built_out_of_the_collectors_way(port: int) -> None:
+    """serve() freezes a worker's start-up objects (gc.freeze) in the worker, after its app is built."""
+    for _ in range(4):  # either worker may answer
+        answer = _request(port, b"GET /frozen HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert int(answer.split(b"\r\n\r\n", 1)[1]) > 10_000
+
+
 def test_a_busy_port_is_one_clear_error(port: int) -> None:
     r = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(port)], env={**os.environ, "PYTHONPATH": str(TESTS)},

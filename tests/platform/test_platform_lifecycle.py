@@ -5,6 +5,7 @@ thaisign's verifier at a fixed time, answered by the platform's status service (
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -85,9 +86,13 @@ def life(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lifecycle]:
     port = free_port()
     d = make_platform(tmp, None, clock=Clock(T0), base_url=f"http://127.0.0.1:{port}")
     d.clock.advance(hours=1)
+    frozen = gc.get_freeze_count()
     app = build_status_app(
         StatusConfig(d.platform.config.database_url(), SERVICE_PASSPHRASE, clock=d.clock, poll_interval=0.05)
     )
+    # building the app in a caller's process leaves the caller's collector alone (only serve()
+    # freezes, in a worker of its own)
+    assert gc.get_freeze_count() == frozen
     with serve_wsgi(app, port) as url:
         yield Lifecycle(d, url, port, tmp)
     app.close()

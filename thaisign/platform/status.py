@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gc
 import hashlib
 import json
 import logging
@@ -121,11 +120,6 @@ class StatusService:
         self._rebuild()
         if self.config.tsa:
             self._start_tsa()
-        # every CA's statuses, read once, live as long as the process (millions of objects at a
-        # national size): out of the collector's way, so that no collection walks them between
-        # two answers
-        gc.collect()
-        gc.freeze()
 
     def close(self) -> None:
         self.follower.close()

@@ -11,7 +11,6 @@ import base64
 import binascii
 import datetime as dt
 import functools
-import gc
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -367,11 +366,9 @@ def build_app(service: CscService) -> Starlette:
     """The ASGI application for ``service`` (one per worker process)."""
     from thaisign.service._warmup import warm_up
 
-    warm_up()  # the PDF machinery and the Thai font, before the first client waits for them
-    # what exists now lives as long as the worker: out of the collector's way, so that its full
-    # collections (pauses in every request's path) walk only what requests allocate
-    gc.collect()
-    gc.freeze()
+    # the PDF machinery and the Thai font, before the first client waits for them; the serving
+    # entry point then moves what exists out of the collector's way (serving.settle_worker)
+    warm_up()
     from thaisign.service.openapi import openapi_document
 
     spec = json.dumps(openapi_document(service.config), ensure_ascii=False).encode("utf-8")
