@@ -4,8 +4,9 @@ PRINTS figures, asserts nothing. Letters: a one-page Thai letter, a 20-page lett
 letter (generated here); keys: RSA-2048 and P-256 from a throw-away PKI; invisible and visible
 signatures (pyHanko's visible stamp uses Sarabun via its HarfBuzz font engine, endesive draws
 its own text stamp; it runs in a process of its own, with a shim for pypdf 7, and appends only
-to a classic cross-reference table, hence the "1p table" row). Also: ``sign_many`` on 1 vs 2 workers, ``thaisign --version`` start-up,
-and peak memory (max RSS of a fresh process) signing a 200 MB PDF.
+to a classic cross-reference table, hence the "1p table" row). Also: ``sign_many`` on 1 vs 2
+workers, ``thaisign --version`` start-up, and peak memory (max RSS of a fresh process) signing a
+200 MB PDF.
 
     python benchmarks/sign.py [--rounds N] [--batch N] [--big-mb 200] [--pkcs11]
 """
