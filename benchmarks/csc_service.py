@@ -134,21 +134,10 @@ def mint_sads(
                 conn.execute(insert(sads), rows[start : start + 5000])
     finally:
         store.close()
-    settle(db_url)
+    from _pg import settle  # thousands of SADs at once: their autovacuum must not land in a timed run
+
+    settle(db_url, ("csc_sads", "csc_audit"))
     return out
-
-
-def settle(db_url: str) -> None:
-    """VACUUM ANALYZE and a checkpoint after the bulk set-up, so that the maintenance thousands of
-    SADs inserted at once would set off (autovacuum, a checkpoint) does not land in the timed run:
-    a deployment's authorize calls spread those rows, and that work, over the day."""
-    import psycopg
-
-    url = db_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE csc_sads")
-        conn.execute("VACUUM ANALYZE csc_audit")
-        conn.execute("CHECKPOINT")
 
 
 def digest_b64(i: int) -> str:

@@ -610,6 +610,8 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
             run.results["load_average_start"] = load_average()
             phase_load(run)
             phase_crl(run)
+            from _pg import settle
+
             settled = settle(db_url)
         run.results["load_total_s"] = whole.wall
         run.results["settle_s"] = settled
@@ -622,20 +624,6 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
             phase_ocsp(run, big_ca)
     run.results["load_average_end"] = load_average()
     line("RESULTS " + json.dumps(run.results, ensure_ascii=False))
-
-
-def settle(db_url: str) -> float:
-    """VACUUM ANALYZE and a checkpoint after the bulk load (seconds taken), so that the autovacuum a
-    million rows inserted at once sets off does not run during the timed phases after it: a platform
-    grows over months, and that maintenance with it."""
-    import psycopg
-
-    started = time.perf_counter()
-    url = db_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-        conn.execute("CHECKPOINT")
-    return time.perf_counter() - started
 
 
 def _open_loop_job(url: str, bodies: list[bytes], rate: float, seconds: int) -> dict[str, float]:
